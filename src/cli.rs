@@ -1,0 +1,111 @@
+//! Command-line flags, mapped onto the library's option structs. Nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use terratile::infer::Device;
+use terratile::stitch::Blend;
+use terratile::SegmentOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "terratile",
+    version,
+    about = "Land-cover maps from very large rasters with ONNX segmentation models"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Segment a raster with an ONNX model into a class-map COG.
+    Segment(SegmentArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BlendArg {
+    /// Hann-window weighted average of probabilities (seam-free)
+    Hann,
+    /// plain centre-crop: each pixel from the one tile whose core holds it
+    Center,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SegmentArgs {
+    /// Input raster: anything GDAL opens (GeoTIFF, COG, VRT, ...)
+    pub input: PathBuf,
+    /// ONNX segmentation model (metadata from its metadata_props and MODEL.onnx.json)
+    #[arg(short, long)]
+    pub model: PathBuf,
+    /// Output class map (Cloud Optimized GeoTIFF)
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Tile side in pixels [default: the model's fixed input, its metadata, else 512]
+    #[arg(long, value_name = "PX")]
+    pub tile: Option<usize>,
+    /// Pixels shared by neighbouring tiles [default: the model's metadata, else tile/4]
+    #[arg(long, value_name = "PX")]
+    pub overlap: Option<usize>,
+    /// Pixels along shared tile edges that get no weight [default: overlap/4]
+    #[arg(long, value_name = "PX")]
+    pub margin: Option<usize>,
+    /// Tiles per inference call [default: the model's fixed batch, else 4]
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    /// 1-based raster bands feeding the model's channels, e.g. 1,2,3,4
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub bands: Option<Vec<usize>>,
+    /// Thread budget [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Execution provider
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// Add a second band: the winning class probability x 100
+    #[arg(long)]
+    pub confidence: bool,
+    /// How overlapping tiles are combined
+    #[arg(long, value_enum, default_value = "hann")]
+    pub blend: BlendArg,
+    /// No progress bar and no summary line
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+impl SegmentArgs {
+    pub fn to_options(&self, stderr_is_terminal: bool) -> SegmentOptions {
+        SegmentOptions {
+            input: self.input.clone(),
+            model: self.model.clone(),
+            output: self.output.clone(),
+            tile_px: self.tile,
+            overlap_px: self.overlap,
+            margin_px: self.margin,
+            batch: self.batch,
+            bands: self.bands.clone(),
+            threads: self.threads,
+            device: match self.device {
+                DeviceArg::Cpu => Device::Cpu,
+                DeviceArg::Cuda => Device::Cuda,
+            },
+            confidence: self.confidence,
+            blend: match self.blend {
+                BlendArg::Hann => Blend::Hann,
+                BlendArg::Center => Blend::Centre,
+            },
+            progress: stderr_is_terminal && !self.quiet,
+            ort_lib: self.ort_lib.clone(),
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! What a model needs and promises: input shape, bands, scaling, classes, colours,
+//! output kind. Read from the ONNX graph, its Deepness-style `metadata_props`
+//! (JSON-encoded strings), and an optional sidecar `MODEL.onnx.json` whose JSON Schema
+//! is `schemas/model-sidecar.schema.json`. Command-line flags override both.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::{TensorElementType, ValueType};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// How the model's output is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// `[N,C,H,W]` unnormalised scores: softmax gives class probabilities.
+    Logits,
+    /// `[N,C,H,W]` class probabilities.
+    Probabilities,
+    /// `[N,1,H,W]` probability of class 1 (class 0 is its complement).
+    Sigmoid,
+    /// `[N,H,W]` (or `[N,1,H,W]`) class labels.
+    Labels,
+}
+
+/// The optional sidecar `MODEL.onnx.json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sidecar {
+    pub bands: Option<Vec<String>>,
+    pub band_indices: Option<Vec<usize>>,
+    pub input_scale: Option<f32>,
+    pub input_offset: Option<f32>,
+    pub mean: Option<Vec<f32>>,
+    pub std: Option<Vec<f32>>,
+    pub class_names: Option<Vec<String>>,
+    pub class_colors: Option<Vec<String>>,
+    pub output_kind: Option<OutputKind>,
+    pub tile_size: Option<usize>,
+    pub tile_overlap_px: Option<usize>,
+    pub resolution_m: Option<f64>,
+    pub receptive_field_px: Option<usize>,
+    pub description: Option<String>,
+    pub source: Option<String>,
+    pub license: Option<String>,
+}
+
+/// Everything terratile knows about a model after reading graph, metadata and sidecar.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub input_name: String,
+    pub output_name: String,
+    /// Input channels (C of NCHW).
+    pub channels: usize,
+    /// Fixed batch size, or None when N is dynamic.
+    pub fixed_batch: Option<usize>,
+    /// Fixed (H, W), or None when either is dynamic.
+    pub fixed_hw: Option<(usize, usize)>,
+    /// Output rank (3 for labels, 4 otherwise) and channels when known.
+    pub output_rank: usize,
+    pub output_channels: Option<usize>,
+    pub output_kind: Option<OutputKind>,
+    pub class_names: Vec<String>,
+    pub class_colors: Vec<[u8; 3]>,
+    pub band_names: Vec<String>,
+    pub band_indices: Option<Vec<usize>>,
+    pub input_scale: f32,
+    pub input_offset: f32,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    pub tile_px: Option<usize>,
+    pub overlap_px: Option<usize>,
+    pub resolution_m: Option<f64>,
+}
+
+impl ModelInfo {
+    /// Number of classes the output map can hold.
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Reads the model's description from a loaded session and its sidecar.
+    pub fn from_session(path: &Path, session: &Session) -> Result<ModelInfo> {
+        let bad = |p: String| Error::model(path, p);
+        let [input] = session.inputs() else {
+            return Err(bad(format!(
+                "the model has {} inputs; terratile runs models with one NCHW float32 image input",
+                session.inputs().len()
+            )));
+        };
+        let Some(output) = session.outputs().first() else {
+            return Err(bad("the model has no outputs".into()));
+        };
+        let (in_ty, in_shape) = match input.dtype() {
+            ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
+            other => {
+                return Err(bad(format!(
+                    "input '{}' is {other:?}, not a tensor",
+                    input.name()
+                )))
+            }
+        };
+        if in_ty != TensorElementType::Float32 {
+            return Err(bad(format!(
+                "input '{}' is {in_ty:?}; terratile feeds float32 NCHW images",
+                input.name()
+            )));
+        }
+        if in_shape.len() != 4 {
+            return Err(bad(format!(
+                "input '{}' has rank {} (shape {:?}); terratile feeds rank-4 NCHW images",
+                input.name(),
+                in_shape.len(),
+                in_shape
+            )));
+        }
+        if in_shape[1] <= 0 {
+            return Err(bad(format!(
+                "input '{}' has a dynamic channel count; the channel dimension must be fixed",
+                input.name()
+            )));
+        }
+        let dim = |d: i64| if d > 0 { Some(d as usize) } else { None };
+        let out_shape = match output.dtype() {
+            ValueType::Tensor { shape, .. } => shape.to_vec(),
+            other => {
+                return Err(bad(format!(
+                    "output '{}' is {other:?}, not a tensor",
+                    output.name()
+                )))
+            }
+        };
+        if !(out_shape.len() == 3 || out_shape.len() == 4) {
+            return Err(bad(format!(
+                "output '{}' has rank {} (shape {:?}); expected [N,C,H,W] scores or [N,H,W] labels",
+                output.name(),
+                out_shape.len(),
+                out_shape
+            )));
+        }
+
+        let meta = session
+            .metadata()
+            .map_err(|e| bad(format!("cannot read metadata: {e}")))?;
+        let deepness = |key: &str| -> Option<serde_json::Value> {
+            let raw = meta.custom(key)?;
+            Some(serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)))
+        };
+        let sidecar = read_sidecar(path)?;
+
+        let channels = in_shape[1] as usize;
+        let output_channels = if out_shape.len() == 4 {
+            dim(out_shape[1])
+        } else {
+            None
+        };
+        let output_kind = sidecar.output_kind.or(if out_shape.len() == 3 {
+            Some(OutputKind::Labels)
+        } else {
+            None
+        });
+
+        // classes: sidecar, else Deepness class_names, else from the output's channel count
+        let mut class_names = sidecar
+            .class_names
+            .clone()
+            .or_else(|| deepness("class_names").and_then(|v| parse_class_names(&v)))
+            .unwrap_or_default();
+        if class_names.is_empty() {
+            let n = match (output_kind, output_channels) {
+                (Some(OutputKind::Sigmoid), _) | (_, Some(1)) => 2,
+                (_, Some(c)) => c,
+                _ => {
+                    return Err(bad(
+                        "the number of classes is unknown (dynamic output channels and no class_names); add class_names to the sidecar MODEL.onnx.json".into(),
+                    ))
+                }
+            };
+            class_names = (0..n).map(|i| format!("class {i}")).collect();
+        }
+        if let Some(c) = output_channels {
+            let expect = if c == 1 { 2 } else { c };
+            if output_kind != Some(OutputKind::Labels) && expect != class_names.len() {
+                return Err(bad(format!(
+                    "the output has {c} channels but the metadata names {} classes; fix class_names in the sidecar",
+                    class_names.len()
+                )));
+            }
+        }
+        let class_colors = match &sidecar.class_colors {
+            Some(c) => {
+                if c.len() != class_names.len() {
+                    return Err(bad(format!(
+                        "sidecar has {} class_colors for {} classes",
+                        c.len(),
+                        class_names.len()
+                    )));
+                }
+                c.iter()
+                    .map(|s| {
+                        parse_colour(s)
+                            .ok_or_else(|| bad(format!("sidecar colour '{s}' is not #rrggbb")))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            None => default_colours(class_names.len()),
+        };
+
+        let floats = |key: &str| -> Option<Vec<f32>> {
+            deepness(key)?
+                .as_array()?
+                .iter()
+                .map(|v| v.as_f64().map(|f| f as f32))
+                .collect()
+        };
+        let number = |key: &str| -> Option<f64> {
+            match deepness(key)? {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+        };
+        let mean = sidecar
+            .mean
+            .clone()
+            .or_else(|| floats("standardization_mean"))
+            .unwrap_or_else(|| vec![0.0; channels]);
+        let std = sidecar
+            .std
+            .clone()
+            .or_else(|| floats("standardization_std"))
+            .unwrap_or_else(|| vec![1.0; channels]);
+        if mean.len() != channels || std.len() != channels {
+            return Err(bad(format!(
+                "standardisation has {} means and {} stds for {channels} input channels",
+                mean.len(),
+                std.len()
+            )));
+        }
+        if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
+            return Err(bad("a standardisation std is zero or not finite".into()));
+        }
+        let band_names = sidecar.bands.clone().unwrap_or_default();
+        if !band_names.is_empty() && band_names.len() != channels {
+            return Err(bad(format!(
+                "sidecar names {} bands for {channels} input channels",
+                band_names.len()
+            )));
+        }
+        if let Some(b) = &sidecar.band_indices {
+            if b.len() != channels || b.contains(&0) {
+                return Err(bad(format!(
+                    "sidecar band_indices {b:?} must list {channels} 1-based band numbers"
+                )));
+            }
+        }
+
+        let tile_px = sidecar.tile_size.or_else(|| {
+            number("tile_size")
+                .or_else(|| number("tiles_size"))
+                .map(|v| v as usize)
+        });
+        let overlap_px = sidecar.tile_overlap_px.or_else(|| {
+            let pct = number("tiles_overlap")?;
+            Some((tile_px? as f64 * pct / 100.0).round() as usize)
+        });
+        let resolution_m = sidecar
+            .resolution_m
+            .or_else(|| number("resolution").map(|cm| cm / 100.0));
+
+        Ok(ModelInfo {
+            path: path.to_path_buf(),
+            input_name: input.name().to_string(),
+            output_name: output.name().to_string(),
+            channels,
+            fixed_batch: dim(in_shape[0]),
+            fixed_hw: dim(in_shape[2]).zip(dim(in_shape[3])),
+            output_rank: out_shape.len(),
+            output_channels,
+            output_kind,
+            class_names,
+            class_colors,
+            band_names,
+            band_indices: sidecar.band_indices.clone(),
+            input_scale: sidecar.input_scale.unwrap_or(1.0),
+            input_offset: sidecar.input_offset.unwrap_or(0.0),
+            mean,
+            std,
+            tile_px,
+            overlap_px,
+            resolution_m,
+        })
+    }
+
+    /// "blue, green, red, nir" or "4 bands" for messages.
+    pub fn describe_bands(&self) -> String {
+        if self.band_names.is_empty() {
+            format!("{} bands", self.channels)
+        } else {
+            format!("{} bands ({})", self.channels, self.band_names.join(", "))
+        }
+    }
+}
+
+/// The sidecar path for a model: `MODEL.onnx.json`.
+pub fn sidecar_path(model: &Path) -> PathBuf {
+    let mut s = model.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+fn read_sidecar(model: &Path) -> Result<Sidecar> {
+    let p = sidecar_path(model);
+    match std::fs::read_to_string(&p) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Error::model(
+                &p,
+                format!(
+                    "the model sidecar is not valid ({e}); see schemas/model-sidecar.schema.json"
+                ),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Sidecar::default()),
+        Err(e) => Err(Error::model(
+            &p,
+            format!("cannot read the model sidecar: {e}"),
+        )),
+    }
+}
+
+/// Deepness stores class names as a JSON object `{"0": "name", ...}`; lists are accepted too.
+fn parse_class_names(v: &serde_json::Value) -> Option<Vec<String>> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from)).collect(),
+        serde_json::Value::Object(m) => {
+            let mut pairs: Vec<(usize, String)> = m
+                .iter()
+                .map(|(k, x)| Some((k.parse().ok()?, x.as_str()?.to_string())))
+                .collect::<Option<_>>()?;
+            pairs.sort();
+            // indices must be 0..n
+            pairs
+                .iter()
+                .enumerate()
+                .all(|(i, (k, _))| i == *k)
+                .then(|| pairs.into_iter().map(|p| p.1).collect())
+        }
+        serde_json::Value::String(s) => serde_json::from_str::<serde_json::Value>(s)
+            .ok()
+            .and_then(|v| parse_class_names(&v)),
+        _ => None,
+    }
+}
+
+fn parse_colour(s: &str) -> Option<[u8; 3]> {
+    let h = s.strip_prefix('#')?;
+    if h.len() != 6 {
+        return None;
+    }
+    let b = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+    Some([b(0)?, b(2)?, b(4)?])
+}
+
+/// A qualitative palette (Tableau 10, then repeated darker) for models without colours.
+fn default_colours(n: usize) -> Vec<[u8; 3]> {
+    const P: [[u8; 3]; 10] = [
+        [78, 121, 167],
+        [242, 142, 43],
+        [225, 87, 89],
+        [118, 183, 178],
+        [89, 161, 79],
+        [237, 201, 72],
+        [176, 122, 161],
+        [255, 157, 167],
+        [156, 117, 95],
+        [186, 176, 172],
+    ];
+    (0..n)
+        .map(|i| {
+            let c = P[i % 10];
+            let k = 1.0 / (1.0 + (i / 10) as f32 * 0.5);
+            [
+                (c[0] as f32 * k) as u8,
+                (c[1] as f32 * k) as u8,
+                (c[2] as f32 * k) as u8,
+            ]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deepness_class_names() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"1": "road", "0": "not road"}"#).unwrap();
+        assert_eq!(parse_class_names(&v).unwrap(), vec!["not road", "road"]);
+        let v: serde_json::Value = serde_json::from_str(r#"{"0": "a", "2": "c"}"#).unwrap();
+        assert!(parse_class_names(&v).is_none());
+        assert_eq!(parse_colour("#ff8000"), Some([255, 128, 0]));
+        assert_eq!(parse_colour("ff8000"), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! terratile: streaming, seam-free semantic segmentation of large georeferenced rasters
+//! with ONNX models.
+//!
+//! The modules follow the path the pixels take:
+//! [`read`] (GDAL windows) -> [`prepare`] (bands, scaling, nodata) -> [`infer`] (ONNX
+//! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`] (COG).
+//! [`segment`] runs them as one streamed job. Tile geometry lives in the `tiles` crate.
+
+pub mod error;
+pub mod infer;
+pub mod prepare;
+pub mod read;
+pub mod segment;
+pub mod stitch;
+pub mod write;
+
+pub use error::{Error, Result};
+pub use segment::{segment, SegmentOptions, Summary};
+
+/// Routes GDAL's own messages to `tracing` (debug level) instead of stderr, so users
+/// see terratile's one-line errors, not GDAL's. Call once at start-up.
+pub fn quiet_gdal() {
+    gdal::config::set_error_handler(|class, code, msg| {
+        tracing::debug!(target: "gdal", ?class, code, "{msg}");
+    });
+}

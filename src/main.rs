@@ -1,0 +1,60 @@
+//! The `terratile` binary: parse flags, run one job, print errors once.
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TERRATILE_LOG")
+                .unwrap_or_else(|_| "warn,ort=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    terratile::quiet_gdal();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("terratile: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Segment(args) => {
+            let opts = args.to_options(std::io::stderr().is_terminal());
+            let s = terratile::segment(&opts)?;
+            if !args.quiet {
+                for n in &s.notes {
+                    eprintln!("terratile: note: {n}");
+                }
+                let valid: u64 = s.class_counts.iter().sum();
+                eprintln!(
+                    "{}: {}x{} px ({:.1} Mpx, {:.1}% valid), {} tiles ({} inferred, {} px, overlap {}, batch {}), {:.1} s, {:.2} Mpx/s",
+                    opts.output.display(),
+                    s.width,
+                    s.height,
+                    s.pixels() as f64 / 1e6,
+                    100.0 * valid as f64 / s.pixels().max(1) as f64,
+                    s.tiles,
+                    s.tiles_inferred,
+                    s.tile_px,
+                    s.overlap_px,
+                    s.batch,
+                    s.seconds,
+                    s.mpx_per_s()
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Stage 1 of the flow (**read** -> prepare -> infer -> stitch -> write): opening an
+//! input raster with GDAL and reading windows of chosen bands as f32, with a validity
+//! mask that combines each band's nodata, mask band, alpha and non-finite values.
+//!
+//! A GDAL `Dataset` is `Send` but not `Sync`: each thread that reads opens its own
+//! [`Reader`].
+
+use std::path::{Path, PathBuf};
+
+use gdal::raster::GdalDataType;
+use gdal::Dataset;
+use tiles::Rect;
+
+use crate::error::{gdal_text, Error, Result};
+
+/// What terratile needs to know about an input raster.
+#[derive(Debug, Clone)]
+pub struct RasterInfo {
+    pub path: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub band_count: usize,
+    /// GDAL geotransform, when the raster has one.
+    pub geo_transform: Option<[f64; 6]>,
+    /// CRS as WKT ("" when none).
+    pub projection: String,
+    /// Band descriptions (GDAL's `GetDescription`), "" when unset.
+    pub band_descriptions: Vec<String>,
+    pub band_types: Vec<GdalDataType>,
+}
+
+/// Opens a raster with GDAL, with errors a user can act on.
+pub fn open(path: &Path) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::input(path, "no such file; check the input path"));
+    }
+    if path.is_dir()
+        && !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zarr"))
+    {
+        return Err(Error::input(
+            path,
+            "is a folder, not a raster; pass a GeoTIFF, COG or VRT",
+        ));
+    }
+    let ds = Dataset::open(path).map_err(|e| {
+        Error::input(path, format!("GDAL cannot open it as a raster ({}); pass a GeoTIFF, COG, VRT or another GDAL raster format, and check the file is complete", gdal_text(&e)))
+    })?;
+    if ds.raster_count() == 0 {
+        return Err(Error::input(
+            path,
+            "has no raster bands (is it a vector file?); pass a raster",
+        ));
+    }
+    Ok(ds)
+}
+
+/// Describes an opened raster.
+pub fn describe(path: &Path, ds: &Dataset) -> Result<RasterInfo> {
+    use gdal::Metadata;
+    let (width, height) = ds.raster_size();
+    let band_count = ds.raster_count();
+    let mut band_descriptions = Vec::with_capacity(band_count);
+    let mut band_types = Vec::with_capacity(band_count);
+    for b in 1..=band_count {
+        let band = ds
+            .rasterband(b)
+            .map_err(|e| Error::input(path, format!("cannot open band {b}: {}", gdal_text(&e))))?;
+        band_descriptions.push(band.description().unwrap_or_default());
+        band_types.push(band.band_type());
+    }
+    Ok(RasterInfo {
+        path: path.to_path_buf(),
+        width,
+        height,
+        band_count,
+        geo_transform: ds.geo_transform().ok(),
+        projection: ds.projection(),
+        band_descriptions,
+        band_types,
+    })
+}
+
+/// Reads windows of selected bands from one raster; one per thread.
+pub struct Reader {
+    path: PathBuf,
+    ds: Dataset,
+    /// 1-based band numbers, in model channel order.
+    bands: Vec<usize>,
+    /// Per selected band: does it need its mask read (not all-valid)?
+    needs_mask: Vec<bool>,
+    mask_buf: Vec<u8>,
+}
+
+impl Reader {
+    pub fn new(path: &Path, bands: &[usize]) -> Result<Reader> {
+        let ds = open(path)?;
+        let mut needs_mask = Vec::with_capacity(bands.len());
+        for &b in bands {
+            let band = ds.rasterband(b).map_err(|e| {
+                Error::input(path, format!("cannot open band {b}: {}", gdal_text(&e)))
+            })?;
+            let flags = band
+                .mask_flags()
+                .map_err(|e| Error::input(path, gdal_text(&e)))?;
+            needs_mask.push(!flags.is_all_valid());
+        }
+        Ok(Reader {
+            path: path.to_path_buf(),
+            ds,
+            bands: bands.to_vec(),
+            needs_mask,
+            mask_buf: Vec::new(),
+        })
+    }
+
+    /// Reads `rect` of every selected band into `out[c]` (row-major, `rect.w * rect.h`)
+    /// and sets `valid[i]` to 1 where every band has data, 0 elsewhere.
+    /// Returns the number of valid pixels.
+    pub fn read(&mut self, rect: Rect, out: &mut [Vec<f32>], valid: &mut [u8]) -> Result<usize> {
+        let n = rect.area();
+        valid[..n].fill(1);
+        for (c, &b) in self.bands.iter().enumerate() {
+            let buf = &mut out[c];
+            buf.resize(n, 0.0);
+            let band = self
+                .ds
+                .rasterband(b)
+                .map_err(|e| Error::input(&self.path, gdal_text(&e)))?;
+            band.read_into_slice::<f32>(
+                (rect.x0 as isize, rect.y0 as isize),
+                (rect.w, rect.h),
+                (rect.w, rect.h),
+                buf,
+                None,
+            )
+            .map_err(|e| self.read_error(rect, b, &e))?;
+            if self.needs_mask[c] {
+                self.mask_buf.resize(n, 0);
+                let mask = band
+                    .open_mask_band()
+                    .map_err(|e| self.read_error(rect, b, &e))?;
+                mask.read_into_slice::<u8>(
+                    (rect.x0 as isize, rect.y0 as isize),
+                    (rect.w, rect.h),
+                    (rect.w, rect.h),
+                    &mut self.mask_buf,
+                    None,
+                )
+                .map_err(|e| self.read_error(rect, b, &e))?;
+                for (v, m) in valid[..n].iter_mut().zip(&self.mask_buf) {
+                    *v &= (*m != 0) as u8;
+                }
+            }
+            for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {
+                *v &= x.is_finite() as u8;
+            }
+        }
+        Ok(valid[..n].iter().map(|&v| v as usize).sum())
+    }
+
+    fn read_error(&self, rect: Rect, band: usize, e: &gdal::errors::GdalError) -> Error {
+        Error::input(
+            &self.path,
+            format!(
+                "cannot read band {band} at x={} y={} ({}x{} px): {}; the file may be truncated or corrupt",
+                rect.x0, rect.y0, rect.w, rect.h, gdal_text(e)
+            ),
+        )
+    }
+}

@@ -1,0 +1,481 @@
+//! The `segment` job: read -> prepare -> infer -> stitch -> write, streamed.
+//!
+//! Three threads overlap in time, joined by bounded queues so that memory stays
+//! bounded: a reader (GDAL windows + preparation), the caller's thread running ONNX
+//! Runtime on batches, and a stitcher that blends tiles and writes rows as soon as they
+//! are final. ONNX Runtime gets the thread budget less what the pipeline needs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tiles::{Grid, GridSpec, Tile};
+
+use crate::error::{Error, Result};
+use crate::infer::{self, BatchProbs, Device, Engine, ModelInfo};
+use crate::prepare::Normalizer;
+use crate::read::{self, RasterInfo, Reader};
+use crate::stitch::{Blend, Stitcher, TileProbs};
+use crate::write::{ClassWriter, OutputSpec};
+
+/// Everything `segment` can be told. `None` means "from the model, else a default".
+#[derive(Debug, Clone, Default)]
+pub struct SegmentOptions {
+    pub input: PathBuf,
+    pub model: PathBuf,
+    pub output: PathBuf,
+    pub tile_px: Option<usize>,
+    pub overlap_px: Option<usize>,
+    pub margin_px: Option<usize>,
+    pub batch: Option<usize>,
+    /// 1-based raster bands, one per model input channel.
+    pub bands: Option<Vec<usize>>,
+    pub threads: Option<usize>,
+    pub device: Device,
+    pub confidence: bool,
+    pub blend: Blend,
+    pub progress: bool,
+    pub ort_lib: Option<PathBuf>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub width: usize,
+    pub height: usize,
+    pub tiles: usize,
+    pub tiles_inferred: usize,
+    pub tile_px: usize,
+    pub overlap_px: usize,
+    pub batch: usize,
+    pub seconds: f64,
+    pub class_names: Vec<String>,
+    pub class_counts: Vec<u64>,
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn pixels(&self) -> usize {
+        self.width * self.height
+    }
+    pub fn mpx_per_s(&self) -> f64 {
+        self.pixels() as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+}
+
+/// The plan derived from options, model and raster before any tile runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub bands: Vec<usize>,
+    pub grid: GridSpec,
+    /// Model input size (th, tw) for every tile.
+    pub tensor_hw: (usize, usize),
+    pub batch: usize,
+}
+
+/// ONNX Runtime's share of the thread budget: one core is left to the reader and the
+/// stitcher when there are four or more (they mostly wait on I/O and ORT otherwise).
+pub fn ort_threads(threads: usize) -> usize {
+    if threads >= 4 { threads - 1 } else { threads }.max(1)
+}
+
+/// Chooses bands, tile size, overlap, batch and threads, or says why the model and the
+/// raster cannot work together.
+pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
+    let bands = choose_bands(opts.bands.as_deref(), info, raster)?;
+    let fixed = info.fixed_hw;
+    if let Some((h, w)) = fixed {
+        if h != w {
+            return Err(Error::model(&info.path, format!("takes {h}x{w} inputs; terratile tiles are square, so export the model with square or dynamic H/W")));
+        }
+    }
+    let tile_px = match (opts.tile_px, fixed) {
+        (Some(t), Some((f, _))) if t != f => {
+            return Err(Error::Usage(format!(
+                "--tile {t}: {} takes fixed {f}x{f} tiles; drop --tile or export the model with dynamic H/W",
+                info.path.display()
+            )))
+        }
+        (_, Some((f, _))) => f,
+        (Some(t), None) => t,
+        (None, None) => info.tile_px.unwrap_or(512),
+    };
+    if tile_px == 0 {
+        return Err(Error::Usage("--tile must be at least 1 pixel".into()));
+    }
+    let overlap_px = opts.overlap_px.or(info.overlap_px).unwrap_or(tile_px / 4);
+    if overlap_px >= tile_px {
+        return Err(Error::Usage(format!(
+            "--overlap {overlap_px} must be smaller than the tile size {tile_px}"
+        )));
+    }
+    let margin_px = opts.margin_px.unwrap_or(overlap_px / 4);
+    if 2 * margin_px > overlap_px {
+        return Err(Error::Usage(format!(
+            "--margin {margin_px} must be at most half the overlap ({overlap_px})"
+        )));
+    }
+    let grid = GridSpec {
+        width_px: raster.width,
+        height_px: raster.height,
+        tile_px,
+        overlap_px,
+        margin_px,
+    };
+    let tensor_hw = fixed.unwrap_or((tile_px.min(raster.height), tile_px.min(raster.width)));
+    let batch = match (info.fixed_batch, opts.batch) {
+        (Some(n), _) => n,
+        (None, Some(b)) => b.max(1),
+        (None, None) => 4,
+    };
+    Ok(Plan {
+        bands,
+        grid,
+        tensor_hw,
+        batch,
+    })
+}
+
+fn choose_bands(
+    flag: Option<&[usize]>,
+    info: &ModelInfo,
+    raster: &RasterInfo,
+) -> Result<Vec<usize>> {
+    let c = info.channels;
+    let fix = format!("{} expects {}", info.path.display(), info.describe_bands());
+    let check = |bands: Vec<usize>, from: &str| -> Result<Vec<usize>> {
+        if bands.len() != c {
+            return Err(Error::Usage(format!(
+                "{from} lists {} bands but {fix}",
+                bands.len()
+            )));
+        }
+        if let Some(&b) = bands.iter().find(|&&b| b == 0 || b > raster.band_count) {
+            return Err(Error::mismatch(
+                &raster.path,
+                format!(
+                    "has {} bands, so band {b} (from {from}) does not exist; {fix}",
+                    raster.band_count
+                ),
+            ));
+        }
+        Ok(bands)
+    };
+    if let Some(b) = flag {
+        return check(b.to_vec(), "--bands");
+    }
+    if let Some(b) = &info.band_indices {
+        if b.iter().all(|&i| i <= raster.band_count) {
+            return check(b.clone(), "the model sidecar's band_indices");
+        }
+    }
+    // band descriptions matching the model's band names (e.g. "B02" or "nir")
+    if !info.band_names.is_empty() {
+        let found: Option<Vec<usize>> = info
+            .band_names
+            .iter()
+            .map(|n| {
+                raster
+                    .band_descriptions
+                    .iter()
+                    .position(|d| d.eq_ignore_ascii_case(n))
+                    .map(|i| i + 1)
+            })
+            .collect();
+        if let Some(b) = found {
+            return check(b, "the band descriptions");
+        }
+    }
+    if raster.band_count < c {
+        return Err(Error::mismatch(
+            &raster.path,
+            format!("has {} band(s) but {fix}; pass a raster with those bands (or choose them with --bands)", raster.band_count),
+        ));
+    }
+    Ok((1..=c).collect())
+}
+
+/// One tile after reading and preparation.
+struct ReadTile {
+    tile: Tile,
+    valid: Vec<u8>,
+    /// `[C, th, tw]` model input, or None when the tile holds no valid pixel.
+    tensor: Option<Vec<f32>>,
+}
+
+/// One tile ready to stitch.
+struct InferredTile {
+    tile: Tile,
+    valid: Vec<u8>,
+    probs: Option<(Arc<BatchProbs>, usize)>,
+}
+
+/// Segments `opts.input` with `opts.model` into the COG `opts.output`.
+pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let ds = read::open(&opts.input)?;
+    let raster = read::describe(&opts.input, &ds)?;
+    drop(ds);
+    refuse_overwriting_input(&opts.input, &opts.output)?;
+    let mut engine = infer::load(
+        &opts.model,
+        opts.ort_lib.as_deref(),
+        ort_threads(threads),
+        opts.device,
+    )?;
+    let plan = plan(opts, &engine.info, &raster)?;
+    let grid = Grid::new(plan.grid).map_err(|e| Error::Usage(e.to_string()))?;
+
+    let info = engine.info.clone();
+    let spec = OutputSpec {
+        path: opts.output.clone(),
+        width: raster.width,
+        height: raster.height,
+        geo_transform: raster.geo_transform,
+        projection: raster.projection.clone(),
+        class_names: info.class_names.clone(),
+        class_colors: info.class_colors.clone(),
+        confidence: opts.confidence,
+        metadata: vec![
+            ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+            ("TERRATILE_MODEL".into(), file_name(&opts.model)),
+            ("TERRATILE_INPUT".into(), file_name(&opts.input)),
+            ("TERRATILE_BANDS".into(), join(&plan.bands)),
+            (
+                "TERRATILE_TILE".into(),
+                format!(
+                    "{} px, overlap {} px, margin {} px",
+                    plan.grid.tile_px, plan.grid.overlap_px, plan.grid.margin_px
+                ),
+            ),
+        ],
+    };
+    let nodata = spec.nodata();
+    let writer = ClassWriter::create(spec)?;
+
+    let progress = if opts.progress {
+        let pb = ProgressBar::with_draw_target(
+            Some(grid.tile_count() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        pb.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} tiles  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let normalizer = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
+    let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
+    let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
+
+    let outcome = std::thread::scope(|s| {
+        let reader = s.spawn(|| read_tiles(&opts.input, &plan, &grid, &normalizer, read_tx));
+        let stitcher = s.spawn(|| {
+            let mut st = Stitcher::new(
+                grid.clone(),
+                info.classes(),
+                opts.blend,
+                nodata,
+                opts.confidence,
+            );
+            stitch_tiles(&mut st, &grid, writer, stitch_rx, &progress)
+        });
+        let inferred = infer_tiles(&mut engine, &plan, read_rx, stitch_tx);
+        let stitched = stitcher.join().expect("stitcher thread panicked");
+        let read = reader.join().expect("reader thread panicked");
+        // report the root cause: reading first, then inference, then writing
+        read?;
+        let n = inferred?;
+        let (writer, counts) = stitched?;
+        Ok::<_, Error>((n, writer, counts))
+    });
+    progress.finish_and_clear();
+    let (tiles_inferred, writer, class_counts) = outcome?;
+    writer.finish()?;
+    Ok(Summary {
+        width: raster.width,
+        height: raster.height,
+        tiles: grid.tile_count(),
+        tiles_inferred,
+        tile_px: plan.grid.tile_px,
+        overlap_px: plan.grid.overlap_px,
+        batch: plan.batch,
+        seconds: started.elapsed().as_secs_f64(),
+        class_names: info.class_names.clone(),
+        class_counts,
+        notes: engine.notes.clone(),
+    })
+}
+
+fn read_tiles(
+    input: &Path,
+    plan: &Plan,
+    grid: &Grid,
+    norm: &Normalizer,
+    tx: Sender<ReadTile>,
+) -> Result<()> {
+    // On an error the sender is dropped, which ends the run downstream; the caller
+    // reports this function's error first.
+    let mut reader = Reader::new(input, &plan.bands)?;
+    let (th, tw) = plan.tensor_hw;
+    let c = plan.bands.len();
+    let mut bufs = vec![Vec::new(); c];
+    for tile in grid.tiles() {
+        let mut valid = vec![0u8; tile.window.area()];
+        let n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
+        let tensor = (n_valid > 0).then(|| {
+            let mut t = vec![0f32; c * th * tw];
+            norm.prepare(&bufs, &valid, tile.window.w, tile.window.h, tw, th, &mut t);
+            t
+        });
+        if tx
+            .send(ReadTile {
+                tile,
+                valid,
+                tensor,
+            })
+            .is_err()
+        {
+            break; // downstream stopped; its error is reported there
+        }
+    }
+    Ok(())
+}
+
+fn infer_tiles(
+    engine: &mut Engine,
+    plan: &Plan,
+    rx: Receiver<ReadTile>,
+    tx: Sender<InferredTile>,
+) -> Result<usize> {
+    let (th, tw) = plan.tensor_hw;
+    let per_tile = engine.info.channels * th * tw;
+    let mut batch_buf: Vec<f32> = Vec::with_capacity(plan.batch * per_tile);
+    let mut pending: Vec<ReadTile> = Vec::new();
+    let mut in_batch = 0usize;
+    let mut inferred = 0usize;
+    let mut flush =
+        |pending: &mut Vec<ReadTile>, in_batch: &mut usize, engine: &mut Engine| -> Result<bool> {
+            let probs = if *in_batch > 0 {
+                batch_buf.clear();
+                for t in pending.iter() {
+                    if let Some(x) = &t.tensor {
+                        batch_buf.extend_from_slice(x);
+                    }
+                }
+                let n = if engine.info.fixed_batch.is_some() {
+                    plan.batch
+                } else {
+                    *in_batch
+                };
+                batch_buf.resize(n * per_tile, 0.0); // pad a short last batch for fixed-N models
+                inferred += *in_batch;
+                Some(Arc::new(engine.run(&batch_buf, n, th, tw)?))
+            } else {
+                None
+            };
+            let mut k = 0;
+            for t in pending.drain(..) {
+                let p = match (&probs, t.tensor.is_some()) {
+                    (Some(b), true) => {
+                        k += 1;
+                        Some((b.clone(), k - 1))
+                    }
+                    _ => None,
+                };
+                if tx
+                    .send(InferredTile {
+                        tile: t.tile,
+                        valid: t.valid,
+                        probs: p,
+                    })
+                    .is_err()
+                {
+                    return Ok(false);
+                }
+            }
+            *in_batch = 0;
+            Ok(true)
+        };
+    for t in rx.iter() {
+        in_batch += t.tensor.is_some() as usize;
+        pending.push(t);
+        if in_batch == plan.batch && !flush(&mut pending, &mut in_batch, engine)? {
+            return Ok(inferred);
+        }
+    }
+    flush(&mut pending, &mut in_batch, engine)?;
+    Ok(inferred)
+}
+
+fn stitch_tiles(
+    st: &mut Stitcher,
+    grid: &Grid,
+    mut writer: ClassWriter,
+    rx: Receiver<InferredTile>,
+    progress: &ProgressBar,
+) -> Result<(ClassWriter, Vec<u64>)> {
+    let mut counts: Vec<u64> = Vec::new();
+    let mut done_rows = 0;
+    for t in rx.iter() {
+        let probs = t.probs.as_ref().map(|(b, i)| TileProbs {
+            data: b.item(*i),
+            h: b.h,
+            w: b.w,
+            off_y: b.off_y,
+            off_x: b.off_x,
+        });
+        st.add(&t.tile, &t.valid, probs);
+        progress.inc(1);
+        if t.tile.col + 1 == grid.cols() {
+            let rows = st.finish_row(t.tile.row);
+            writer.write_rows(&rows)?;
+            counts.resize(rows.class_counts.len(), 0);
+            for (c, n) in counts.iter_mut().zip(&rows.class_counts) {
+                *c += n;
+            }
+            done_rows += 1;
+        }
+    }
+    if done_rows != grid.rows() {
+        // upstream stopped early: its error is reported by the caller
+        return Err(Error::Usage(
+            "the run stopped before all tiles were stitched".into(),
+        ));
+    }
+    Ok((writer, counts))
+}
+
+fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<()> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        if a == b {
+            return Err(Error::output(
+                output,
+                "is the input raster; choose another output path so the input is not overwritten",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn join(v: &[usize]) -> String {
+    v.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,287 @@
+//! Stage 4 of the flow (read -> prepare -> infer -> **stitch** -> write): blending the
+//! overlapping tile predictions back into one class map without seams.
+//!
+//! Per-pixel class probabilities are accumulated in f32, each tile weighted by a 2-D
+//! Hann window that is flat toward the raster's outer edges and zero within a margin of
+//! edges shared with another tile (see [`tiles::blend_weights_1d`]); the class is the
+//! argmax. Only a band of `tile_px` rows of the raster is held at a time, so memory
+//! depends on tile size and raster width, never on raster height.
+
+use tiles::{Grid, Tile};
+
+/// How overlapping tiles are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Blend {
+    /// Hann-window weighted average of probabilities (the default).
+    #[default]
+    Hann,
+    /// Plain centre-crop: each pixel comes from the one tile whose core holds it.
+    Centre,
+}
+
+/// One tile's class probabilities `[classes, h, w]`, placed at (`off_y`, `off_x`) in
+/// the model input (the window sits at the input's top-left).
+#[derive(Debug, Clone, Copy)]
+pub struct TileProbs<'a> {
+    pub data: &'a [f32],
+    pub h: usize,
+    pub w: usize,
+    pub off_y: usize,
+    pub off_x: usize,
+}
+
+/// Finished rows of the class map.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// First raster row.
+    pub y0: usize,
+    pub h: usize,
+    pub width: usize,
+    /// Class per pixel, `nodata` where no valid prediction exists.
+    pub classes: Vec<u16>,
+    /// Winning probability x 100, `nodata` where none.
+    pub confidence: Option<Vec<u16>>,
+    /// Valid pixels per class in these rows.
+    pub class_counts: Vec<u64>,
+}
+
+/// Accumulates tiles in row-major order and hands back rows as they become final.
+pub struct Stitcher {
+    grid: Grid,
+    classes: usize,
+    width: usize,
+    blend: Blend,
+    nodata: u16,
+    confidence: bool,
+    band_y0: usize,
+    band_h: usize,
+    /// `band_h * width * classes`, pixel-major: the classes of one pixel are contiguous.
+    acc: Vec<f32>,
+    wsum: Vec<f32>,
+    valid: Vec<u8>,
+}
+
+impl Stitcher {
+    pub fn new(
+        grid: Grid,
+        classes: usize,
+        blend: Blend,
+        nodata: u16,
+        confidence: bool,
+    ) -> Stitcher {
+        let width = grid.spec().width_px;
+        let band_h = grid.y_spans()[0].len;
+        Stitcher {
+            classes,
+            width,
+            blend,
+            nodata,
+            confidence,
+            band_y0: 0,
+            band_h,
+            acc: vec![0.0; band_h * width * classes],
+            wsum: vec![0.0; band_h * width],
+            valid: vec![0; band_h * width],
+            grid,
+        }
+    }
+
+    /// Bytes held by the accumulator (for the memory budget in benches and docs).
+    pub fn held_bytes(&self) -> usize {
+        self.acc.len() * 4 + self.wsum.len() * 4 + self.valid.len()
+    }
+
+    /// Adds one tile: its validity mask over the window (`window.w * window.h`) and its
+    /// probabilities, or `None` when the tile was entirely nodata and not inferred.
+    pub fn add(&mut self, tile: &Tile, valid: &[u8], probs: Option<TileProbs<'_>>) {
+        let win = tile.window;
+        assert!(
+            win.y0 >= self.band_y0 && win.y0 + win.h <= self.band_y0 + self.band_h,
+            "tiles must arrive in row order"
+        );
+        let (ww, wh) = (win.w, win.h);
+        for j in 0..wh {
+            let r = win.y0 + j - self.band_y0;
+            let dst = &mut self.valid[r * self.width + win.x0..r * self.width + win.x0 + ww];
+            dst.copy_from_slice(&valid[j * ww..(j + 1) * ww]);
+        }
+        let Some(p) = probs else { return };
+        let (wx, wy) = match self.blend {
+            Blend::Hann => self.grid.blend_weights(tile.row, tile.col),
+            Blend::Centre => self.grid.core_weights(tile.row, tile.col),
+        };
+        let k = self.classes;
+        let plane = p.h * p.w;
+        debug_assert_eq!(p.data.len(), k * plane);
+        for a in 0..p.h {
+            let j = a + p.off_y;
+            if j >= wh || wy[j] == 0.0 {
+                continue;
+            }
+            let r = win.y0 + j - self.band_y0;
+            for b in 0..p.w {
+                let i = b + p.off_x;
+                if i >= ww {
+                    break;
+                }
+                let wt = wx[i] * wy[j];
+                if wt == 0.0 || valid[j * ww + i] == 0 {
+                    continue;
+                }
+                let pix = r * self.width + win.x0 + i;
+                self.wsum[pix] += wt;
+                let acc = &mut self.acc[pix * k..(pix + 1) * k];
+                let src = a * p.w + b;
+                for (c, v) in acc.iter_mut().enumerate() {
+                    *v += wt * p.data[c * plane + src];
+                }
+            }
+        }
+    }
+
+    /// Call after the last tile of tile row `row`: returns the rows that no later tile
+    /// touches, as classes, and slides the band down.
+    pub fn finish_row(&mut self, row: usize) -> Rows {
+        let upto = self.grid.rows_final_after(row);
+        let h = upto - self.band_y0;
+        let (k, width) = (self.classes, self.width);
+        let n = h * width;
+        let mut classes = vec![self.nodata; n];
+        let mut confidence = self.confidence.then(|| vec![self.nodata; n]);
+        let mut class_counts = vec![0u64; k];
+        for pix in 0..n {
+            let ws = self.wsum[pix];
+            if self.valid[pix] == 0 || ws <= 0.0 {
+                continue;
+            }
+            let acc = &self.acc[pix * k..(pix + 1) * k];
+            let (mut best, mut best_v) = (0usize, acc[0]);
+            for (c, &v) in acc.iter().enumerate().skip(1) {
+                if v > best_v {
+                    best = c;
+                    best_v = v;
+                }
+            }
+            classes[pix] = best as u16;
+            class_counts[best] += 1;
+            if let Some(conf) = confidence.as_mut() {
+                conf[pix] = (100.0 * best_v / ws).round().clamp(0.0, 100.0) as u16;
+            }
+        }
+        // slide the band: keep rows [upto, band_y0 + band_h), clear the rest
+        let keep = self.band_h - h;
+        self.acc.copy_within(n * k.., 0);
+        self.acc[keep * width * k..].fill(0.0);
+        self.wsum.copy_within(n.., 0);
+        self.wsum[keep * width..].fill(0.0);
+        self.valid.copy_within(n.., 0);
+        self.valid[keep * width..].fill(0);
+        let rows = Rows {
+            y0: self.band_y0,
+            h,
+            width,
+            classes,
+            confidence,
+            class_counts,
+        };
+        self.band_y0 = upto;
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiles::GridSpec;
+
+    /// A constant per-pixel "model": stitching must give back exactly its argmax.
+    #[test]
+    fn per_pixel_predictions_come_back_exactly() {
+        let (w, h, k) = (37usize, 29usize, 3usize);
+        let grid = Grid::new(GridSpec {
+            width_px: w,
+            height_px: h,
+            tile_px: 16,
+            overlap_px: 6,
+            margin_px: 2,
+        })
+        .unwrap();
+        let truth = |x: usize, y: usize| -> [f32; 3] {
+            let a = ((x * 7 + y * 13) % 10) as f32;
+            [a, 10.0 - a, 4.5]
+        };
+        let mut st = Stitcher::new(grid.clone(), k, Blend::Hann, 255, true);
+        let mut out = vec![0u16; w * h];
+        for r in 0..grid.rows() {
+            for c in 0..grid.cols() {
+                let t = grid.tile(r, c);
+                let mut data = vec![0f32; k * 16 * 16];
+                for j in 0..t.window.h {
+                    for i in 0..t.window.w {
+                        let p = truth(t.window.x0 + i, t.window.y0 + j);
+                        for q in 0..k {
+                            data[q * 256 + j * 16 + i] = p[q];
+                        }
+                    }
+                }
+                let valid = vec![1u8; t.window.area()];
+                st.add(
+                    &t,
+                    &valid,
+                    Some(TileProbs {
+                        data: &data,
+                        h: 16,
+                        w: 16,
+                        off_y: 0,
+                        off_x: 0,
+                    }),
+                );
+            }
+            let rows = st.finish_row(r);
+            out[rows.y0 * w..(rows.y0 + rows.h) * w].copy_from_slice(&rows.classes);
+        }
+        for y in 0..h {
+            for x in 0..w {
+                let p = truth(x, y);
+                let best = (0..3).fold(0, |b, q| if p[q] > p[b] { q } else { b });
+                assert_eq!(out[y * w + x] as usize, best, "at {x},{y}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_pixels_and_skipped_tiles_are_nodata() {
+        let grid = Grid::new(GridSpec {
+            width_px: 10,
+            height_px: 10,
+            tile_px: 10,
+            overlap_px: 2,
+            margin_px: 1,
+        })
+        .unwrap();
+        let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
+        let t = grid.tile(0, 0);
+        let mut valid = vec![1u8; 100];
+        valid[5] = 0;
+        let data = vec![0.5f32; 200];
+        st.add(
+            &t,
+            &valid,
+            Some(TileProbs {
+                data: &data,
+                h: 10,
+                w: 10,
+                off_y: 0,
+                off_x: 0,
+            }),
+        );
+        let rows = st.finish_row(0);
+        assert_eq!(rows.classes[5], 255);
+        assert_eq!(rows.classes[6], 0);
+        assert_eq!(rows.class_counts, vec![99, 0]);
+
+        let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
+        st.add(&t, &vec![0u8; 100], None);
+        assert!(st.finish_row(0).classes.iter().all(|&c| c == 255));
+    }
+}

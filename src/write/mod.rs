@@ -1,0 +1,277 @@
+//! Stage 5 of the flow (read -> prepare -> infer -> stitch -> **write**): the class map
+//! (and optional confidence) as a Cloud Optimized GeoTIFF with the input's CRS and
+//! geotransform, nodata, a colour table and category names.
+//!
+//! Rows are streamed into a staging GeoTIFF beside the output as they become final;
+//! `finish` turns it into a COG (DEFLATE, overviews by mode) under a temporary name and
+//! renames it into place. Until then nothing exists at the output path, and on any error
+//! (or a drop without `finish`) the temporary files are removed.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use gdal::raster::{Buffer, ColorEntry, ColorTable, PaletteInterpretation, RasterCreationOptions};
+use gdal::{Dataset, DriverManager, Metadata};
+
+use crate::error::{gdal_text, Error, Result};
+use crate::stitch::Rows;
+
+/// What the output raster looks like.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    pub path: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub geo_transform: Option<[f64; 6]>,
+    pub projection: String,
+    pub class_names: Vec<String>,
+    pub class_colors: Vec<[u8; 3]>,
+    pub confidence: bool,
+    /// Extra dataset metadata (model, tool version, ...).
+    pub metadata: Vec<(String, String)>,
+}
+
+impl OutputSpec {
+    /// Byte holds up to 254 classes (255 is nodata); more need UInt16 (nodata 65535).
+    pub fn wide(&self) -> bool {
+        self.class_names.len() > 254
+    }
+    pub fn nodata(&self) -> u16 {
+        if self.wide() {
+            u16::MAX
+        } else {
+            255
+        }
+    }
+}
+
+/// Streams rows into a staging file and publishes a COG at the end.
+pub struct ClassWriter {
+    spec: OutputSpec,
+    stage: PathBuf,
+    tmp: PathBuf,
+    ds: Option<Dataset>,
+    finished: bool,
+}
+
+/// `dir/.name.terratile-PID.suffix`: hidden, beside the output, unique per process.
+fn temp_beside(path: &Path, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.terratile-{}.{suffix}", std::process::id()))
+}
+
+fn aux(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".aux.xml");
+    PathBuf::from(s)
+}
+
+impl ClassWriter {
+    /// Checks the output folder and creates the staging file.
+    pub fn create(spec: OutputSpec) -> Result<ClassWriter> {
+        let path = spec.path.clone();
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.is_dir() {
+            return Err(Error::output(
+                &path,
+                format!("the output folder {} does not exist (or is not a folder); create it or choose another output path", parent.display()),
+            ));
+        }
+        if path.is_dir() {
+            return Err(Error::output(
+                &path,
+                "is a folder; give a file name such as classes.tif",
+            ));
+        }
+        let stage = temp_beside(&path, "stage.tif");
+        let tmp = temp_beside(&path, "tif");
+        // Probe that the folder is writable before any work is done.
+        std::fs::File::create(&stage).map_err(|e| {
+            Error::output(
+                &path,
+                format!(
+                    "cannot write in the output folder {} ({e}); choose a writable folder",
+                    parent.display()
+                ),
+            )
+        })?;
+        let mut w = ClassWriter {
+            spec,
+            stage,
+            tmp,
+            ds: None,
+            finished: false,
+        };
+        let bands = if w.spec.confidence { 2 } else { 1 };
+        let driver = DriverManager::get_driver_by_name("GTiff")
+            .map_err(|e| Error::output(&path, gdal_text(&e)))?;
+        let opts = RasterCreationOptions::from_iter([
+            "BIGTIFF=IF_SAFER",
+            "INTERLEAVE=BAND",
+            "SPARSE_OK=TRUE",
+        ]);
+        let (cols, rows) = (w.spec.width, w.spec.height);
+        let create_err = |e: gdal::errors::GdalError| {
+            Error::output(
+                &path,
+                format!("cannot create the output: {}", gdal_text(&e)),
+            )
+        };
+        let mut ds = if w.spec.wide() {
+            driver
+                .create_with_band_type_with_options::<u16, _>(&w.stage, cols, rows, bands, &opts)
+                .map_err(create_err)?
+        } else {
+            driver
+                .create_with_band_type_with_options::<u8, _>(&w.stage, cols, rows, bands, &opts)
+                .map_err(create_err)?
+        };
+        let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e));
+        if let Some(gt) = w.spec.geo_transform {
+            ds.set_geo_transform(&gt).map_err(e)?;
+        }
+        if !w.spec.projection.is_empty() {
+            ds.set_projection(&w.spec.projection).map_err(e)?;
+        }
+        for (k, v) in &w.spec.metadata {
+            ds.set_metadata_item(k, v, "").map_err(e)?;
+        }
+        let nodata = w.spec.nodata() as f64;
+        for b in 1..=bands {
+            let mut band = ds.rasterband(b).map_err(e)?;
+            band.set_no_data_value(Some(nodata)).map_err(e)?;
+            band.set_description(if b == 1 {
+                "class"
+            } else {
+                "confidence (winning probability x 100)"
+            })
+            .map_err(e)?;
+        }
+        {
+            let mut band = ds.rasterband(1).map_err(e)?;
+            let mut ct = ColorTable::new(PaletteInterpretation::Rgba);
+            for (i, c) in w.spec.class_colors.iter().enumerate() {
+                ct.set_color_entry(
+                    i as u16,
+                    &ColorEntry::rgba(c[0] as i16, c[1] as i16, c[2] as i16, 255),
+                );
+            }
+            if !w.spec.wide() {
+                ct.set_color_entry(255, &ColorEntry::rgba(0, 0, 0, 0));
+            }
+            band.set_color_table(&ct);
+            set_category_names(&band, &w.spec.class_names);
+        }
+        w.ds = Some(ds);
+        Ok(w)
+    }
+
+    /// Writes finished rows.
+    pub fn write_rows(&mut self, rows: &Rows) -> Result<()> {
+        if rows.h == 0 {
+            return Ok(());
+        }
+        let path = self.spec.path.clone();
+        let wide = self.spec.wide();
+        let ds = self.ds.as_mut().expect("writer used after finish");
+        let e = |e: gdal::errors::GdalError| {
+            Error::output(
+                &path,
+                format!(
+                    "cannot write rows {}..{}: {} (is the disk full?)",
+                    rows.y0,
+                    rows.y0 + rows.h,
+                    gdal_text(&e)
+                ),
+            )
+        };
+        let planes = std::iter::once(&rows.classes).chain(rows.confidence.as_ref());
+        for (b, data) in planes.enumerate() {
+            let mut band = ds.rasterband(b + 1).map_err(e)?;
+            let win = ((0isize, rows.y0 as isize), (rows.width, rows.h));
+            if wide {
+                let mut buf = Buffer::new((rows.width, rows.h), data.clone());
+                band.write(win.0, win.1, &mut buf).map_err(e)?;
+            } else {
+                let mut buf = Buffer::new(
+                    (rows.width, rows.h),
+                    data.iter().map(|&v| v as u8).collect(),
+                );
+                band.write(win.0, win.1, &mut buf).map_err(e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts the staging file to a COG and renames it to the output path.
+    pub fn finish(mut self) -> Result<()> {
+        let path = self.spec.path.clone();
+        let e = |e: gdal::errors::GdalError| {
+            Error::output(&path, format!("cannot write the COG: {}", gdal_text(&e)))
+        };
+        let mut stage = self.ds.take().expect("finish called once");
+        stage.flush_cache().map_err(e)?;
+        let cog = DriverManager::get_driver_by_name("COG").map_err(e)?;
+        let opts = RasterCreationOptions::from_iter([
+            "COMPRESS=DEFLATE",
+            "OVERVIEW_RESAMPLING=MODE",
+            "BLOCKSIZE=512",
+            "BIGTIFF=IF_SAFER",
+            "NUM_THREADS=ALL_CPUS",
+        ]);
+        let out = stage.create_copy(&cog, &self.tmp, &opts).map_err(e)?;
+        out.close().map_err(e)?;
+        stage.close().map_err(e)?;
+        // Category names live in the PAM sidecar (.aux.xml): move it first, then the COG.
+        let (tmp_aux, out_aux) = (aux(&self.tmp), aux(&path));
+        let io =
+            |what: &str, err: std::io::Error| Error::output(&path, format!("cannot {what}: {err}"));
+        if tmp_aux.exists() {
+            std::fs::rename(&tmp_aux, &out_aux)
+                .map_err(|err| io("move the .aux.xml into place", err))?;
+        } else if out_aux.exists() {
+            std::fs::remove_file(&out_aux).map_err(|err| io("remove the old .aux.xml", err))?;
+        }
+        std::fs::rename(&self.tmp, &path).map_err(|err| io("move the COG into place", err))?;
+        self.finished = true;
+        self.cleanup();
+        Ok(())
+    }
+
+    fn cleanup(&mut self) {
+        self.ds = None;
+        for p in [&self.stage, &self.tmp] {
+            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(aux(p));
+        }
+        let _ = std::fs::remove_file(temp_beside(&self.spec.path, "stage.tif.msk"));
+    }
+}
+
+impl Drop for ClassWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cleanup();
+        }
+    }
+}
+
+fn set_category_names(band: &gdal::raster::RasterBand<'_>, names: &[String]) {
+    let owned: Vec<CString> = names
+        .iter()
+        .map(|n| CString::new(n.replace('\0', "")).unwrap_or_default())
+        .collect();
+    let mut ptrs: Vec<*mut std::os::raw::c_char> =
+        owned.iter().map(|c| c.as_ptr() as *mut _).collect();
+    ptrs.push(std::ptr::null_mut());
+    // SAFETY: a NULL-terminated array of valid C strings that outlive the call; GDAL copies them.
+    unsafe {
+        gdal_sys::GDALSetRasterCategoryNames(band.c_rasterband(), ptrs.as_mut_ptr());
+    }
+}
