@@ -17,10 +17,15 @@ pub mod write;
 pub use error::{Error, Result};
 pub use segment::{segment, SegmentOptions, Summary};
 
-/// Routes GDAL's own messages to `tracing` (debug level) instead of stderr, so users
-/// see terratile's one-line errors, not GDAL's. Call once at start-up.
-pub fn quiet_gdal() {
+/// Sets GDAL up for streaming: its messages go to `tracing` (debug level) instead of
+/// stderr, so users see terratile's one-line errors, not GDAL's; and its block cache is
+/// capped at 64 MB unless `GDAL_CACHEMAX` says otherwise (GDAL's default, 5% of RAM,
+/// would let the cache grow with the raster). Call once at start-up.
+pub fn configure_gdal() {
     gdal::config::set_error_handler(|class, code, msg| {
         tracing::debug!(target: "gdal", ?class, code, "{msg}");
     });
+    if std::env::var_os("GDAL_CACHEMAX").is_none() {
+        let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "64");
+    }
 }

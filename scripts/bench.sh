@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Prints throughput and peak memory of `terratile segment` on real data:
+#  1. the demo job (ukis-csmask U-Net on the Sentinel-2 scene),
+#  2. the per-pixel model on the same scene (the engine's own overhead),
+#  3. the per-pixel model on a VRT 10x taller and one 10x wider than the scene:
+#     peak memory must not grow with height (it may with width).
+# Usage: scripts/bench.sh            (after scripts/setup.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+CACHE="${TERRATILE_CACHE:-$PWD/.cache}"
+S2="$CACHE/data/s2/s2_b02_b03_b04_b08.tif"
+[[ -f "$S2" ]] || { echo "bench.sh: $S2 missing: run scripts/setup.sh first" >&2; exit 1; }
+cargo build --release --locked -q
+BIN=target/release/terratile
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# a VRT of n x m copies of the scene (same georeferencing stride as the scene)
+mosaic() { # out nx ny
+  local out=$1 nx=$2 ny=$3 w=1933 h=1947
+  {
+    echo "<VRTDataset rasterXSize=\"$((w * nx))\" rasterYSize=\"$((h * ny))\">"
+    echo "  <GeoTransform>435730, 10, 0, 4179460, 0, -10</GeoTransform>"
+    for b in 1 2 3 4; do
+      echo "  <VRTRasterBand dataType=\"UInt16\" band=\"$b\">"
+      for ((j = 0; j < ny; j++)); do for ((i = 0; i < nx; i++)); do
+        echo "    <SimpleSource><SourceFilename relativeToVRT=\"0\">$S2</SourceFilename><SourceBand>$b</SourceBand>"
+        echo "      <SrcRect xOff=\"0\" yOff=\"0\" xSize=\"$w\" ySize=\"$h\"/><DstRect xOff=\"$((i * w))\" yOff=\"$((j * h))\" xSize=\"$w\" ySize=\"$h\"/></SimpleSource>"
+      done; done
+      echo "  </VRTRasterBand>"
+    done
+    echo "</VRTDataset>"
+  } >"$out"
+}
+
+run() { # label input model extra...
+  local label=$1 input=$2 model=$3; shift 3
+  /usr/bin/time -v "$BIN" segment "$input" -m "$model" -o "$WORK/out.tif" "$@" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
+  local summary rss wall
+  summary=$(grep 'Mpx/s' "$WORK/log" | sed 's/^[^:]*: //')
+  rss=$(awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$WORK/log")
+  wall=$(awk '/Elapsed \(wall/ {print $8}' "$WORK/log")
+  printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "$label" "$wall" "$rss" "$summary"
+}
+
+echo "terratile bench on $(nproc) cores, $(date -u +%F)"
+run "U-Net (ukis-csmask), S2 1933x1947" "$S2" "$CACHE/models/csmask/model_4b_l1c.onnx"
+run "per-pixel model, S2 1933x1947, tile 512" "$S2" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
+mosaic "$WORK/tall.vrt" 1 10
+mosaic "$WORK/wide.vrt" 10 1
+mosaic "$WORK/taller.vrt" 1 30
+run "per-pixel model, 1933x19470 (10x taller)" "$WORK/tall.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
+run "per-pixel model, 19330x1947 (10x wider)" "$WORK/wide.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
+run "per-pixel model, 1933x58410 (30x taller)" "$WORK/taller.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
