@@ -70,7 +70,15 @@ fn bench(c: &mut Criterion) {
         .collect();
     let mut out = vec![0f32; 4 * tile * tile];
     g.bench_function("4 bands 256x256", |b| {
-        b.iter(|| norm.prepare(black_box(&bands), &valid, tile, tile, tile, tile, &mut out))
+        b.iter(|| {
+            norm.prepare(
+                black_box(&bands),
+                &valid,
+                (tile, tile),
+                (tile, tile),
+                &mut out,
+            )
+        })
     });
     g.finish();
 }

@@ -334,7 +334,13 @@ fn read_tiles(
         let n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
         let tensor = (n_valid > 0).then(|| {
             let mut t = vec![0f32; c * th * tw];
-            norm.prepare(&bufs, &valid, tile.window.w, tile.window.h, tw, th, &mut t);
+            norm.prepare(
+                &bufs,
+                &valid,
+                (tile.window.w, tile.window.h),
+                (tw, th),
+                &mut t,
+            );
             t
         });
         if tx

@@ -161,10 +161,10 @@ impl Engine {
                 ));
             };
         drop(outputs);
-        self.to_probabilities(shape, values, n, h, w)
+        self.probabilities_from(shape, values, n, h, w)
     }
 
-    fn to_probabilities(
+    fn probabilities_from(
         &mut self,
         shape: Vec<i64>,
         values: Vec<f32>,

@@ -26,18 +26,18 @@ impl Normalizer {
         self.mul.len()
     }
 
-    /// Writes one tile into `out` (`[C, th, tw]`): window pixels (`ww` x `wh`, from
-    /// `bands[c]`) at the top-left, masked pixels and padding as 0 (the data mean).
+    /// Writes one tile into `out` (`[C, th, tw]`): window pixels (`window` = (`ww`,
+    /// `wh`), from `bands[c]`) at the top-left, masked pixels and padding as 0 (the data
+    /// mean). `tensor` = (`tw`, `th`) is the model input size.
     pub fn prepare(
         &self,
         bands: &[Vec<f32>],
         valid: &[u8],
-        ww: usize,
-        wh: usize,
-        tw: usize,
-        th: usize,
+        window: (usize, usize),
+        tensor: (usize, usize),
         out: &mut [f32],
     ) {
+        let ((ww, wh), (tw, th)) = (window, tensor);
         debug_assert!(ww <= tw && wh <= th);
         debug_assert_eq!(out.len(), self.channels() * tw * th);
         for (c, plane) in out.chunks_exact_mut(tw * th).enumerate() {
@@ -70,7 +70,7 @@ mod tests {
         let bands = vec![vec![2.0, 4.0, 6.0, 8.0]];
         let valid = [1, 0, 1, 1];
         let mut out = vec![9.0; 9];
-        n.prepare(&bands, &valid, 2, 2, 3, 3, &mut out);
+        n.prepare(&bands, &valid, (2, 2), (3, 3), &mut out);
         // (x*0.5 + 1 - 1) / 2
         assert_eq!(out, vec![0.5, 0.0, 0.0, 1.5, 2.0, 0.0, 0.0, 0.0, 0.0]);
     }

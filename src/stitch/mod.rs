@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(rows.class_counts, vec![99, 0]);
 
         let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
-        st.add(&t, &vec![0u8; 100], None);
+        st.add(&t, &[0u8; 100], None);
         assert!(st.finish_row(0).classes.iter().all(|&c| c == 255));
     }
 }
