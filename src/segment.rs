@@ -73,6 +73,8 @@ pub struct Plan {
     /// Model input size (th, tw) for every tile.
     pub tensor_hw: (usize, usize),
     pub batch: usize,
+    /// Things the user should know (flags that could not be honoured).
+    pub notes: Vec<String>,
 }
 
 /// ONNX Runtime's share of the thread budget: one core is left to the reader and the
@@ -125,7 +127,14 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         margin_px,
     };
     let tensor_hw = fixed.unwrap_or((tile_px.min(raster.height), tile_px.min(raster.width)));
+    let mut notes = Vec::new();
     let batch = match (info.fixed_batch, opts.batch) {
+        (Some(n), Some(b)) if b != n => {
+            notes.push(format!(
+                "the model takes batches of exactly {n} tiles; --batch {b} is ignored"
+            ));
+            n
+        }
         (Some(n), _) => n,
         (None, Some(b)) => b.max(1),
         (None, None) => 4,
@@ -135,6 +144,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         grid,
         tensor_hw,
         batch,
+        notes,
     })
 }
 
@@ -312,7 +322,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         seconds: started.elapsed().as_secs_f64(),
         class_names: info.class_names.clone(),
         class_counts,
-        notes: engine.notes.clone(),
+        notes: engine.notes.iter().chain(&plan.notes).cloned().collect(),
     })
 }
 
@@ -385,7 +395,11 @@ fn infer_tiles(
                 };
                 batch_buf.resize(n * per_tile, 0.0); // pad a short last batch for fixed-N models
                 inferred += *in_batch;
-                Some(Arc::new(engine.run(&batch_buf, n, th, tw)?))
+                let b = engine.run(&batch_buf, n, th, tw)?;
+                if inferred == *in_batch {
+                    check_outputs_meet(&b, plan, &engine.info.path)?; // first batch only
+                }
+                Some(Arc::new(b))
             } else {
                 None
             };
@@ -421,6 +435,30 @@ fn infer_tiles(
     }
     flush(&mut pending, &mut in_batch, engine)?;
     Ok(inferred)
+}
+
+/// An output smaller than its input (valid convolutions) covers only the centre of each
+/// tile: neighbouring outputs must still meet, or the pixels between tiles would get no
+/// prediction. Checked on the first batch, before anything is written.
+fn check_outputs_meet(b: &BatchProbs, plan: &Plan, model: &Path) -> Result<()> {
+    let g = &plan.grid;
+    let (th, tw) = plan.tensor_hw;
+    for (len, t, o, off) in [
+        (g.height_px, th, b.h, b.off_y),
+        (g.width_px, tw, b.w, b.off_x),
+    ] {
+        let need = off.max(g.margin_px) + (t - off - o).max(g.margin_px);
+        if len > g.tile_px && g.overlap_px < need {
+            return Err(Error::Usage(format!(
+                "{}: the model outputs {}x{} for {th}x{tw} inputs (centred), so with --overlap {} the pixels between tiles get no prediction; use --overlap {need} or more",
+                model.display(),
+                b.h,
+                b.w,
+                g.overlap_px
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn stitch_tiles(

@@ -128,10 +128,14 @@ impl Stitcher {
                 if wt == 0.0 || valid[j * ww + i] == 0 {
                     continue;
                 }
+                let src = a * p.w + b;
+                // all-zero probabilities (a label outside the classes): no prediction here
+                if (0..k).all(|c| p.data[c * plane + src] == 0.0) {
+                    continue;
+                }
                 let pix = r * self.width + win.x0 + i;
                 self.wsum[pix] += wt;
                 let acc = &mut self.acc[pix * k..(pix + 1) * k];
-                let src = a * p.w + b;
                 for (c, v) in acc.iter_mut().enumerate() {
                     *v += wt * p.data[c * plane + src];
                 }
@@ -279,6 +283,30 @@ mod tests {
         assert_eq!(rows.classes[5], 255);
         assert_eq!(rows.classes[6], 0);
         assert_eq!(rows.class_counts, vec![99, 0]);
+
+        // a label outside the classes arrives as all-zero probabilities: nodata
+        let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
+        let mut data = vec![0.0f32; 200];
+        data[100 + 7] = 1.0; // pixel 7 is class 1, every other pixel has no class
+        st.add(
+            &t,
+            &vec![1u8; 100],
+            Some(TileProbs {
+                data: &data,
+                h: 10,
+                w: 10,
+                off_y: 0,
+                off_x: 0,
+            }),
+        );
+        let rows = st.finish_row(0);
+        assert_eq!(rows.classes[7], 1);
+        assert_eq!(rows.class_counts, vec![0, 1]);
+        assert!(rows
+            .classes
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| i == 7 || c == 255));
 
         let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
         st.add(&t, &[0u8; 100], None);
