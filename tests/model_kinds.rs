@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use common::*;
@@ -34,40 +34,7 @@ fn reference() -> &'static (Vec<u16>, Vec<u16>) {
     })
 }
 
-fn category_names(path: &Path) -> Vec<String> {
-    let ds = Dataset::open(path).unwrap();
-    // GTiff loads the .aux.xml (PAM) lazily, on the first georeferencing query.
-    let _ = ds.geo_transform();
-    let band = ds.rasterband(1).unwrap();
-    let mut v = Vec::new();
-    // SAFETY: GDAL returns a NULL-terminated list owned by the band.
-    unsafe {
-        let list = gdal_sys::GDALGetRasterCategoryNames(band.c_rasterband());
-        if !list.is_null() {
-            let mut i = 0;
-            while !(*list.add(i)).is_null() {
-                v.push(
-                    std::ffi::CStr::from_ptr(*list.add(i))
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-                i += 1;
-            }
-        }
-    }
-    v
-}
-
 /// Pixels where `a != b`, as (index, a, b).
-fn differences(a: &[u16], b: &[u16]) -> Vec<(usize, u16, u16)> {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .enumerate()
-        .filter(|(_, (x, y))| x != y)
-        .map(|(i, (x, y))| (i, *x, *y))
-        .collect()
-}
 
 fn class_counts(classes: &[u16], k: usize) -> Vec<usize> {
     let mut n = vec![0; k];
@@ -98,13 +65,7 @@ fn probabilities_output_without_output_kind_is_detected_and_gives_the_logits_cla
     );
     let (classes, conf) = (read_band(&out, 1), read_band(&out, 2));
     let (ref_classes, ref_conf) = reference();
-    let d = differences(ref_classes, &classes);
-    assert!(
-        d.is_empty(),
-        "{} pixels differ, first {:?}",
-        d.len(),
-        &d[..d.len().min(5)]
-    );
+    assert_same(ref_classes, &classes, "pixels");
     assert_eq!(
         class_counts(&classes, 3).iter().filter(|&&n| n > 0).count(),
         3
@@ -116,13 +77,7 @@ fn probabilities_output_without_output_kind_is_detected_and_gives_the_logits_cla
         conf.iter().any(|&c| c > 90),
         "probabilities were read as logits"
     );
-    let d = differences(ref_conf, &conf);
-    assert!(
-        d.is_empty(),
-        "{} confidences differ, first {:?}",
-        d.len(),
-        &d[..d.len().min(5)]
-    );
+    assert_same(ref_conf, &conf, "confidences");
 }
 
 #[test]
@@ -138,13 +93,7 @@ fn integer_labels_output_gives_the_logits_classes_with_full_confidence() {
     );
     assert_eq!(category_names(&out), vec!["other", "vegetation", "water"]);
     let (classes, conf) = (read_band(&out, 1), read_band(&out, 2));
-    let d = differences(&reference().0, &classes);
-    assert!(
-        d.is_empty(),
-        "{} pixels differ, first {:?}",
-        d.len(),
-        &d[..d.len().min(5)]
-    );
+    assert_same(&reference().0, &classes, "pixels");
     assert!(
         conf.iter().all(|&c| c == 100),
         "labels are one-hot: confidence 100 everywhere"
@@ -338,13 +287,7 @@ fn fixed_batch2_pads_the_short_last_batch_of_an_odd_tile_count() {
     );
     segment_ok(&input, &perpixel(), &logits, &["-q"]);
     let (f, l) = (read_band(&fixed, 1), read_band(&logits, 1));
-    let d = differences(&l, &f);
-    assert!(
-        d.is_empty(),
-        "{} pixels differ, first {:?}",
-        d.len(),
-        &d[..d.len().min(5)]
-    );
+    assert_same(&l, &f, "pixels");
     assert!(
         class_counts(&f, 3).iter().all(|&n| n > 0),
         "every class present: {:?}",
@@ -364,13 +307,7 @@ fn fixed_batch2_on_a_raster_smaller_than_64px_pads_the_tile_and_the_batch() {
     segment_ok(&input, &perpixel(), &logits, &["-q"]);
     let (f, l) = (read_band(&fixed, 1), read_band(&logits, 1));
     assert_eq!(f.len(), 50 * 40);
-    let d = differences(&l, &f);
-    assert!(
-        d.is_empty(),
-        "{} pixels differ, first {:?}",
-        d.len(),
-        &d[..d.len().min(5)]
-    );
+    assert_same(&l, &f, "pixels");
 }
 
 #[test]

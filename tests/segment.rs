@@ -72,31 +72,6 @@ fn output_is_a_cog_with_the_inputs_grid_classes_and_legend() {
     );
 }
 
-fn category_names(path: &std::path::Path) -> Vec<String> {
-    let ds = Dataset::open(path).unwrap();
-    // GTiff loads the .aux.xml (PAM) lazily, on the first georeferencing query, as
-    // gdalinfo and QGIS make.
-    let _ = ds.geo_transform();
-    let band = ds.rasterband(1).unwrap();
-    let mut v = Vec::new();
-    // SAFETY: GDAL returns a NULL-terminated list owned by the band.
-    unsafe {
-        let list = gdal_sys::GDALGetRasterCategoryNames(band.c_rasterband());
-        if !list.is_null() {
-            let mut i = 0;
-            while !(*list.add(i)).is_null() {
-                v.push(
-                    std::ffi::CStr::from_ptr(*list.add(i))
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-                i += 1;
-            }
-        }
-    }
-    v
-}
-
 #[test]
 fn per_pixel_model_tiled_equals_whole_image_exactly() {
     let dir = tempdir("perpixel");

@@ -130,3 +130,47 @@ pub fn crop(src: &Path, out: &Path, x: usize, y: usize, w: usize, h: usize) {
         .expect("gdal_translate (gdal-bin) is needed: run scripts/setup.sh");
     assert!(st.success());
 }
+
+/// Asserts two class (or confidence) bands are identical, naming the first differences.
+pub fn assert_same(expected: &[u16], got: &[u16], what: &str) {
+    assert_eq!(expected.len(), got.len());
+    let d: Vec<(usize, u16, u16)> = expected
+        .iter()
+        .zip(got)
+        .enumerate()
+        .filter(|(_, (x, y))| x != y)
+        .map(|(i, (x, y))| (i, *x, *y))
+        .collect();
+    assert!(
+        d.is_empty(),
+        "{} {what} differ, first (index, expected, got) {:?}",
+        d.len(),
+        &d[..d.len().min(5)]
+    );
+}
+
+/// The category (class) names of band 1, as GDAL reports them.
+pub fn category_names(path: &Path) -> Vec<String> {
+    let ds = Dataset::open(path).unwrap();
+    // GTiff loads the .aux.xml (PAM) lazily, on the first georeferencing query, as
+    // gdalinfo and QGIS make.
+    let _ = ds.geo_transform();
+    let band = ds.rasterband(1).unwrap();
+    let mut v = Vec::new();
+    // SAFETY: GDAL returns a NULL-terminated list owned by the band.
+    unsafe {
+        let list = gdal_sys::GDALGetRasterCategoryNames(band.c_rasterband());
+        if !list.is_null() {
+            let mut i = 0;
+            while !(*list.add(i)).is_null() {
+                v.push(
+                    std::ffi::CStr::from_ptr(*list.add(i))
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                i += 1;
+            }
+        }
+    }
+    v
+}
