@@ -55,9 +55,20 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Turns a GDAL error message into one readable line (GDAL messages may span lines).
+/// Turns a GDAL error into one readable line: GDAL's own message without the binding's
+/// wrapper text ("GDAL method ... returned a NULL pointer").
 pub(crate) fn gdal_text(e: &gdal::errors::GdalError) -> String {
-    let s = e.to_string();
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    use gdal::errors::GdalError;
+    let raw = match e {
+        GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. } => {
+            if msg.trim().is_empty() {
+                "not a format GDAL recognises".to_string()
+            } else {
+                msg.clone()
+            }
+        }
+        other => other.to_string(),
+    };
+    let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     s.trim_end_matches('.').to_string()
 }

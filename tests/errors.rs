@@ -69,6 +69,7 @@ fn input_that_is_not_a_raster() {
 #[test]
 fn truncated_geotiff() {
     let dir = tempdir("truncated");
+    // a GeoTIFF whose directory sits at the end: GDAL cannot even open it
     let input = dir.join("cut.tif");
     let bytes = std::fs::read(s2()).unwrap();
     std::fs::write(&input, &bytes[..bytes.len() / 3]).unwrap();
@@ -77,7 +78,27 @@ fn truncated_geotiff() {
         &perpixel(),
         &dir.join("o.tif"),
         &["--tile", "256"],
-        &["cut.tif"],
+        &["cut.tif", "check the file is complete"],
+    );
+    // a COG (header first) cut in half: it opens, and reading fails mid-run, after the
+    // output has been started; nothing may be left behind
+    let cog = dir.join("s2_cog.tif");
+    let st = std::process::Command::new("gdal_translate")
+        .args(["-q", "-of", "COG"])
+        .arg(s2())
+        .arg(&cog)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&cog).unwrap();
+    let input = dir.join("cut_cog.tif");
+    std::fs::write(&input, &bytes[..bytes.len() / 2]).unwrap();
+    fails(
+        &input,
+        &perpixel(),
+        &dir.join("o.tif"),
+        &["--tile", "256"],
+        &["cut_cog.tif", "cannot read band", "truncated"],
     );
 }
 
@@ -184,4 +205,61 @@ fn output_may_not_overwrite_the_input() {
         std::fs::metadata(&input).unwrap().len(),
         std::fs::metadata(data("data/s2/s2_B02.tif")).unwrap().len()
     );
+}
+
+#[test]
+fn onnx_runtime_not_found_says_how_to_get_it() {
+    let dir = tempdir("noort");
+    let out = dir.join("o.tif");
+    // an explicit --ort-lib that does not exist is not silently replaced by another library
+    let err = fails(
+        &s2(),
+        &perpixel(),
+        &out,
+        &["--ort-lib", "/nonexistent/libonnxruntime.so.1.31.1"],
+        &["/nonexistent/libonnxruntime.so.1.31.1"],
+    );
+    assert!(
+        err.contains("scripts/setup.sh") && err.contains("onnxruntime==1.31.1"),
+        "{err}"
+    );
+    // ORT_DYLIB_PATH pointing at a file that is not a library
+    let bogus = dir.join("libonnxruntime.so");
+    std::fs::write(&bogus, "not a shared library").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_terratile"))
+        .args([
+            "segment".as_ref(),
+            s2().as_os_str(),
+            "-m".as_ref(),
+            perpixel().as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ])
+        .env("ORT_DYLIB_PATH", &bogus)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("libonnxruntime.so") && err.contains("ORT_DYLIB_PATH"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn cuda_request_without_a_cuda_build_says_so_and_runs_on_the_cpu() {
+    let dir = tempdir("cuda");
+    let out = dir.join("o.tif");
+    let stderr = segment_ok(
+        &s2(),
+        &perpixel(),
+        &out,
+        &["--device", "cuda", "--tile", "512"],
+    );
+    assert!(
+        stderr.contains("CUDA") && stderr.contains("running on the CPU"),
+        "{stderr}"
+    );
+    assert!(out.exists());
 }
