@@ -34,8 +34,6 @@ fn reference() -> &'static (Vec<u16>, Vec<u16>) {
     })
 }
 
-/// Pixels where `a != b`, as (index, a, b).
-
 fn class_counts(classes: &[u16], k: usize) -> Vec<usize> {
     let mut n = vec![0; k];
     for &c in classes {
@@ -329,4 +327,71 @@ fn fixed_batch2_refuses_tile_128_naming_its_64x64_input() {
     assert!(err.contains("64x64") && err.contains("--tile"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(files_in(&dir).is_empty(), "nothing written");
+}
+
+#[test]
+fn more_than_254_classes_give_a_uint16_map_with_nodata_65535() {
+    // many_classes: perpixel_ndi's classes 0, 1, 2 become 297, 298, 299 of 300
+    let dir = tempdir("kinds-many");
+    let out = dir.join("classes.tif");
+    segment_ok(
+        &s2(),
+        &test_model("many_classes"),
+        &out,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    let ds = Dataset::open(&out).unwrap();
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.band_type(), gdal::raster::GdalDataType::UInt16);
+    assert_eq!(band.no_data_value(), Some(65535.0));
+    let names = category_names(&out);
+    assert_eq!(names.len(), 300);
+    assert_eq!(&names[297..], &["other", "vegetation", "water"]);
+    let expected: Vec<u16> = reference().0.iter().map(|&c| c + 297).collect();
+    assert_same(&expected, &read_band(&out, 1), "classes");
+}
+
+#[test]
+fn bands_are_matched_by_their_descriptions() {
+    // The S2 stack in reverse order (B08, B04, B03, B02, descriptions kept), and
+    // perpixel_ndi with a sidecar that names S2 bands instead of giving band numbers:
+    // terratile must find blue=B02 ... nir=B08 by description.
+    let dir = tempdir("kinds-descriptions");
+    let input = dir.join("s2_reversed.vrt");
+    let st = std::process::Command::new("gdal_translate")
+        .args([
+            "-q", "-of", "VRT", "-b", "4", "-b", "3", "-b", "2", "-b", "1",
+        ])
+        .arg(s2())
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let model = dir.join("ndi_by_name.onnx");
+    std::fs::copy(perpixel(), &model).unwrap();
+    let mut sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("models/test/perpixel_ndi.onnx.json")).unwrap(),
+    )
+    .unwrap();
+    let obj = sidecar.as_object_mut().unwrap();
+    obj.remove("band_indices");
+    obj.insert(
+        "bands".into(),
+        serde_json::json!(["B02", "B03", "B04", "B08"]),
+    );
+    std::fs::write(dir.join("ndi_by_name.onnx.json"), sidecar.to_string()).unwrap();
+    let out = dir.join("classes.tif");
+    segment_ok(
+        &input,
+        &model,
+        &out,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    let ds = Dataset::open(&out).unwrap();
+    use gdal::Metadata;
+    assert_eq!(
+        ds.metadata_item("TERRATILE_BANDS", "").as_deref(),
+        Some("4,3,2,1")
+    );
+    assert_same(&reference().0, &read_band(&out, 1), "classes");
 }

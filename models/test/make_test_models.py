@@ -23,6 +23,8 @@ terratile reads, same input and metadata unless said:
   perpixel_labels.onnx   `labels` int64 [N,H,W] = ArgMax of the perpixel_ndi logits
   valid_conv.onnx        perpixel_ndi logits + 5x5 box filter, no padding: [N,3,H-4,W-4]
   fixed_batch2.onnx      perpixel_ndi with a fixed input [2,4,64,64] -> [2,3,64,64]
+  many_classes.onnx      300 classes: perpixel_ndi's three logits land on classes 297, 298,
+                         299, every other class scores -100 (needs a UInt16 class map)
 """
 import json
 import os
@@ -35,6 +37,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 IR_VERSION = 8
 SEED = 20261128
+MANY_CLASSES = 300
 
 BANDS = ["blue", "green", "red", "nir"]
 
@@ -337,6 +340,26 @@ def make_fixed_batch2():
     return finish(graph, props, doc), sidecar
 
 
+def make_many_classes():
+    nodes, inits = perpixel_logit_nodes("logits3")
+    k = MANY_CLASSES
+    w = np.zeros((k, 3, 1, 1), dtype=np.float32)
+    b = np.full((k,), -100.0, dtype=np.float32)
+    for c in range(3):
+        w[k - 3 + c, c, 0, 0] = 1.0
+        b[k - 3 + c] = 0.0
+    inits += [numpy_helper.from_array(w, "many_w"), numpy_helper.from_array(b, "many_b")]
+    nodes.append(helper.make_node("Conv", ["logits3", "many_w", "many_b"], ["logits"], name="to_many"))
+    inp, out = io_value_infos(out_channels=k)
+    graph = helper.make_graph(nodes, "many_classes", [inp], [out], initializer=inits)
+    doc = ("perpixel_ndi's other, vegetation, water logits moved to classes %d, %d, %d of %d; "
+           "every other class scores -100. Input raw blue, green, red, nir." % (k - 3, k - 2, k - 1, k))
+    names = ["class %d" % i for i in range(k - 3)] + NDI_CLASSES
+    sidecar = variant_sidecar(doc, output_kind="logits", tile_size=256, tile_overlap_px=64,
+                              receptive_field_px=1)
+    return finish(graph, deepness_props(names), doc), sidecar
+
+
 def write(out_dir, name, model, sidecar):
     path = os.path.join(out_dir, name)
     tmp = path + ".tmp"
@@ -359,6 +382,7 @@ def main(argv):
     write(out_dir, "perpixel_labels.onnx", *make_perpixel_labels())
     write(out_dir, "valid_conv.onnx", *make_valid_conv())
     write(out_dir, "fixed_batch2.onnx", *make_fixed_batch2())
+    write(out_dir, "many_classes.onnx", *make_many_classes())
     return 0
 
 
