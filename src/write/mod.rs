@@ -114,7 +114,8 @@ impl ClassWriter {
         let opts = RasterCreationOptions::from_iter([
             "BIGTIFF=IF_SAFER",
             "INTERLEAVE=BAND",
-            "SPARSE_OK=TRUE",
+            "COMPRESS=LZW",
+            "BLOCKYSIZE=64",
         ]);
         let (cols, rows) = (w.spec.width, w.spec.height);
         let create_err = |e: gdal::errors::GdalError| {
