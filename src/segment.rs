@@ -86,7 +86,17 @@ pub fn ort_threads(threads: usize) -> usize {
 /// Chooses bands, tile size, overlap, batch and threads, or says why the model and the
 /// raster cannot work together.
 pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
-    let bands = choose_bands(opts.bands.as_deref(), info, raster)?;
+    let mut notes = Vec::new();
+    let (bands, from) = choose_bands(opts.bands.as_deref(), info, raster)?;
+    if from == BandSource::FirstBands && raster.band_count > info.channels {
+        notes.push(format!(
+            "{} has {} bands and the model takes {}: using bands {}; choose others with --bands",
+            raster.path.display(),
+            raster.band_count,
+            info.channels,
+            join(&bands)
+        ));
+    }
     let fixed = info.fixed_hw;
     if let Some((h, w)) = fixed {
         if h != w {
@@ -127,7 +137,6 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         margin_px,
     };
     let tensor_hw = fixed.unwrap_or((tile_px.min(raster.height), tile_px.min(raster.width)));
-    let mut notes = Vec::new();
     let batch = match (info.fixed_batch, opts.batch) {
         (Some(n), Some(b)) if b != n => {
             notes.push(format!(
@@ -148,37 +157,51 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
     })
 }
 
+/// Where the band choice came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BandSource {
+    Flag,
+    Sidecar,
+    Descriptions,
+    FirstBands,
+}
+
 fn choose_bands(
     flag: Option<&[usize]>,
     info: &ModelInfo,
     raster: &RasterInfo,
-) -> Result<Vec<usize>> {
+) -> Result<(Vec<usize>, BandSource)> {
     let c = info.channels;
     let fix = format!("{} expects {}", info.path.display(), info.describe_bands());
-    let check = |bands: Vec<usize>, from: &str| -> Result<Vec<usize>> {
-        if bands.len() != c {
-            return Err(Error::Usage(format!(
-                "{from} lists {} bands but {fix}",
-                bands.len()
-            )));
-        }
-        if let Some(&b) = bands.iter().find(|&&b| b == 0 || b > raster.band_count) {
-            return Err(Error::mismatch(
-                &raster.path,
-                format!(
-                    "has {} bands, so band {b} (from {from}) does not exist; {fix}",
-                    raster.band_count
-                ),
-            ));
-        }
-        Ok(bands)
-    };
+    let check =
+        |bands: Vec<usize>, from: &str, source: BandSource| -> Result<(Vec<usize>, BandSource)> {
+            if bands.len() != c {
+                return Err(Error::Usage(format!(
+                    "{from} lists {} bands but {fix}",
+                    bands.len()
+                )));
+            }
+            if let Some(&b) = bands.iter().find(|&&b| b == 0 || b > raster.band_count) {
+                return Err(Error::mismatch(
+                    &raster.path,
+                    format!(
+                        "has {} bands, so band {b} (from {from}) does not exist; {fix}",
+                        raster.band_count
+                    ),
+                ));
+            }
+            Ok((bands, source))
+        };
     if let Some(b) = flag {
-        return check(b.to_vec(), "--bands");
+        return check(b.to_vec(), "--bands", BandSource::Flag);
     }
     if let Some(b) = &info.band_indices {
         if b.iter().all(|&i| i <= raster.band_count) {
-            return check(b.clone(), "the model sidecar's band_indices");
+            return check(
+                b.clone(),
+                "the model sidecar's band_indices",
+                BandSource::Sidecar,
+            );
         }
     }
     // band descriptions matching the model's band names (e.g. "B02" or "nir")
@@ -195,7 +218,7 @@ fn choose_bands(
             })
             .collect();
         if let Some(b) = found {
-            return check(b, "the band descriptions");
+            return check(b, "the band descriptions", BandSource::Descriptions);
         }
     }
     if raster.band_count < c {
@@ -204,7 +227,7 @@ fn choose_bands(
             format!("has {} band(s) but {fix}; pass a raster with those bands (or choose them with --bands)", raster.band_count),
         ));
     }
-    Ok((1..=c).collect())
+    Ok(((1..=c).collect(), BandSource::FirstBands))
 }
 
 /// One tile after reading and preparation.

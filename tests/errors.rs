@@ -62,7 +62,7 @@ fn input_that_is_not_a_raster() {
         &perpixel(),
         &dir.join("o.tif"),
         &[],
-        &["notes.tif", "cannot open it as a raster"],
+        &["notes.tif", "cannot open this file as a raster"],
     );
 }
 

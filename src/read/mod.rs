@@ -34,18 +34,9 @@ pub fn open(path: &Path) -> Result<Dataset> {
     if !path.exists() {
         return Err(Error::input(path, "no such file; check the input path"));
     }
-    if path.is_dir()
-        && !path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("zarr"))
-    {
-        return Err(Error::input(
-            path,
-            "is a folder, not a raster; pass a GeoTIFF, COG or VRT",
-        ));
-    }
     let ds = Dataset::open(path).map_err(|e| {
-        Error::input(path, format!("GDAL cannot open it as a raster ({}); pass a GeoTIFF, COG, VRT or another GDAL raster format, and check the file is complete", gdal_text(&e)))
+        let what = if path.is_dir() { "folder" } else { "file" };
+        Error::input(path, format!("GDAL cannot open this {what} as a raster ({}); pass a GeoTIFF, COG, VRT or another GDAL raster format, and check the file is complete", gdal_text(&e)))
     })?;
     if ds.raster_count() == 0 {
         return Err(Error::input(
