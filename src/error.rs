@@ -24,6 +24,9 @@ pub enum Error {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Usage(String),
+    /// The run was cancelled (Ctrl-C); temporary files were removed.
+    #[error("interrupted; nothing was written at {}", .0.display())]
+    Interrupted(PathBuf),
 }
 
 impl Error {

@@ -18,12 +18,21 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     terratile::configure_gdal();
+    // First Ctrl-C: stop cleanly (temporary files removed); second: exit at once.
+    let _ = ctrlc::set_handler(|| {
+        if !terratile::segment::cancel() {
+            std::process::exit(130);
+        }
+    });
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("terratile: error: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<terratile::Error>() {
+                Some(terratile::Error::Interrupted(_)) => ExitCode::from(130),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

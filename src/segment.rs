@@ -6,6 +6,7 @@
 //! are final. ONNX Runtime gets the thread budget less what the pipeline needs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +20,14 @@ use crate::prepare::Normalizer;
 use crate::read::{self, RasterInfo, Reader};
 use crate::stitch::{Blend, Stitcher, TileProbs};
 use crate::write::{ClassWriter, OutputSpec};
+
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Asks a running `segment` to stop: it stops reading, removes its temporary files and
+/// returns [`Error::Interrupted`]. Returns false when it had been asked already.
+pub fn cancel() -> bool {
+    !CANCELLED.swap(true, Ordering::SeqCst)
+}
 
 /// Everything `segment` can be told. `None` means "from the model, else a default".
 #[derive(Debug, Clone, Default)]
@@ -275,6 +284,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         class_names: info.class_names.clone(),
         class_colors: info.class_colors.clone(),
         confidence: opts.confidence,
+        threads,
         metadata: vec![
             ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
             ("TERRATILE_MODEL".into(), file_name(&opts.model)),
@@ -326,7 +336,10 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         let stitched = stitcher.join().expect("stitcher thread panicked");
         let read = reader.join().expect("reader thread panicked");
         // report the root cause: reading first, then inference, then writing
-        read?;
+        read.map_err(|e| match e {
+            Error::Interrupted(_) => Error::Interrupted(opts.output.clone()),
+            e => e,
+        })?;
         let n = inferred?;
         let (writer, counts) = stitched?;
         Ok::<_, Error>((n, writer, counts))
@@ -363,6 +376,9 @@ fn read_tiles(
     let c = plan.bands.len();
     let mut bufs = vec![Vec::new(); c];
     for tile in grid.tiles() {
+        if CANCELLED.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted(PathBuf::new()));
+        }
         let mut valid = vec![0u8; tile.window.area()];
         let n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
         let tensor = (n_valid > 0).then(|| {

@@ -79,7 +79,12 @@ pub fn load(path: &Path, ort_lib: Option<&Path>, threads: usize, device: Device)
     let session = builder.commit_from_file(path).map_err(|e| {
         let msg = e.to_string();
         let first = msg.lines().next().unwrap_or("").trim();
-        Error::model(path, format!("is not an ONNX model ONNX Runtime can load ({first}); pass an .onnx file exported for opset <= 23"))
+        Error::model(
+            path,
+            format!(
+                "is not an ONNX model ONNX Runtime can load ({first}); pass an .onnx model file"
+            ),
+        )
     })?;
     let info = ModelInfo::from_session(path, &session)?;
     Ok(Engine {

@@ -27,6 +27,8 @@ pub struct OutputSpec {
     pub class_names: Vec<String>,
     pub class_colors: Vec<[u8; 3]>,
     pub confidence: bool,
+    /// Threads GDAL may use to compress the COG (the run's thread budget).
+    pub threads: usize,
     /// Extra dataset metadata (model, tool version, ...).
     pub metadata: Vec<(String, String)>,
 }
@@ -219,12 +221,13 @@ impl ClassWriter {
         let mut stage = self.ds.take().expect("finish called once");
         stage.flush_cache().map_err(e)?;
         let cog = DriverManager::get_driver_by_name("COG").map_err(e)?;
+        let threads = format!("NUM_THREADS={}", self.spec.threads.max(1));
         let opts = RasterCreationOptions::from_iter([
             "COMPRESS=DEFLATE",
             "OVERVIEW_RESAMPLING=MODE",
             "BLOCKSIZE=512",
             "BIGTIFF=IF_SAFER",
-            "NUM_THREADS=ALL_CPUS",
+            threads.as_str(),
         ]);
         let out = stage.create_copy(&cog, &self.tmp, &opts).map_err(e)?;
         out.close().map_err(e)?;
