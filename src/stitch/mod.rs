@@ -290,7 +290,7 @@ mod tests {
         data[100 + 7] = 1.0; // pixel 7 is class 1, every other pixel has no class
         st.add(
             &t,
-            &vec![1u8; 100],
+            &[1u8; 100],
             Some(TileProbs {
                 data: &data,
                 h: 10,
