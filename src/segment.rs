@@ -346,7 +346,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     });
     progress.finish_and_clear();
     let (tiles_inferred, writer, class_counts) = outcome?;
-    writer.finish()?;
+    writer.finish(&class_counts)?;
     Ok(Summary {
         width: raster.width,
         height: raster.height,

@@ -58,6 +58,16 @@ fn output_is_a_cog_with_the_inputs_grid_classes_and_legend() {
     for &c in &classes {
         counts[c as usize] += 1;
     }
+    // the raster attribute table: value, name, pixel count, for QGIS/ArcGIS legends
+    let rat = attribute_table(&out);
+    let rat_names: Vec<&str> = rat.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(rat_names, vec!["other", "vegetation", "water"]);
+    assert_eq!(rat.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(
+        rat.iter().map(|r| r.2 as usize).collect::<Vec<_>>(),
+        counts.to_vec(),
+        "counts match the map"
+    );
     assert!(
         counts.iter().all(|&n| n > classes.len() / 50),
         "every class present: {counts:?}"

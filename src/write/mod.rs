@@ -213,12 +213,14 @@ impl ClassWriter {
     }
 
     /// Converts the staging file to a COG and renames it to the output path.
-    pub fn finish(mut self) -> Result<()> {
+    /// `class_counts` (pixels per class) go into the raster attribute table.
+    pub fn finish(mut self, class_counts: &[u64]) -> Result<()> {
         let path = self.spec.path.clone();
         let e = |e: gdal::errors::GdalError| {
             Error::output(&path, format!("cannot write the COG: {}", gdal_text(&e)))
         };
         let mut stage = self.ds.take().expect("finish called once");
+        set_attribute_table(&stage.rasterband(1).map_err(e)?, &self.spec, class_counts);
         stage.flush_cache().map_err(e)?;
         let cog = DriverManager::get_driver_by_name("COG").map_err(e)?;
         let threads = format!("NUM_THREADS={}", self.spec.threads.max(1));
@@ -277,5 +279,51 @@ fn set_category_names(band: &gdal::raster::RasterBand<'_>, names: &[String]) {
     // SAFETY: a NULL-terminated array of valid C strings that outlive the call; GDAL copies them.
     unsafe {
         gdal_sys::GDALSetRasterCategoryNames(band.c_rasterband(), ptrs.as_mut_ptr());
+    }
+}
+
+/// A thematic raster attribute table (value, class name, colour, pixel count): what
+/// QGIS (3.30+) and ArcGIS read to label and colour a class map without styling.
+fn set_attribute_table(
+    band: &gdal::raster::RasterBand<'_>,
+    spec: &OutputSpec,
+    class_counts: &[u64],
+) {
+    use gdal_sys::{GDALRATFieldType as T, GDALRATFieldUsage as U};
+    let columns = [
+        ("Value", T::GFT_Integer, U::GFU_MinMax),
+        ("Class_Name", T::GFT_String, U::GFU_Name),
+        ("Red", T::GFT_Integer, U::GFU_Red),
+        ("Green", T::GFT_Integer, U::GFU_Green),
+        ("Blue", T::GFT_Integer, U::GFU_Blue),
+        ("Count", T::GFT_Integer, U::GFU_PixelCount),
+    ];
+    // SAFETY: the table is created, filled and handed to GDAL (which copies it) here,
+    // then destroyed; every string outlives the call that reads it.
+    unsafe {
+        let rat = gdal_sys::GDALCreateRasterAttributeTable();
+        for (name, ty, usage) in columns {
+            let c = CString::new(name).expect("no NUL in column names");
+            gdal_sys::GDALRATCreateColumn(rat, c.as_ptr(), ty, usage);
+        }
+        gdal_sys::GDALRATSetTableType(rat, gdal_sys::GDALRATTableType::GRTT_THEMATIC);
+        gdal_sys::GDALRATSetRowCount(rat, spec.class_names.len() as i32);
+        for (i, (name, rgb)) in spec.class_names.iter().zip(&spec.class_colors).enumerate() {
+            let row = i as i32;
+            let name = CString::new(name.replace('\0', "")).unwrap_or_default();
+            gdal_sys::GDALRATSetValueAsInt(rat, row, 0, row);
+            gdal_sys::GDALRATSetValueAsString(rat, row, 1, name.as_ptr());
+            for (k, v) in rgb.iter().enumerate() {
+                gdal_sys::GDALRATSetValueAsInt(rat, row, 2 + k as i32, *v as i32);
+            }
+            let count = class_counts
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .min(i32::MAX as u64) as i32;
+            gdal_sys::GDALRATSetValueAsInt(rat, row, 5, count);
+        }
+        gdal_sys::GDALSetDefaultRAT(band.c_rasterband(), rat);
+        gdal_sys::GDALDestroyRasterAttributeTable(rat);
     }
 }

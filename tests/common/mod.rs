@@ -174,3 +174,31 @@ pub fn category_names(path: &Path) -> Vec<String> {
     }
     v
 }
+
+/// Rows of band 1's raster attribute table as (value, class name, pixel count).
+pub fn attribute_table(path: &Path) -> Vec<(i32, String, i64)> {
+    let ds = Dataset::open(path).unwrap();
+    let _ = ds.geo_transform(); // loads the .aux.xml, as above
+    let band = ds.rasterband(1).unwrap();
+    let mut rows = Vec::new();
+    // SAFETY: GDAL owns the table; we only read it while the band is open.
+    unsafe {
+        let rat = gdal_sys::GDALGetDefaultRAT(band.c_rasterband());
+        assert!(
+            !rat.is_null(),
+            "no raster attribute table on {}",
+            path.display()
+        );
+        for r in 0..gdal_sys::GDALRATGetRowCount(rat) {
+            let name = std::ffi::CStr::from_ptr(gdal_sys::GDALRATGetValueAsString(rat, r, 1))
+                .to_string_lossy()
+                .into_owned();
+            rows.push((
+                gdal_sys::GDALRATGetValueAsInt(rat, r, 0),
+                name,
+                gdal_sys::GDALRATGetValueAsInt(rat, r, 5) as i64,
+            ));
+        }
+    }
+    rows
+}
