@@ -25,6 +25,8 @@ say() { echo "setup.sh: $*"; }
 # ---------------------------------------------------------------------------------------
 APT_PKGS=(libgdal-dev libproj-dev libsqlite3-dev pkg-config gdal-bin python3 python3-venv
           python3-gdal python3-matplotlib python3-numpy build-essential time)
+SUDO_CMD=""
+[[ $(id -u) -eq 0 ]] || SUDO_CMD=sudo
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -33,19 +35,27 @@ for p in "${APT_PKGS[@]}"; do
 done
 if ((${#missing[@]})); then
   say "installing missing apt packages: ${missing[*]}"
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || die "missing apt packages (${missing[*]}) and not root; install them first"
-    SUDO=sudo
+  if [[ -n "$SUDO_CMD" ]] && ! command -v sudo >/dev/null; then
+    die "missing apt packages (${missing[*]}) and not root; install them first"
   fi
-  $SUDO apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  $SUDO_CMD apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $SUDO_CMD apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     >/dev/null || die "apt-get install ${missing[*]} failed"
 fi
 
-if ! command -v cargo >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/cargo" ]]; then
-  die "cargo not found (also not in ~/.cargo/bin): install Rust with rustup (https://rustup.rs), then rerun"
+# Rust: a rustup toolchain if there is one, else Debian 12's rustc-web/cargo-web
+# (bookworm-security carries a current Rust, 1.9x, for building browsers); the crates
+# need Rust >= 1.92.
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1; then
+  say "no cargo found: installing Debian's cargo-web and rustc-web"
+  $SUDO_CMD apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $SUDO_CMD apt-get install -y -qq --no-install-recommends cargo-web rustc-web \
+    >/dev/null || die "cannot install cargo-web/rustc-web; install Rust >= 1.92 with rustup (https://rustup.rs), then rerun"
 fi
+rust_minor=$(rustc --version 2>/dev/null | sed -nE 's/^rustc 1\.([0-9]+).*/\1/p')
+[[ -n "$rust_minor" && "$rust_minor" -ge 92 ]] \
+  || die "Rust >= 1.92 is needed, found '$(rustc --version 2>/dev/null)'; update it (rustup update, or apt-get install cargo-web rustc-web)"
 
 # ---------------------------------------------------------------------------------------
 # 2. cache folder and .gitignore
