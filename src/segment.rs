@@ -145,7 +145,9 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         overlap_px,
         margin_px,
     };
-    let tensor_hw = fixed.unwrap_or((tile_px.min(raster.height), tile_px.min(raster.width)));
+    // Always a full tile: windows of rasters smaller than a tile are zero-padded, so
+    // models that need particular sizes (a U-Net's multiples of 32) always get them.
+    let tensor_hw = fixed.unwrap_or((tile_px, tile_px));
     let batch = match (info.fixed_batch, opts.batch) {
         (Some(n), Some(b)) if b != n => {
             notes.push(format!(
@@ -335,17 +337,20 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         let inferred = infer_tiles(&mut engine, &plan, read_rx, stitch_tx);
         let stitched = stitcher.join().expect("stitcher thread panicked");
         let read = reader.join().expect("reader thread panicked");
+        if CANCELLED.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted(opts.output.clone()));
+        }
         // report the root cause: reading first, then inference, then writing
-        read.map_err(|e| match e {
-            Error::Interrupted(_) => Error::Interrupted(opts.output.clone()),
-            e => e,
-        })?;
+        read?;
         let n = inferred?;
         let (writer, counts) = stitched?;
         Ok::<_, Error>((n, writer, counts))
     });
     progress.finish_and_clear();
     let (tiles_inferred, writer, class_counts) = outcome?;
+    if CANCELLED.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted(opts.output.clone())); // the writer's drop cleans up
+    }
     writer.finish(&class_counts)?;
     Ok(Summary {
         width: raster.width,
@@ -377,7 +382,7 @@ fn read_tiles(
     let mut bufs = vec![Vec::new(); c];
     for tile in grid.tiles() {
         if CANCELLED.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted(PathBuf::new()));
+            return Ok(()); // the caller reports the interruption
         }
         let mut valid = vec![0u8; tile.window.area()];
         let n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
@@ -466,9 +471,16 @@ fn infer_tiles(
             Ok(true)
         };
     for t in rx.iter() {
+        if CANCELLED.load(Ordering::Relaxed) {
+            return Ok(inferred); // the reader reports the interruption
+        }
         in_batch += t.tensor.is_some() as usize;
         pending.push(t);
-        if in_batch == plan.batch && !flush(&mut pending, &mut in_batch, engine)? {
+        // Flush a full batch; pass tiles without data straight on when no tile waits for
+        // inference; and never hold more than a few batches' worth of tiles (long
+        // stretches of nodata would otherwise pile up behind one waiting tile).
+        let due = in_batch == plan.batch || in_batch == 0 || pending.len() >= 4 * plan.batch;
+        if due && !flush(&mut pending, &mut in_batch, engine)? {
             return Ok(inferred);
         }
     }
@@ -510,6 +522,9 @@ fn stitch_tiles(
     let mut counts: Vec<u64> = Vec::new();
     let mut done_rows = 0;
     for t in rx.iter() {
+        if CANCELLED.load(Ordering::Relaxed) {
+            break; // reported by the reader or the caller
+        }
         let probs = t.probs.as_ref().map(|(b, i)| TileProbs {
             data: b.item(*i),
             h: b.h,

@@ -87,17 +87,17 @@ fn per_pixel_model_tiled_equals_whole_image_exactly() {
     let dir = tempdir("perpixel");
     let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
     segment_ok(
-        &s2(),
+        &s2_square(),
         &perpixel(),
         &tiled,
         &["--tile", "256", "--overlap", "64", "-q"],
     );
-    // one tile larger than the raster: one pass of the model over the whole image
+    // one tile the size of the raster: one pass of the model over the whole image
     segment_ok(
-        &s2(),
+        &s2_square(),
         &perpixel(),
         &whole,
-        &["--tile", "4096", "--overlap", "0", "-q"],
+        &["--tile", "1920", "--overlap", "0", "-q"],
     );
     let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
     let (all, _, _) = agreement(&w, &t, |_| true);
@@ -113,16 +113,16 @@ fn small_cnn_tiled_matches_whole_image() {
     let dir = tempdir("smallcnn");
     let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
     segment_ok(
-        &s2(),
+        &s2_square(),
         &small_cnn(),
         &tiled,
         &["--tile", "256", "--overlap", "64", "-q"],
     );
     segment_ok(
-        &s2(),
+        &s2_square(),
         &small_cnn(),
         &whole,
-        &["--tile", "4096", "--overlap", "0", "-q"],
+        &["--tile", "1920", "--overlap", "0", "-q"],
     );
     let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
     let (all, _, _) = agreement(&w, &t, |_| true);
@@ -134,7 +134,7 @@ fn small_cnn_tiled_matches_whole_image() {
     // and a seam-prone setting still agrees when the margin covers the receptive field
     let narrow = dir.join("narrow.tif");
     segment_ok(
-        &s2(),
+        &s2_square(),
         &small_cnn(),
         &narrow,
         &["--tile", "128", "--overlap", "16", "--margin", "8", "-q"],
@@ -150,8 +150,7 @@ fn small_cnn_tiled_matches_whole_image() {
 #[test]
 fn large_cnn_blending_is_at_least_as_close_as_centre_crop() {
     let dir = tempdir("largecnn");
-    let input = dir.join("s2_1920.tif");
-    crop(&s2(), &input, 0, 0, 1920, 1920);
+    let input = s2_square();
     let whole = dir.join("whole.tif");
     segment_ok(
         &input,
@@ -310,4 +309,22 @@ fn fixed_size_model_refuses_another_tile_size() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("256x256") && err.contains("--tile"), "{err}");
     assert!(files_in(&dir).is_empty());
+}
+
+#[test]
+fn rasters_smaller_than_a_tile_are_padded_for_any_model() {
+    // a U-Net with dynamic H/W needs multiples of 32: 100x70 and 1x1 windows are padded
+    // to a full tile
+    let dir = tempdir("small");
+    for (w, h) in [(100, 70), (1, 1)] {
+        let input = dir.join(format!("s2_{w}x{h}.tif"));
+        crop(&s2(), &input, 900, 900, w, h);
+        for model in [csmask_dynamic(), small_cnn(), perpixel()] {
+            let out = dir.join("classes.tif");
+            segment_ok(&input, &model, &out, &["-q"]);
+            let c = read_band(&out, 1);
+            assert_eq!(c.len(), w * h);
+            assert!(c.iter().all(|&v| v < 3), "{}: {c:?}", model.display());
+        }
+    }
 }

@@ -26,6 +26,19 @@ pub fn data(rel: &str) -> PathBuf {
     p
 }
 
+/// The top-left 1920x1920 of the S2 scene (made once per test binary): square, so that
+/// one tile of 1920 px is exactly one pass of a model over the whole image.
+pub fn s2_square() -> PathBuf {
+    static CROP: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CROP.get_or_init(|| {
+        let dir = tempdir("s2-square");
+        let out = dir.join("s2_1920.tif");
+        crop(&s2(), &out, 0, 0, 1920, 1920);
+        out
+    })
+    .clone()
+}
+
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
