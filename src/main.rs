@@ -12,8 +12,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TERRATILE_LOG")
-                .unwrap_or_else(|_| "warn,ort=error".into()),
+                // ONNX Runtime's own messages are repeated in terratile's one-line errors
+                .unwrap_or_else(|_| "warn,ort=off".into()),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .without_time()
         .init();

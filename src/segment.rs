@@ -126,7 +126,13 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
     if tile_px == 0 {
         return Err(Error::Usage("--tile must be at least 1 pixel".into()));
     }
-    let overlap_px = opts.overlap_px.or(info.overlap_px).unwrap_or(tile_px / 4);
+    // The model's overlap is meant for its own tile size: scale it to the tile in use.
+    let overlap_px = match (opts.overlap_px, info.overlap_px, info.tile_px) {
+        (Some(o), _, _) => o,
+        (None, Some(o), Some(t)) if t > 0 && t != tile_px => (o * tile_px / t).min(tile_px - 1),
+        (None, Some(o), _) => o.min(tile_px - 1),
+        (None, None, _) => tile_px / 4,
+    };
     if overlap_px >= tile_px {
         return Err(Error::Usage(format!(
             "--overlap {overlap_px} must be smaller than the tile size {tile_px}"
@@ -207,6 +213,12 @@ fn choose_bands(
         return check(b.to_vec(), "--bands", BandSource::Flag);
     }
     if let Some(b) = &info.band_indices {
+        if let Some(a) = b.iter().find(|i| raster.alpha_bands.contains(i)) {
+            return Err(Error::mismatch(
+                &raster.path,
+                format!("band {a} is an alpha (transparency) band, but the sidecar of {} feeds it to the model; choose the data bands with --bands", info.path.display()),
+            ));
+        }
         if b.iter().all(|&i| i <= raster.band_count) {
             return check(
                 b.clone(),
@@ -232,13 +244,23 @@ fn choose_bands(
             return check(b, "the band descriptions", BandSource::Descriptions);
         }
     }
-    if raster.band_count < c {
+    // the first C bands that carry data (an alpha band is a mask, not a channel)
+    let data: Vec<usize> = (1..=raster.band_count)
+        .filter(|b| !raster.alpha_bands.contains(b))
+        .take(c)
+        .collect();
+    if data.len() < c {
+        let alpha = if raster.alpha_bands.is_empty() {
+            String::new()
+        } else {
+            " (not counting its alpha band)".to_string()
+        };
         return Err(Error::mismatch(
             &raster.path,
-            format!("has {} band(s) but {fix}; pass a raster with those bands (or choose them with --bands)", raster.band_count),
+            format!("has {} band(s){alpha} but {fix}; pass a raster with those bands (or choose them with --bands)", data.len()),
         ));
     }
-    Ok(((1..=c).collect(), BandSource::FirstBands))
+    Ok((data, BandSource::FirstBands))
 }
 
 /// One tile after reading and preparation.

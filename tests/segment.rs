@@ -328,3 +328,60 @@ fn rasters_smaller_than_a_tile_are_padded_for_any_model() {
         }
     }
 }
+
+/// A 200x150 piece of the S2 scene with `data_bands` of its bands and an alpha band that
+/// is transparent (0) on the left half.
+fn with_alpha(dir: &std::path::Path, data_bands: usize) -> std::path::PathBuf {
+    let (w, h) = (200usize, 150usize);
+    let src = Dataset::open(s2()).unwrap();
+    let path = dir.join(format!("s2_{data_bands}b_alpha.tif"));
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<u16, _>(&path, w, h, data_bands + 1)
+        .unwrap();
+    ds.set_geo_transform(&src.geo_transform().unwrap()).unwrap();
+    for b in 1..=data_bands {
+        let mut v = vec![0u16; w * h];
+        src.rasterband(b)
+            .unwrap()
+            .read_into_slice::<u16>((800, 800), (w, h), (w, h), &mut v, None)
+            .unwrap();
+        ds.rasterband(b)
+            .unwrap()
+            .write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), v))
+            .unwrap();
+    }
+    let mut alpha = ds.rasterband(data_bands + 1).unwrap();
+    alpha
+        .set_color_interpretation(gdal::raster::ColorInterpretation::AlphaBand)
+        .unwrap();
+    let a: Vec<u16> = (0..w * h)
+        .map(|i| if i % w < w / 2 { 0 } else { 255 })
+        .collect();
+    alpha
+        .write((0, 0), (w, h), &mut gdal::raster::Buffer::new((w, h), a))
+        .unwrap();
+    path
+}
+
+#[test]
+fn alpha_bands_mask_pixels_and_are_never_fed_to_the_model() {
+    let dir = tempdir("alpha");
+    // 4 data bands + alpha: GDAL itself ignores the alpha of a 5-band raster
+    let input = with_alpha(&dir, 4);
+    let out = dir.join("classes.tif");
+    segment_ok(&input, &perpixel(), &out, &["-q"]);
+    let c = read_band(&out, 1);
+    for (i, &v) in c.iter().enumerate() {
+        assert_eq!(v == 255, i % 200 < 100, "pixel {i}: class {v}");
+    }
+    // 3 data bands + alpha for a 4-band model: the alpha band is not the fourth channel
+    let input = with_alpha(&dir, 3);
+    let o = terratile(&[&"segment", &input, &"-m", &perpixel(), &"-o", &out, &"-q"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("band 4 is an alpha") && err.contains("--bands"),
+        "{err}"
+    );
+}

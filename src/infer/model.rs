@@ -357,7 +357,7 @@ fn parse_class_names(v: &serde_json::Value) -> Option<Vec<String>> {
 
 fn parse_colour(s: &str) -> Option<[u8; 3]> {
     let h = s.strip_prefix('#')?;
-    if h.len() != 6 {
+    if h.len() != 6 || !h.is_ascii() {
         return None;
     }
     let b = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
@@ -404,5 +404,6 @@ mod tests {
         assert!(parse_class_names(&v).is_none());
         assert_eq!(parse_colour("#ff8000"), Some([255, 128, 0]));
         assert_eq!(parse_colour("ff8000"), None);
+        assert_eq!(parse_colour("#aéaaa"), None);
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gdal::raster::GdalDataType;
+use gdal::raster::ColorInterpretation;
 use gdal::Dataset;
 use tiles::Rect;
 
@@ -26,7 +26,8 @@ pub struct RasterInfo {
     pub projection: String,
     /// Band descriptions (GDAL's `GetDescription`), "" when unset.
     pub band_descriptions: Vec<String>,
-    pub band_types: Vec<GdalDataType>,
+    /// 1-based numbers of bands whose colour interpretation is alpha (transparency).
+    pub alpha_bands: Vec<usize>,
 }
 
 /// Opens a raster with GDAL, with errors a user can act on.
@@ -53,13 +54,15 @@ pub fn describe(path: &Path, ds: &Dataset) -> Result<RasterInfo> {
     let (width, height) = ds.raster_size();
     let band_count = ds.raster_count();
     let mut band_descriptions = Vec::with_capacity(band_count);
-    let mut band_types = Vec::with_capacity(band_count);
+    let mut alpha_bands = Vec::new();
     for b in 1..=band_count {
         let band = ds
             .rasterband(b)
             .map_err(|e| Error::input(path, format!("cannot open band {b}: {}", gdal_text(&e))))?;
         band_descriptions.push(band.description().unwrap_or_default());
-        band_types.push(band.band_type());
+        if band.color_interpretation() == ColorInterpretation::AlphaBand {
+            alpha_bands.push(b);
+        }
     }
     Ok(RasterInfo {
         path: path.to_path_buf(),
@@ -69,8 +72,17 @@ pub fn describe(path: &Path, ds: &Dataset) -> Result<RasterInfo> {
         geo_transform: ds.geo_transform().ok(),
         projection: ds.projection(),
         band_descriptions,
-        band_types,
+        alpha_bands,
     })
+}
+
+/// Where a window's validity comes from, besides finite values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MaskSource {
+    /// GDAL's mask band of this band (nodata, per-band or per-dataset mask, alpha).
+    MaskOf(usize),
+    /// An alpha band GDAL does not use as the mask: 0 is transparent.
+    Alpha(usize),
 }
 
 /// Reads windows of selected bands from one raster; one per thread.
@@ -79,15 +91,16 @@ pub struct Reader {
     ds: Dataset,
     /// 1-based band numbers, in model channel order.
     bands: Vec<usize>,
-    /// Per selected band: does it need its mask read (not all-valid)?
-    needs_mask: Vec<bool>,
+    /// The masks to read for each window; a per-dataset mask is read once.
+    masks: Vec<MaskSource>,
     mask_buf: Vec<u8>,
 }
 
 impl Reader {
     pub fn new(path: &Path, bands: &[usize]) -> Result<Reader> {
         let ds = open(path)?;
-        let mut needs_mask = Vec::with_capacity(bands.len());
+        let mut masks = Vec::new();
+        let (mut per_dataset, mut alpha_used) = (false, false);
         for &b in bands {
             let band = ds.rasterband(b).map_err(|e| {
                 Error::input(path, format!("cannot open band {b}: {}", gdal_text(&e)))
@@ -95,13 +108,29 @@ impl Reader {
             let flags = band
                 .mask_flags()
                 .map_err(|e| Error::input(path, gdal_text(&e)))?;
-            needs_mask.push(!flags.is_all_valid());
+            alpha_used |= flags.is_alpha();
+            if flags.is_all_valid() || (flags.is_per_dataset() && per_dataset) {
+                continue;
+            }
+            per_dataset |= flags.is_per_dataset();
+            masks.push(MaskSource::MaskOf(b));
+        }
+        // GDAL only takes alpha as the mask of 2- and 4-band rasters: honour it always.
+        if !alpha_used {
+            for b in 1..=ds.raster_count() {
+                let band = ds
+                    .rasterband(b)
+                    .map_err(|e| Error::input(path, gdal_text(&e)))?;
+                if band.color_interpretation() == ColorInterpretation::AlphaBand {
+                    masks.push(MaskSource::Alpha(b));
+                }
+            }
         }
         Ok(Reader {
             path: path.to_path_buf(),
             ds,
             bands: bands.to_vec(),
-            needs_mask,
+            masks,
             mask_buf: Vec::new(),
         })
     }
@@ -111,6 +140,7 @@ impl Reader {
     /// Returns the number of valid pixels.
     pub fn read(&mut self, rect: Rect, out: &mut [Vec<f32>], valid: &mut [u8]) -> Result<usize> {
         let n = rect.area();
+        let (offset, size) = ((rect.x0 as isize, rect.y0 as isize), (rect.w, rect.h));
         valid[..n].fill(1);
         for (c, &b) in self.bands.iter().enumerate() {
             let buf = &mut out[c];
@@ -119,33 +149,32 @@ impl Reader {
                 .ds
                 .rasterband(b)
                 .map_err(|e| Error::input(&self.path, gdal_text(&e)))?;
-            band.read_into_slice::<f32>(
-                (rect.x0 as isize, rect.y0 as isize),
-                (rect.w, rect.h),
-                (rect.w, rect.h),
-                buf,
-                None,
-            )
-            .map_err(|e| self.read_error(rect, b, &e))?;
-            if self.needs_mask[c] {
-                self.mask_buf.resize(n, 0);
-                let mask = band
-                    .open_mask_band()
-                    .map_err(|e| self.read_error(rect, b, &e))?;
-                mask.read_into_slice::<u8>(
-                    (rect.x0 as isize, rect.y0 as isize),
-                    (rect.w, rect.h),
-                    (rect.w, rect.h),
-                    &mut self.mask_buf,
-                    None,
-                )
+            band.read_into_slice::<f32>(offset, size, size, buf, None)
                 .map_err(|e| self.read_error(rect, b, &e))?;
-                for (v, m) in valid[..n].iter_mut().zip(&self.mask_buf) {
-                    *v &= (*m != 0) as u8;
-                }
-            }
             for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {
                 *v &= x.is_finite() as u8;
+            }
+        }
+        self.mask_buf.resize(n, 0);
+        for &m in &self.masks {
+            let b = match m {
+                MaskSource::MaskOf(b) | MaskSource::Alpha(b) => b,
+            };
+            let band = self
+                .ds
+                .rasterband(b)
+                .map_err(|e| Error::input(&self.path, gdal_text(&e)))?;
+            let read = match m {
+                MaskSource::MaskOf(_) => band.open_mask_band().and_then(|mask| {
+                    mask.read_into_slice::<u8>(offset, size, size, &mut self.mask_buf, None)
+                }),
+                MaskSource::Alpha(_) => {
+                    band.read_into_slice::<u8>(offset, size, size, &mut self.mask_buf, None)
+                }
+            };
+            read.map_err(|e| self.read_error(rect, b, &e))?;
+            for (v, m) in valid[..n].iter_mut().zip(&self.mask_buf) {
+                *v &= (*m != 0) as u8;
             }
         }
         Ok(valid[..n].iter().map(|&v| v as usize).sum())

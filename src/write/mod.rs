@@ -85,7 +85,12 @@ impl ClassWriter {
                 format!("the output folder {} does not exist (or is not a folder); create it or choose another output path", parent.display()),
             ));
         }
-        if path.is_dir() {
+        if path
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+            || path.is_dir()
+        {
             return Err(Error::output(
                 &path,
                 "is a folder; give a file name such as classes.tif",
