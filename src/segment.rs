@@ -553,6 +553,7 @@ fn stitch_tiles(
             w: b.w,
             off_y: b.off_y,
             off_x: b.off_x,
+            sparse: b.sparse,
         });
         st.add(&t.tile, &t.valid, probs);
         progress.inc(1);

@@ -33,6 +33,9 @@ pub struct BatchProbs {
     pub off_y: usize,
     pub off_x: usize,
     pub data: Vec<f32>,
+    /// Label outputs: a label outside the classes leaves a pixel with all-zero
+    /// probabilities (no prediction).
+    pub sparse: bool,
 }
 
 impl BatchProbs {
@@ -262,6 +265,7 @@ impl Engine {
             off_y: (h - oh) / 2,
             off_x: (w - ow) / 2,
             data,
+            sparse: kind == OutputKind::Labels,
         })
     }
 }

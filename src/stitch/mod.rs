@@ -28,6 +28,9 @@ pub struct TileProbs<'a> {
     pub w: usize,
     pub off_y: usize,
     pub off_x: usize,
+    /// Pixels may have all-zero probabilities (a label outside the classes): those get
+    /// no weight. Only label outputs need this check.
+    pub sparse: bool,
 }
 
 /// Finished rows of the class map.
@@ -55,10 +58,13 @@ pub struct Stitcher {
     confidence: bool,
     band_y0: usize,
     band_h: usize,
-    /// `band_h * width * classes`, pixel-major: the classes of one pixel are contiguous.
+    /// `classes` planes of `band_h * width`: each class's sums for a row are contiguous,
+    /// so blending a tile row and the argmax are straight passes over slices.
     acc: Vec<f32>,
     wsum: Vec<f32>,
     valid: Vec<u8>,
+    /// Scratch: the weights of one tile row.
+    wrow: Vec<f32>,
 }
 
 impl Stitcher {
@@ -82,6 +88,7 @@ impl Stitcher {
             acc: vec![0.0; band_h * width * classes],
             wsum: vec![0.0; band_h * width],
             valid: vec![0; band_h * width],
+            wrow: Vec::new(),
             grid,
         }
     }
@@ -112,32 +119,36 @@ impl Stitcher {
         };
         let k = self.classes;
         let plane = p.h * p.w;
+        let band_plane = self.band_h * self.width;
         debug_assert_eq!(p.data.len(), k * plane);
+        // output pixels b in 0..n of each row land on window columns off_x + b
+        let n = p.w.min(ww.saturating_sub(p.off_x));
+        self.wrow.resize(n, 0.0);
         for a in 0..p.h {
             let j = a + p.off_y;
             if j >= wh || wy[j] == 0.0 {
                 continue;
             }
-            let r = win.y0 + j - self.band_y0;
-            for b in 0..p.w {
-                let i = b + p.off_x;
-                if i >= ww {
-                    break;
+            let vrow = &valid[j * ww + p.off_x..][..n];
+            for ((w, &ok), &x) in self.wrow.iter_mut().zip(vrow).zip(&wx[p.off_x..]) {
+                *w = if ok != 0 { x * wy[j] } else { 0.0 };
+            }
+            if p.sparse {
+                for (b, w) in self.wrow.iter_mut().enumerate() {
+                    if (0..k).all(|c| p.data[c * plane + a * p.w + b] == 0.0) {
+                        *w = 0.0;
+                    }
                 }
-                let wt = wx[i] * wy[j];
-                if wt == 0.0 || valid[j * ww + i] == 0 {
-                    continue;
-                }
-                let src = a * p.w + b;
-                // all-zero probabilities (a label outside the classes): no prediction here
-                if (0..k).all(|c| p.data[c * plane + src] == 0.0) {
-                    continue;
-                }
-                let pix = r * self.width + win.x0 + i;
-                self.wsum[pix] += wt;
-                let acc = &mut self.acc[pix * k..(pix + 1) * k];
-                for (c, v) in acc.iter_mut().enumerate() {
-                    *v += wt * p.data[c * plane + src];
+            }
+            let base = (win.y0 + j - self.band_y0) * self.width + win.x0 + p.off_x;
+            for (s, w) in self.wsum[base..base + n].iter_mut().zip(&self.wrow) {
+                *s += w;
+            }
+            for c in 0..k {
+                let dst = &mut self.acc[c * band_plane + base..][..n];
+                let src = &p.data[c * plane + a * p.w..][..n];
+                for ((d, &v), &w) in dst.iter_mut().zip(src).zip(&self.wrow) {
+                    *d += w * v;
                 }
             }
         }
@@ -150,6 +161,19 @@ impl Stitcher {
         let h = upto - self.band_y0;
         let (k, width) = (self.classes, self.width);
         let n = h * width;
+        let band_plane = self.band_h * width;
+        // argmax, one class plane at a time (the first maximum wins ties)
+        let mut best = vec![0u16; n];
+        let mut best_v = vec![f32::NEG_INFINITY; n];
+        for c in 0..k {
+            let sums = &self.acc[c * band_plane..][..n];
+            for ((b, bv), &v) in best.iter_mut().zip(best_v.iter_mut()).zip(sums) {
+                if v > *bv {
+                    *bv = v;
+                    *b = c as u16;
+                }
+            }
+        }
         let mut classes = vec![self.nodata; n];
         let mut confidence = self.confidence.then(|| vec![self.nodata; n]);
         let mut class_counts = vec![0u64; k];
@@ -158,28 +182,22 @@ impl Stitcher {
             if self.valid[pix] == 0 || ws <= 0.0 {
                 continue;
             }
-            let acc = &self.acc[pix * k..(pix + 1) * k];
-            let (mut best, mut best_v) = (0usize, acc[0]);
-            for (c, &v) in acc.iter().enumerate().skip(1) {
-                if v > best_v {
-                    best = c;
-                    best_v = v;
-                }
-            }
-            classes[pix] = best as u16;
-            class_counts[best] += 1;
+            classes[pix] = best[pix];
+            class_counts[best[pix] as usize] += 1;
             if let Some(conf) = confidence.as_mut() {
-                conf[pix] = (100.0 * best_v / ws).round().clamp(0.0, 100.0) as u16;
+                conf[pix] = (100.0 * best_v[pix] / ws).round().clamp(0.0, 100.0) as u16;
             }
         }
         // slide the band: keep rows [upto, band_y0 + band_h), clear the rest
-        let keep = self.band_h - h;
-        self.acc.copy_within(n * k.., 0);
-        self.acc[keep * width * k..].fill(0.0);
+        for c in 0..k {
+            let p = &mut self.acc[c * band_plane..(c + 1) * band_plane];
+            p.copy_within(n.., 0);
+            p[band_plane - n..].fill(0.0);
+        }
         self.wsum.copy_within(n.., 0);
-        self.wsum[keep * width..].fill(0.0);
+        self.wsum[band_plane - n..].fill(0.0);
         self.valid.copy_within(n.., 0);
-        self.valid[keep * width..].fill(0);
+        self.valid[band_plane - n..].fill(0);
         let rows = Rows {
             y0: self.band_y0,
             h,
@@ -238,6 +256,7 @@ mod tests {
                         w: 16,
                         off_y: 0,
                         off_x: 0,
+                        sparse: false,
                     }),
                 );
             }
@@ -277,6 +296,7 @@ mod tests {
                 w: 10,
                 off_y: 0,
                 off_x: 0,
+                sparse: false,
             }),
         );
         let rows = st.finish_row(0);
@@ -297,6 +317,7 @@ mod tests {
                 w: 10,
                 off_y: 0,
                 off_x: 0,
+                sparse: true,
             }),
         );
         let rows = st.finish_row(0);
