@@ -39,7 +39,7 @@ if ((${#missing[@]})); then
     die "missing apt packages (${missing[*]}) and not root; install them first"
   fi
   $SUDO_CMD apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $SUDO_CMD apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  $SUDO_CMD env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     >/dev/null || die "apt-get install ${missing[*]} failed"
 fi
 
@@ -50,7 +50,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null 2>&1; then
   say "no cargo found: installing Debian's cargo-web and rustc-web"
   $SUDO_CMD apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $SUDO_CMD apt-get install -y -qq --no-install-recommends cargo-web rustc-web \
+  $SUDO_CMD env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cargo-web rustc-web \
     >/dev/null || die "cannot install cargo-web/rustc-web; install Rust >= 1.92 with rustup (https://rustup.rs), then rerun"
 fi
 rust_minor=$(rustc --version 2>/dev/null | sed -nE 's/^rustc 1\.([0-9]+).*/\1/p')

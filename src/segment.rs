@@ -97,7 +97,16 @@ pub fn ort_threads(threads: usize) -> usize {
 pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
     let mut notes = Vec::new();
     let (bands, from) = choose_bands(opts.bands.as_deref(), info, raster)?;
-    if from == BandSource::FirstBands && raster.band_count > info.channels {
+    if let (Some(b), BandSource::Descriptions | BandSource::FirstBands) = (&info.band_indices, from)
+    {
+        notes.push(format!(
+            "the model sidecar's band_indices {} do not fit {} ({} bands); using bands {} instead",
+            join(b),
+            raster.path.display(),
+            raster.band_count,
+            join(&bands)
+        ));
+    } else if from == BandSource::FirstBands && raster.band_count > info.channels {
         notes.push(format!(
             "{} has {} bands and the model takes {}: using bands {}; choose others with --bands",
             raster.path.display(),
