@@ -2,7 +2,8 @@
 # Prints throughput and peak memory of `terratile segment` on real data:
 #  1. the demo job (ukis-csmask U-Net on the Sentinel-2 scene),
 #  2. the per-pixel model on the same scene (the engine's own overhead),
-#  3. the per-pixel model on a VRT 10x taller and one 10x wider than the scene:
+#  3. the per-pixel model on VRTs 10x and 30x taller and 10x wider than the scene, and
+#     30x taller with only its first and last copy holding data (nodata between):
 #     peak memory must not grow with height (it may with width).
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 set -euo pipefail
@@ -17,14 +18,15 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # a VRT of n x m copies of the scene (same georeferencing stride as the scene)
-mosaic() { # out nx ny
-  local out=$1 nx=$2 ny=$3 w=1933 h=1947
+mosaic() { # out nx ny [only]: only = "ends" keeps just the first and last copy (nodata between)
+  local out=$1 nx=$2 ny=$3 only=${4:-} w=1933 h=1947
   {
     echo "<VRTDataset rasterXSize=\"$((w * nx))\" rasterYSize=\"$((h * ny))\">"
     echo "  <GeoTransform>435730, 10, 0, 4179460, 0, -10</GeoTransform>"
     for b in 1 2 3 4; do
-      echo "  <VRTRasterBand dataType=\"UInt16\" band=\"$b\">"
+      echo "  <VRTRasterBand dataType=\"UInt16\" band=\"$b\"><NoDataValue>0</NoDataValue>"
       for ((j = 0; j < ny; j++)); do for ((i = 0; i < nx; i++)); do
+        [[ "$only" == ends && $j -ne 0 && $j -ne $((ny - 1)) ]] && continue
         echo "    <SimpleSource><SourceFilename relativeToVRT=\"0\">$S2</SourceFilename><SourceBand>$b</SourceBand>"
         echo "      <SrcRect xOff=\"0\" yOff=\"0\" xSize=\"$w\" ySize=\"$h\"/><DstRect xOff=\"$((i * w))\" yOff=\"$((j * h))\" xSize=\"$w\" ySize=\"$h\"/></SimpleSource>"
       done; done
@@ -50,6 +52,8 @@ run "per-pixel model, S2 1933x1947, tile 512" "$S2" models/test/perpixel_ndi.onn
 mosaic "$WORK/tall.vrt" 1 10
 mosaic "$WORK/wide.vrt" 10 1
 mosaic "$WORK/taller.vrt" 1 30
+mosaic "$WORK/hollow.vrt" 1 30 ends
 run "per-pixel model, 1933x19470 (10x taller)" "$WORK/tall.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 19330x1947 (10x wider)" "$WORK/wide.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 1933x58410 (30x taller)" "$WORK/taller.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
+run "per-pixel model, 1933x58410, 93% nodata" "$WORK/hollow.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gdal::raster::ColorInterpretation;
+use gdal::raster::{ColorInterpretation, GdalDataType};
 use gdal::Dataset;
 use tiles::Rect;
 
@@ -85,6 +85,18 @@ enum MaskSource {
     Alpha(usize),
 }
 
+/// Data types whose every value is exact in f32, so nodata can be compared in the f32
+/// buffer already read instead of reading GDAL's mask (which reads the band again).
+fn exact_in_f32(t: GdalDataType) -> bool {
+    matches!(
+        t,
+        GdalDataType::UInt8
+            | GdalDataType::UInt16
+            | GdalDataType::Int16
+            | GdalDataType::Float32
+    )
+}
+
 /// Reads windows of selected bands from one raster; one per thread.
 pub struct Reader {
     path: PathBuf,
@@ -93,6 +105,8 @@ pub struct Reader {
     bands: Vec<usize>,
     /// The masks to read for each window; a per-dataset mask is read once.
     masks: Vec<MaskSource>,
+    /// Per selected band: its nodata value, when it is compared in the buffer.
+    nodata: Vec<Option<f32>>,
     mask_buf: Vec<u8>,
 }
 
@@ -100,6 +114,7 @@ impl Reader {
     pub fn new(path: &Path, bands: &[usize]) -> Result<Reader> {
         let ds = open(path)?;
         let mut masks = Vec::new();
+        let mut nodata = Vec::with_capacity(bands.len());
         let (mut per_dataset, mut alpha_used) = (false, false);
         for &b in bands {
             let band = ds.rasterband(b).map_err(|e| {
@@ -109,7 +124,11 @@ impl Reader {
                 .mask_flags()
                 .map_err(|e| Error::input(path, gdal_text(&e)))?;
             alpha_used |= flags.is_alpha();
-            if flags.is_all_valid() || (flags.is_per_dataset() && per_dataset) {
+            let nd = band
+                .no_data_value()
+                .filter(|_| flags.is_nodata() && exact_in_f32(band.band_type()));
+            nodata.push(nd.map(|v| v as f32));
+            if nd.is_some() || flags.is_all_valid() || (flags.is_per_dataset() && per_dataset) {
                 continue;
             }
             per_dataset |= flags.is_per_dataset();
@@ -131,6 +150,7 @@ impl Reader {
             ds,
             bands: bands.to_vec(),
             masks,
+            nodata,
             mask_buf: Vec::new(),
         })
     }
@@ -151,8 +171,18 @@ impl Reader {
                 .map_err(|e| Error::input(&self.path, gdal_text(&e)))?;
             band.read_into_slice::<f32>(offset, size, size, buf, None)
                 .map_err(|e| self.read_error(rect, b, &e))?;
-            for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {
-                *v &= x.is_finite() as u8;
+            match self.nodata[c] {
+                // NaN nodata is caught by is_finite; any other value is compared exactly
+                Some(nd) if !nd.is_nan() => {
+                    for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {
+                        *v &= (x.is_finite() && *x != nd) as u8;
+                    }
+                }
+                _ => {
+                    for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {
+                        *v &= x.is_finite() as u8;
+                    }
+                }
             }
         }
         self.mask_buf.resize(n, 0);
