@@ -90,10 +90,7 @@ enum MaskSource {
 fn exact_in_f32(t: GdalDataType) -> bool {
     matches!(
         t,
-        GdalDataType::UInt8
-            | GdalDataType::UInt16
-            | GdalDataType::Int16
-            | GdalDataType::Float32
+        GdalDataType::UInt8 | GdalDataType::UInt16 | GdalDataType::Int16 | GdalDataType::Float32
     )
 }
 
