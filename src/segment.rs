@@ -23,10 +23,17 @@ use crate::write::{ClassWriter, OutputSpec};
 
 static CANCELLED: AtomicBool = AtomicBool::new(false);
 
-/// Asks a running `segment` to stop: it stops reading, removes its temporary files and
-/// returns [`Error::Interrupted`]. Returns false when it had been asked already.
+/// Asks the running `segment` to stop: it stops reading, removes its temporary files and
+/// returns [`Error::Interrupted`]. Returns false when it had been asked already. The
+/// request stands until [`clear_cancel`] (a library caller that runs several jobs
+/// clears it between them).
 pub fn cancel() -> bool {
     !CANCELLED.swap(true, Ordering::SeqCst)
+}
+
+/// Withdraws a [`cancel`] request.
+pub fn clear_cancel() {
+    CANCELLED.store(false, Ordering::SeqCst);
 }
 
 /// Everything `segment` can be told. `None` means "from the model, else a default".
