@@ -52,6 +52,8 @@ pub struct Engine {
     pub info: ModelInfo,
     /// How the output is read; decided from the sidecar or, once, from the first batch.
     kind: Option<OutputKind>,
+    /// The kind was guessed from the first batch (no `output_kind` in the sidecar).
+    kind_guessed: bool,
     /// Notes for the user (e.g. CUDA fallback), printed by the caller.
     pub notes: Vec<String>,
 }
@@ -92,6 +94,7 @@ pub fn load(path: &Path, ort_lib: Option<&Path>, threads: usize, device: Device)
     let info = ModelInfo::from_session(path, &session)?;
     Ok(Engine {
         kind: info.output_kind,
+        kind_guessed: false,
         session,
         info,
         notes,
@@ -212,9 +215,21 @@ impl Engine {
                     OutputKind::Logits
                 };
                 self.kind = Some(kind);
+                self.kind_guessed = true;
                 kind
             }
         };
+        // A guess of probabilities that a later batch contradicts would silently give
+        // wrong classes: stop and ask for the sidecar's output_kind instead.
+        if self.kind_guessed
+            && matches!(kind, OutputKind::Sigmoid | OutputKind::Probabilities)
+            && values.iter().any(|v| !(0.0..=1.0).contains(v))
+        {
+            return Err(Error::model(
+                path,
+                "the output looked like probabilities in the first batch but has values outside [0, 1] later; set \"output_kind\" (\"logits\" or \"probabilities\") in the sidecar MODEL.onnx.json",
+            ));
+        }
         let px = oh * ow;
         let mut data = vec![0f32; n * k * px];
         for i in 0..n {
