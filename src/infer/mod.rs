@@ -231,12 +231,20 @@ impl Engine {
             ));
         }
         let px = oh * ow;
-        let mut data = vec![0f32; n * k * px];
-        for i in 0..n {
-            let dst = &mut data[i * k * px..(i + 1) * k * px];
-            match (kind, oc) {
-                (OutputKind::Labels, _) => {
-                    let src = &values[i * px..(i + 1) * px];
+        let data = match (kind, oc) {
+            // scores with one channel per class: used in place, no copy
+            (OutputKind::Logits | OutputKind::Probabilities, c) if c == k && c > 1 => {
+                let mut data = values;
+                if kind == OutputKind::Logits {
+                    for item in data.chunks_exact_mut(k * px) {
+                        softmax_channels(item, k, px);
+                    }
+                }
+                data
+            }
+            (OutputKind::Labels, _) => {
+                let mut data = vec![0f32; n * k * px];
+                for (dst, src) in data.chunks_exact_mut(k * px).zip(values.chunks_exact(px)) {
                     for (p, &label) in src.iter().enumerate() {
                         let l = label.round();
                         if l >= 0.0 && (l as usize) < k {
@@ -244,9 +252,12 @@ impl Engine {
                         }
                     }
                 }
-                (_, 1) => {
-                    let src = &values[i * px..(i + 1) * px];
-                    let logits = kind == OutputKind::Logits;
+                data
+            }
+            (_, 1) => {
+                let logits = kind == OutputKind::Logits;
+                let mut data = vec![0f32; n * k * px];
+                for (dst, src) in data.chunks_exact_mut(k * px).zip(values.chunks_exact(px)) {
                     for (p, &v) in src.iter().enumerate() {
                         let p1 = if logits {
                             1.0 / (1.0 + (-v).exp())
@@ -257,21 +268,15 @@ impl Engine {
                         dst[px + p] = p1;
                     }
                 }
-                (_, c) if c == k => {
-                    let src = &values[i * k * px..(i + 1) * k * px];
-                    dst.copy_from_slice(src);
-                    if kind == OutputKind::Logits {
-                        softmax_channels(dst, k, px);
-                    }
-                }
-                (_, c) => {
-                    return Err(Error::model(
-                        path,
-                        format!("the output has {c} channels for {k} classes"),
-                    ));
-                }
+                data
             }
-        }
+            (_, c) => {
+                return Err(Error::model(
+                    path,
+                    format!("the output has {c} channels for {k} classes"),
+                ));
+            }
+        };
         Ok(BatchProbs {
             n,
             classes: k,
