@@ -3,8 +3,8 @@
 //!
 //! The modules follow the path the pixels take:
 //! [`read`] (GDAL windows) -> [`prepare`] (bands, scaling, nodata) -> [`infer`] (ONNX
-//! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`] (COG).
-//! [`segment`] runs them as one streamed job. Tile geometry lives in the `tiles` crate.
+//! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`](mod@write) (COG).
+//! [`segment`](mod@segment) runs them as one streamed job. Tile geometry lives in the `tiles` crate.
 
 pub mod error;
 pub mod infer;
