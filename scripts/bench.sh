@@ -4,7 +4,8 @@
 #  2. the per-pixel model on the same scene (the engine's own overhead),
 #  3. the per-pixel model on VRTs 10x and 30x taller and 10x wider than the scene, and
 #     30x taller with only its first and last copy holding data (nodata between):
-#     peak memory must not grow with height (it may with width).
+#     peak memory must not grow with height (it may with width);
+#  4. the per-pixel model on a 19330x19470 mosaic (376 Mpx).
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +54,9 @@ mosaic "$WORK/tall.vrt" 1 10
 mosaic "$WORK/wide.vrt" 10 1
 mosaic "$WORK/taller.vrt" 1 30
 mosaic "$WORK/hollow.vrt" 1 30 ends
+mosaic "$WORK/big.vrt" 10 10
 run "per-pixel model, 1933x19470 (10x taller)" "$WORK/tall.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 19330x1947 (10x wider)" "$WORK/wide.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 1933x58410 (30x taller)" "$WORK/taller.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 1933x58410, 93% nodata" "$WORK/hollow.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
+run "per-pixel model, 19330x19470 (376 Mpx)" "$WORK/big.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
