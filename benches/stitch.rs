@@ -31,14 +31,7 @@ fn bench(c: &mut Criterion) {
             st.add(
                 black_box(&t),
                 &valid,
-                Some(TileProbs {
-                    data: &probs,
-                    h: tile,
-                    w: tile,
-                    off_y: 0,
-                    off_x: 0,
-                    sparse: false,
-                }),
+                Some(TileProbs::whole(&probs, tile, tile)),
             )
         });
     });
@@ -54,14 +47,7 @@ fn bench(c: &mut Criterion) {
                     let mut st = Stitcher::new(grid.clone(), k, Blend::Hann, 255, true);
                     for col in 0..grid.cols() {
                         let t = grid.tile(0, col);
-                        let p = TileProbs {
-                            data: &probs,
-                            h: tile,
-                            w: tile,
-                            off_y: 0,
-                            off_x: 0,
-                            sparse: false,
-                        };
+                        let p = TileProbs::whole(&probs, tile, tile);
                         st.add(&t, &valid, Some(p));
                     }
                     st

@@ -461,6 +461,7 @@ fn infer_tiles(
     let mut pending: Vec<ReadTile> = Vec::new();
     let mut in_batch = 0usize;
     let mut inferred = 0usize;
+    let mut checked = false;
     let mut flush =
         |pending: &mut Vec<ReadTile>, in_batch: &mut usize, engine: &mut Engine| -> Result<bool> {
             let probs = if *in_batch > 0 {
@@ -478,8 +479,9 @@ fn infer_tiles(
                 batch_buf.resize(n * per_tile, 0.0); // pad a short last batch for fixed-N models
                 inferred += *in_batch;
                 let b = engine.run(&batch_buf, n, th, tw)?;
-                if inferred == *in_batch {
-                    check_outputs_meet(&b, plan, &engine.info.path)?; // first batch only
+                if !checked {
+                    check_outputs_meet(&b, plan, &engine.info.path)?;
+                    checked = true;
                 }
                 Some(Arc::new(b))
             } else {

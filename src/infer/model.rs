@@ -59,8 +59,7 @@ pub struct ModelInfo {
     pub fixed_batch: Option<usize>,
     /// Fixed (H, W), or None when either is dynamic.
     pub fixed_hw: Option<(usize, usize)>,
-    /// Output rank (3 for labels, 4 otherwise) and channels when known.
-    pub output_rank: usize,
+    /// Output channels when known (None for `[N,H,W]` labels or a dynamic C).
     pub output_channels: Option<usize>,
     pub output_kind: Option<OutputKind>,
     pub class_names: Vec<String>,
@@ -278,7 +277,6 @@ impl ModelInfo {
             channels,
             fixed_batch: dim(in_shape[0]),
             fixed_hw: dim(in_shape[2]).zip(dim(in_shape[3])),
-            output_rank: out_shape.len(),
             output_channels,
             output_kind,
             class_names,

@@ -33,6 +33,20 @@ pub struct TileProbs<'a> {
     pub sparse: bool,
 }
 
+impl<'a> TileProbs<'a> {
+    /// Probabilities covering the whole `h` x `w` model input, none of them all-zero.
+    pub fn whole(data: &'a [f32], h: usize, w: usize) -> TileProbs<'a> {
+        TileProbs {
+            data,
+            h,
+            w,
+            off_y: 0,
+            off_x: 0,
+            sparse: false,
+        }
+    }
+}
+
 /// Finished rows of the class map.
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
@@ -91,11 +105,6 @@ impl Stitcher {
             wrow: Vec::new(),
             grid,
         }
-    }
-
-    /// Bytes held by the accumulator (for the memory budget in benches and docs).
-    pub fn held_bytes(&self) -> usize {
-        self.acc.len() * 4 + self.wsum.len() * 4 + self.valid.len()
     }
 
     /// Adds one tile: its validity mask over the window (`window.w * window.h`) and its
@@ -247,18 +256,7 @@ mod tests {
                     }
                 }
                 let valid = vec![1u8; t.window.area()];
-                st.add(
-                    &t,
-                    &valid,
-                    Some(TileProbs {
-                        data: &data,
-                        h: 16,
-                        w: 16,
-                        off_y: 0,
-                        off_x: 0,
-                        sparse: false,
-                    }),
-                );
+                st.add(&t, &valid, Some(TileProbs::whole(&data, 16, 16)));
             }
             let rows = st.finish_row(r);
             out[rows.y0 * w..(rows.y0 + rows.h) * w].copy_from_slice(&rows.classes);
@@ -287,18 +285,7 @@ mod tests {
         let mut valid = vec![1u8; 100];
         valid[5] = 0;
         let data = vec![0.5f32; 200];
-        st.add(
-            &t,
-            &valid,
-            Some(TileProbs {
-                data: &data,
-                h: 10,
-                w: 10,
-                off_y: 0,
-                off_x: 0,
-                sparse: false,
-            }),
-        );
+        st.add(&t, &valid, Some(TileProbs::whole(&data, 10, 10)));
         let rows = st.finish_row(0);
         assert_eq!(rows.classes[5], 255);
         assert_eq!(rows.classes[6], 0);
