@@ -172,20 +172,14 @@ fn valid_conv_output_is_centred_tiled_equals_whole_image_and_the_uncovered_2px_b
     // output pixel belongs to the input pixel 2 px further right and down.
     let model = test_model("valid_conv");
     let dir = tempdir("kinds-valid");
-    let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
-    segment_ok(
+    let t = classes_of(
+        &dir,
+        "tiled",
         &s2_square(),
         &model,
-        &tiled,
         &["--tile", "256", "--overlap", "64", "-q"],
     );
-    segment_ok(
-        &s2_square(),
-        &model,
-        &whole,
-        &["--tile", "1920", "--overlap", "0", "-q"],
-    );
-    let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
+    let w = classes_of(&dir, "whole", &s2_square(), &model, WHOLE_IMAGE);
     let (width, height) = Dataset::open(s2_square()).unwrap().raster_size();
     let border = |i: usize| {
         let (x, y) = (i % width, i / width);
@@ -215,14 +209,7 @@ fn valid_conv_output_is_centred_tiled_equals_whole_image_and_the_uncovered_2px_b
     // Centring, not top-left placement: the box filter of perpixel_ndi's logits agrees
     // with perpixel_ndi itself on most pixels (97 % in this scene); shifted by 2 px it
     // would agree much less.
-    let ndi = dir.join("ndi.tif");
-    segment_ok(
-        &s2_square(),
-        &perpixel(),
-        &ndi,
-        &["--tile", "1920", "--overlap", "0", "-q"],
-    );
-    let r = read_band(&ndi, 1);
+    let r = classes_of(&dir, "ndi", &s2_square(), &perpixel(), WHOLE_IMAGE);
     let agree_at = |dx: isize, dy: isize| {
         let mut n = 0usize;
         let mut k = 0usize;

@@ -85,21 +85,14 @@ fn output_is_a_cog_with_the_inputs_grid_classes_and_legend() {
 #[test]
 fn per_pixel_model_tiled_equals_whole_image_exactly() {
     let dir = tempdir("perpixel");
-    let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
-    segment_ok(
+    let t = classes_of(
+        &dir,
+        "tiled",
         &s2_square(),
         &perpixel(),
-        &tiled,
         &["--tile", "256", "--overlap", "64", "-q"],
     );
-    // one tile the size of the raster: one pass of the model over the whole image
-    segment_ok(
-        &s2_square(),
-        &perpixel(),
-        &whole,
-        &["--tile", "1920", "--overlap", "0", "-q"],
-    );
-    let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
+    let w = classes_of(&dir, "whole", &s2_square(), &perpixel(), WHOLE_IMAGE);
     let (all, _, _) = agreement(&w, &t, |_| true);
     println!(
         "per-pixel model, tile 256 overlap 64 vs whole image: {:.4}% of pixels agree",
@@ -111,20 +104,14 @@ fn per_pixel_model_tiled_equals_whole_image_exactly() {
 #[test]
 fn small_cnn_tiled_matches_whole_image() {
     let dir = tempdir("smallcnn");
-    let (tiled, whole) = (dir.join("tiled.tif"), dir.join("whole.tif"));
-    segment_ok(
+    let t = classes_of(
+        &dir,
+        "tiled",
         &s2_square(),
         &small_cnn(),
-        &tiled,
         &["--tile", "256", "--overlap", "64", "-q"],
     );
-    segment_ok(
-        &s2_square(),
-        &small_cnn(),
-        &whole,
-        &["--tile", "1920", "--overlap", "0", "-q"],
-    );
-    let (t, w) = (read_band(&tiled, 1), read_band(&whole, 1));
+    let w = classes_of(&dir, "whole", &s2_square(), &small_cnn(), WHOLE_IMAGE);
     let (all, _, _) = agreement(&w, &t, |_| true);
     println!(
         "small CNN (receptive field 15 px), tile 256 overlap 64 vs whole image: {:.4}% agree",
@@ -132,14 +119,14 @@ fn small_cnn_tiled_matches_whole_image() {
     );
     assert!(all >= 0.9999, "only {:.4}% agree", 100.0 * all);
     // and a seam-prone setting still agrees when the margin covers the receptive field
-    let narrow = dir.join("narrow.tif");
-    segment_ok(
+    let narrow = classes_of(
+        &dir,
+        "narrow",
         &s2_square(),
         &small_cnn(),
-        &narrow,
         &["--tile", "128", "--overlap", "16", "--margin", "8", "-q"],
     );
-    let (all, _, _) = agreement(&w, &read_band(&narrow, 1), |_| true);
+    let (all, _, _) = agreement(&w, &narrow, |_| true);
     assert!(
         all >= 0.9999,
         "tile 128 overlap 16: only {:.4}% agree",
@@ -151,24 +138,19 @@ fn small_cnn_tiled_matches_whole_image() {
 fn large_cnn_blending_is_at_least_as_close_as_centre_crop() {
     let dir = tempdir("largecnn");
     let input = s2_square();
-    let whole = dir.join("whole.tif");
-    segment_ok(
-        &input,
-        &csmask_dynamic(),
-        &whole,
-        &["--tile", "1920", "--overlap", "0", "-q"],
-    );
-    let (blend, centre) = (dir.join("blend.tif"), dir.join("centre.tif"));
-    segment_ok(
+    let w = classes_of(&dir, "whole", &input, &csmask_dynamic(), WHOLE_IMAGE);
+    let blend = classes_of(
+        &dir,
+        "blend",
         &input,
         &csmask(),
-        &blend,
         &["--tile", "256", "--overlap", "64", "-q"],
     );
-    segment_ok(
+    let centre = classes_of(
+        &dir,
+        "centre",
         &input,
         &csmask(),
-        &centre,
         &[
             "--tile",
             "256",
@@ -179,10 +161,9 @@ fn large_cnn_blending_is_at_least_as_close_as_centre_crop() {
             "-q",
         ],
     );
-    let w = read_band(&whole, 1);
     let cloud_or_shadow = |c: u16| c == 1 || c == 2;
-    let (b_all, b_cs, n_cs) = agreement(&w, &read_band(&blend, 1), cloud_or_shadow);
-    let (c_all, c_cs, _) = agreement(&w, &read_band(&centre, 1), cloud_or_shadow);
+    let (b_all, b_cs, n_cs) = agreement(&w, &blend, cloud_or_shadow);
+    let (c_all, c_cs, _) = agreement(&w, &centre, cloud_or_shadow);
     println!(
         "ukis-csmask U-Net on S2 1920x1920, tile 256 overlap 64 vs whole image: blended {:.3}% (cloud+shadow {:.2}% of {n_cs}), centre crop {:.3}% (cloud+shadow {:.2}%)",
         100.0 * b_all, 100.0 * b_cs, 100.0 * c_all, 100.0 * c_cs

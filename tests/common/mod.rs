@@ -88,6 +88,16 @@ pub fn segment_ok(input: &Path, model: &Path, output: &Path, extra: &[&str]) -> 
     stderr
 }
 
+/// Segments `input` into `dir/NAME.tif` and returns its class band.
+pub fn classes_of(dir: &Path, name: &str, input: &Path, model: &Path, extra: &[&str]) -> Vec<u16> {
+    let out = dir.join(format!("{name}.tif"));
+    segment_ok(input, model, &out, extra);
+    read_band(&out, 1)
+}
+
+/// One tile the size of the (square) S2 crop: one pass of the model over the whole image.
+pub const WHOLE_IMAGE: &[&str] = &["--tile", "1920", "--overlap", "0", "-q"];
+
 /// Band `b` of a raster as u16 values, row-major.
 pub fn read_band(path: &Path, b: usize) -> Vec<u16> {
     let ds = Dataset::open(path).unwrap();
