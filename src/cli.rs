@@ -106,6 +106,7 @@ impl SegmentArgs {
             },
             progress: stderr_is_terminal && !self.quiet,
             ort_lib: self.ort_lib.clone(),
+            ..SegmentOptions::default()
         }
     }
 }

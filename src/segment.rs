@@ -54,6 +54,15 @@ pub struct SegmentOptions {
     pub blend: Blend,
     pub progress: bool,
     pub ort_lib: Option<PathBuf>,
+    /// A second model (e.g. ukis-csmask) run over the same raster; pixels it assigns to
+    /// one of `mask_classes` (0-based class indices) become nodata in the output.
+    pub mask_model: Option<PathBuf>,
+    pub mask_classes: Vec<u32>,
+    /// Test-time augmentation: average the 8 flips/rotations of every tile.
+    pub tta: bool,
+    /// Write on the model's grid (its resolution) instead of the input's grid when the
+    /// input is resampled to the model's resolution.
+    pub model_grid: bool,
 }
 
 /// What a run did.
