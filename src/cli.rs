@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::infer::Device;
 use terratile::stitch::Blend;
+use terratile::change::ChangeOptions;
 use terratile::SegmentOptions;
 
 #[derive(Debug, Parser)]
@@ -22,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Segment a raster with an ONNX model into a class-map COG.
     Segment(SegmentArgs),
+    /// Compare two dates: a change-raster COG and from-to statistics (optionally in SQLite).
+    Change(ChangeArgs),
+    /// Print a run's class areas and transition matrix from a statistics database.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -81,6 +86,9 @@ pub struct SegmentArgs {
     /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
+    /// Log the run and its per-class areas to this SQLite/GeoPackage database
+    #[arg(long, value_name = "STATS.sqlite")]
+    pub db: Option<PathBuf>,
 }
 
 impl SegmentArgs {
@@ -109,4 +117,114 @@ impl SegmentArgs {
             ..SegmentOptions::default()
         }
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChangeArgs {
+    /// Imagery of the first date (not needed with --before-classes)
+    pub before: Option<PathBuf>,
+    /// Imagery of the second date (not needed with --after-classes)
+    pub after: Option<PathBuf>,
+    /// ONNX segmentation model for the imagery
+    #[arg(short, long)]
+    pub model: Option<PathBuf>,
+    /// Output change raster (COG): value = from * N + to, N = number of classes
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Log the run and its statistics to this SQLite/GeoPackage database
+    #[arg(long, value_name = "STATS.sqlite")]
+    pub db: Option<PathBuf>,
+    /// Precomputed class map of the first date (skips the model for it)
+    #[arg(long, value_name = "B.tif")]
+    pub before_classes: Option<PathBuf>,
+    /// Precomputed class map of the second date (skips the model for it)
+    #[arg(long, value_name = "A.tif")]
+    pub after_classes: Option<PathBuf>,
+    /// Keep the class maps of segmented dates in this folder (before_classes.tif, after_classes.tif)
+    #[arg(long, value_name = "DIR")]
+    pub keep_classes: Option<PathBuf>,
+    /// Side of the statistics tiles (the GeoPackage layer) in pixels
+    #[arg(long, value_name = "PX", default_value = "256")]
+    pub stats_tile: usize,
+    /// A mask model (e.g. clouds) run over each date; its --mask-classes become nodata
+    #[arg(long, value_name = "CLOUD.onnx")]
+    pub mask_model: Option<PathBuf>,
+    /// 0-based classes of the mask model that are masked out, e.g. 1,2
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub mask_classes: Vec<u32>,
+    /// 1-based raster bands feeding the model's channels, e.g. 1,2,3,4
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub bands: Option<Vec<usize>>,
+    /// Tile side in pixels for segmentation [default: from the model, else 512]
+    #[arg(long, value_name = "PX")]
+    pub tile: Option<usize>,
+    /// Pixels shared by neighbouring segmentation tiles
+    #[arg(long, value_name = "PX")]
+    pub overlap: Option<usize>,
+    /// Tiles per inference call
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    /// Thread budget [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Execution provider
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// No progress bar and no summary line
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl ChangeArgs {
+    pub fn to_options(&self, stderr_is_terminal: bool) -> ChangeOptions {
+        ChangeOptions {
+            before: self.before.clone(),
+            after: self.after.clone(),
+            model: self.model.clone(),
+            before_classes: self.before_classes.clone(),
+            after_classes: self.after_classes.clone(),
+            output: self.output.clone(),
+            keep_classes: self.keep_classes.clone(),
+            stats_tile_px: self.stats_tile,
+            segment: SegmentOptions {
+                tile_px: self.tile,
+                overlap_px: self.overlap,
+                batch: self.batch,
+                bands: self.bands.clone(),
+                threads: self.threads,
+                device: match self.device {
+                    DeviceArg::Cpu => Device::Cpu,
+                    DeviceArg::Cuda => Device::Cuda,
+                },
+                progress: stderr_is_terminal && !self.quiet,
+                ort_lib: self.ort_lib.clone(),
+                mask_model: self.mask_model.clone(),
+                mask_classes: self.mask_classes.clone(),
+                ..SegmentOptions::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The statistics database written by `change --db` or `segment --db`
+    #[arg(long, value_name = "STATS.sqlite")]
+    pub db: PathBuf,
+    /// Run id [default: the latest run]
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
 }

@@ -5,13 +5,17 @@
 //! [`read`] (GDAL windows) -> [`prepare`] (bands, scaling, nodata) -> [`infer`] (ONNX
 //! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`](mod@write) (COG).
 //! [`segment`](mod@segment) runs them as one streamed job. Tile geometry lives in the `tiles` crate.
+//! After it: [`change`](mod@change) compares the class maps of two dates, and [`store`]
+//! keeps runs and their statistics in an SQLite database that is also a GeoPackage.
 
+pub mod change;
 pub mod error;
 pub mod infer;
 pub mod prepare;
 pub mod read;
 pub mod segment;
 pub mod stitch;
+pub mod store;
 pub mod write;
 
 pub use error::{Error, Result};

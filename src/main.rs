@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Command, ReportFormat};
+use terratile::store::{self, log, report};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -43,7 +44,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Segment(args) => {
             let opts = args.to_options(std::io::stderr().is_terminal());
-            let s = terratile::segment(&opts)?;
+            let (s, run) = log::segment_logged(&opts, args.db.as_deref())?;
             if !args.quiet {
                 for n in &s.notes {
                     eprintln!("terratile: note: {n}");
@@ -64,8 +65,59 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     s.seconds,
                     s.mpx_per_s()
                 );
+                if let (Some(db), Some(id)) = (&args.db, run) {
+                    eprintln!("{}: run {id} logged", db.display());
+                }
             }
             Ok(())
         }
+        Command::Change(args) => {
+            let opts = args.to_options(std::io::stderr().is_terminal());
+            let (s, run) = log::change_logged(&opts, args.db.as_deref())?;
+            if !args.quiet {
+                for n in &s.notes {
+                    eprintln!("terratile: note: {n}");
+                }
+                let (changed, _) = s.matrix_px.iter().enumerate().fold((0u64, 0), |acc, (k, px)| {
+                    let n = s.classes();
+                    (acc.0 + if k / n != k % n { *px } else { 0 }, 0)
+                });
+                eprintln!(
+                    "{}: {}x{} px compared ({} classes, AFTER resampled by {}), {} valid, {} changed ({:.1}%), {:.1} s",
+                    opts.output.display(),
+                    s.grid.width_px,
+                    s.grid.height_px,
+                    s.classes(),
+                    s.resampling.name(),
+                    s.valid_px,
+                    changed,
+                    100.0 * changed as f64 / s.valid_px.max(1) as f64,
+                    s.seconds
+                );
+                if let (Some(db), Some(id)) = (&args.db, run) {
+                    eprintln!("{}: run {id} logged (terratile report --db {} --run {id})", db.display(), db.display());
+                }
+            }
+            Ok(())
+        }
+        Command::Report(args) => {
+            let st = store::Store::open_existing(&args.db)?;
+            let r = report::load(&st, args.run)?;
+            let text = match args.format {
+                ReportFormat::Table => report::table(&r),
+                ReportFormat::Json => format!("{:#}\n", report::to_json(&r)),
+                ReportFormat::Csv => report::to_csv(&r),
+            };
+            print_out(&text)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is a normal end.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
     }
 }

@@ -1,0 +1,653 @@
+//! After the class maps (segment -> **change** -> store): change detection between two
+//! dates.
+//!
+//! 1. Each date becomes a class map: segmented with the streaming engine
+//!    ([`crate::segment()`]) into a temporary COG beside the output, or given
+//!    precomputed (`--before-classes`, `--after-classes`).
+//! 2. The comparison grid is BEFORE's grid restricted to the intersection of the two
+//!    footprints ([`grid`]); AFTER's class map is warped onto it by GDAL, nearest or mode
+//!    ([`align`]).
+//! 3. Rows are streamed in blocks of one statistics-tile height: each pixel where both
+//!    dates have a class adds to the from-to matrix (pixels and m2, [`area`]) and to its
+//!    tile's figures, and gets its change code in the change raster.
+//!
+//! Change encoding: with N classes, `code = from * N + to` (so `from = code / N`,
+//! `to = code % N`; unchanged pixels are the codes `k * (N + 1)`). Byte when `N * N <= 254`
+//! (nodata 255), else UInt16 (nodata 65535); N is at most 255. Nodata where either date is
+//! nodata or masked. Colours: unchanged pairs a muted grey tint of the class colour,
+//! changed pairs the bright colour of the class they changed to. Category names
+//! `"from -> to"` and `"class (unchanged)"`, plus a raster attribute table with counts.
+
+pub mod align;
+pub mod area;
+pub mod grid;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gdal::spatial_ref::{CoordTransform, SpatialRef};
+use gdal::Dataset;
+
+use crate::error::{gdal_text, Error, Result};
+use crate::read::{self, RasterInfo};
+use crate::segment::{segment, SegmentOptions, Summary};
+use crate::stitch::Rows;
+use crate::write::{ClassWriter, OutputSpec};
+pub use align::Resampling;
+pub use area::PixelArea;
+pub use grid::CompareGrid;
+
+/// Everything `change` can be told.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeOptions {
+    /// Imagery of the first date (segmented unless `before_classes` is given).
+    pub before: Option<PathBuf>,
+    /// Imagery of the second date.
+    pub after: Option<PathBuf>,
+    /// The segmentation model for imagery.
+    pub model: Option<PathBuf>,
+    /// Precomputed class maps (skip the model for that date).
+    pub before_classes: Option<PathBuf>,
+    pub after_classes: Option<PathBuf>,
+    /// The change raster (COG).
+    pub output: PathBuf,
+    /// Settings for segmenting imagery (bands, tile, threads, mask model, ...); its
+    /// input, output and model are set per date.
+    pub segment: SegmentOptions,
+    /// Keep the class maps of segmented dates in this folder (else they are removed).
+    pub keep_classes: Option<PathBuf>,
+    /// Side of the statistics tiles in comparison-grid pixels.
+    pub stats_tile_px: usize,
+}
+
+/// One date as compared.
+#[derive(Debug, Clone)]
+pub struct DateInput {
+    /// The imagery, when it was segmented (or given alongside its classes).
+    pub imagery: Option<RasterInfo>,
+    /// The class map compared.
+    pub classes: RasterInfo,
+    /// The segmentation run, when the model was used.
+    pub segmented: Option<Summary>,
+}
+
+/// The figures of one statistics tile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileStat {
+    pub row: usize,
+    pub col: usize,
+    /// Window in comparison-grid pixels.
+    pub x0_px: usize,
+    pub y0_px: usize,
+    pub width_px: usize,
+    pub height_px: usize,
+    pub valid_px: u64,
+    pub changed_px: u64,
+    pub changed_area_m2: f64,
+    /// The changed (from, to) pair with most pixels, and its pixels.
+    pub dominant: Option<(usize, usize, u64)>,
+    /// Footprint in EPSG:4326 (lon, lat), counter-clockwise, closed.
+    pub footprint_lonlat: Vec<(f64, f64)>,
+}
+
+/// What a change run found.
+#[derive(Debug, Clone)]
+pub struct ChangeStats {
+    pub before: DateInput,
+    pub after: DateInput,
+    pub grid: CompareGrid,
+    pub resampling: Resampling,
+    pub class_names: Vec<String>,
+    pub class_colors: Vec<[u8; 3]>,
+    /// `matrix_px[from * N + to]`: pixels per transition.
+    pub matrix_px: Vec<u64>,
+    pub matrix_area_m2: Vec<f64>,
+    pub valid_px: u64,
+    pub valid_area_m2: f64,
+    /// The pixel area when it is the same everywhere (projected CRS).
+    pub pixel_area_m2: Option<f64>,
+    pub tiles: Vec<TileStat>,
+    pub seconds: f64,
+    pub notes: Vec<String>,
+}
+
+impl ChangeStats {
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+    /// Pixels and m2 per class before (row sums of the matrix).
+    pub fn before_totals(&self) -> (Vec<u64>, Vec<f64>) {
+        let n = self.classes();
+        let px = (0..n).map(|f| self.matrix_px[f * n..(f + 1) * n].iter().sum()).collect();
+        let m2 = (0..n)
+            .map(|f| self.matrix_area_m2[f * n..(f + 1) * n].iter().sum())
+            .collect();
+        (px, m2)
+    }
+    /// Pixels and m2 per class after (column sums of the matrix).
+    pub fn after_totals(&self) -> (Vec<u64>, Vec<f64>) {
+        let n = self.classes();
+        let px = (0..n).map(|t| (0..n).map(|f| self.matrix_px[f * n + t]).sum()).collect();
+        let m2 = (0..n)
+            .map(|t| (0..n).map(|f| self.matrix_area_m2[f * n + t]).sum())
+            .collect();
+        (px, m2)
+    }
+}
+
+/// Removes temporary class maps when dropped.
+struct TempFiles(Vec<PathBuf>);
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+            let mut aux = p.as_os_str().to_owned();
+            aux.push(".aux.xml");
+            let _ = std::fs::remove_file(PathBuf::from(aux));
+        }
+    }
+}
+
+/// Compares two dates into the change raster `opts.output` and returns the statistics.
+pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
+    let started = Instant::now();
+    if opts.stats_tile_px == 0 {
+        return Err(Error::Usage("--stats-tile must be at least 1 pixel".into()));
+    }
+    check_output(&opts.output, &[&opts.before, &opts.after, &opts.before_classes, &opts.after_classes])?;
+    if let Some(d) = &opts.keep_classes {
+        if !d.is_dir() {
+            return Err(Error::output(d, "is not a folder; create it or choose another --keep-classes folder"));
+        }
+    }
+    // Check every input before any segmentation starts.
+    for (img, cls, flag) in [
+        (&opts.before, &opts.before_classes, "BEFORE"),
+        (&opts.after, &opts.after_classes, "AFTER"),
+    ] {
+        match (img, cls) {
+            (_, Some(c)) => drop(read::open(c)?),
+            (Some(i), None) => {
+                drop(read::open(i)?);
+                if opts.model.is_none() {
+                    return Err(Error::Usage(format!(
+                        "{flag} imagery {} needs a model to segment it: pass -m MODEL.onnx, or its class map with --{}-classes",
+                        i.display(),
+                        flag.to_lowercase()
+                    )));
+                }
+            }
+            (None, None) => {
+                return Err(Error::Usage(format!(
+                    "no {flag} date: pass {flag} imagery with -m MODEL.onnx, or --{}-classes CLASSES.tif",
+                    flag.to_lowercase()
+                )))
+            }
+        }
+    }
+    if let Some(m) = &opts.model {
+        if !m.exists() {
+            return Err(Error::model(m, "no such file; check the model path"));
+        }
+    }
+    let mut temps = TempFiles(Vec::new());
+    let before = date_input(opts, "before", &opts.before, &opts.before_classes, &mut temps)?;
+    let after = date_input(opts, "after", &opts.after, &opts.after_classes, &mut temps)?;
+    let mut stats = compare(&before, &after, &opts.output, opts.stats_tile_px, opts.segment.threads)?;
+    for d in [&before, &after] {
+        if let Some(s) = &d.segmented {
+            stats.notes.extend(s.notes.iter().cloned());
+        }
+    }
+    stats.before = before;
+    stats.after = after;
+    stats.seconds = started.elapsed().as_secs_f64();
+    drop(temps);
+    Ok(stats)
+}
+
+fn check_output(output: &Path, inputs: &[&Option<PathBuf>]) -> Result<()> {
+    for i in inputs.iter().filter_map(|p| p.as_ref()) {
+        if let (Ok(a), Ok(b)) = (i.canonicalize(), output.canonicalize()) {
+            if a == b {
+                return Err(Error::output(
+                    output,
+                    "is one of the inputs; choose another output path so the input is not overwritten",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Segments a date when needed; describes its class map.
+fn date_input(
+    opts: &ChangeOptions,
+    label: &str,
+    imagery: &Option<PathBuf>,
+    classes: &Option<PathBuf>,
+    temps: &mut TempFiles,
+) -> Result<DateInput> {
+    let describe = |p: &Path| -> Result<RasterInfo> {
+        let ds = read::open(p)?;
+        read::describe(p, &ds)
+    };
+    let imagery_info = imagery.as_deref().map(describe).transpose()?;
+    if let Some(c) = classes {
+        return Ok(DateInput {
+            imagery: imagery_info,
+            classes: describe(c)?,
+            segmented: None,
+        });
+    }
+    let input = imagery.clone().expect("checked by change()");
+    let out = match &opts.keep_classes {
+        Some(dir) => dir.join(format!("{label}_classes.tif")),
+        None => {
+            let name = opts
+                .output
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let p = opts.output.with_file_name(format!(
+                ".{name}.terratile-{}.{label}-classes.tif",
+                std::process::id()
+            ));
+            temps.0.push(p.clone());
+            p
+        }
+    };
+    let seg = SegmentOptions {
+        input,
+        output: out.clone(),
+        model: opts.model.clone().expect("checked by change()"),
+        ..opts.segment.clone()
+    };
+    let summary = segment(&seg)?;
+    Ok(DateInput {
+        imagery: imagery_info,
+        classes: describe(&out)?,
+        segmented: Some(summary),
+    })
+}
+
+/// Class names and colours of a class map: its category names and colour table (as
+/// terratile's class COGs carry them), and the largest class value present.
+struct Legend {
+    names: Vec<String>,
+    colors: Vec<Option<[u8; 3]>>,
+    max_value: Option<f64>,
+    min_value: Option<f64>,
+}
+
+fn legend_of(path: &Path) -> Result<Legend> {
+    let ds = read::open(path)?;
+    let _ = ds.geo_transform(); // loads the .aux.xml (PAM), where category names live
+    let band = ds
+        .rasterband(1)
+        .map_err(|e| Error::input(path, gdal_text(&e)))?;
+    let mut names = Vec::new();
+    // SAFETY: GDAL returns a NULL-terminated list owned by the band, read while it is open.
+    unsafe {
+        let list = gdal_sys::GDALGetRasterCategoryNames(band.c_rasterband());
+        if !list.is_null() {
+            let mut i = 0;
+            while !(*list.add(i)).is_null() {
+                names.push(
+                    std::ffi::CStr::from_ptr(*list.add(i))
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                i += 1;
+            }
+        }
+    }
+    let mut colors = Vec::new();
+    if let Some(ct) = band.color_table() {
+        for i in 0..ct.entry_count().min(256) {
+            colors.push(
+                ct.entry_as_rgb(i)
+                    .map(|c| [c.r.clamp(0, 255) as u8, c.g.clamp(0, 255) as u8, c.b.clamp(0, 255) as u8]),
+            );
+        }
+    }
+    let mm = band.compute_raster_min_max(false).ok();
+    Ok(Legend {
+        names,
+        colors,
+        max_value: mm.as_ref().map(|m| m.max),
+        min_value: mm.as_ref().map(|m| m.min),
+    })
+}
+
+/// Distinct colours for classes without one.
+const PALETTE: [[u8; 3]; 12] = [
+    [230, 25, 75],
+    [60, 180, 75],
+    [255, 225, 25],
+    [0, 130, 200],
+    [245, 130, 48],
+    [145, 30, 180],
+    [70, 240, 240],
+    [240, 50, 230],
+    [210, 245, 60],
+    [250, 190, 212],
+    [0, 128, 128],
+    [170, 110, 40],
+];
+
+/// Names, colours and count of the classes compared.
+fn classes_of(before: &RasterInfo, after: &RasterInfo) -> Result<(Vec<String>, Vec<[u8; 3]>)> {
+    let lb = legend_of(&before.path)?;
+    let la = legend_of(&after.path)?;
+    let mut n = lb.names.len().max(la.names.len());
+    for (l, p) in [(&lb, &before.path), (&la, &after.path)] {
+        if let Some(min) = l.min_value.filter(|m| *m < 0.0) {
+            return Err(Error::input(p, format!("holds the negative value {min}, not a class index; pass a class map (terratile segment's output) with classes 0, 1, 2, ... and nodata")));
+        }
+        if let Some(max) = l.max_value {
+            if max >= 255.0 {
+                return Err(Error::input(p, format!("holds the value {max}, but change detection supports class indices 0..254 (the change code from * N + to must fit UInt16); pass a class map with at most 255 classes and nodata set")));
+            }
+            n = n.max(max as usize + 1);
+        }
+    }
+    let names = (0..n)
+        .map(|i| {
+            lb.names
+                .get(i)
+                .or(la.names.get(i))
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("class {i}"))
+        })
+        .collect();
+    let colors = (0..n)
+        .map(|i| {
+            lb.colors
+                .get(i)
+                .copied()
+                .flatten()
+                .or(la.colors.get(i).copied().flatten())
+                .unwrap_or(PALETTE[i % PALETTE.len()])
+        })
+        .collect();
+    Ok((names, colors))
+}
+
+/// Names and colours of the N*N change codes.
+pub fn change_legend(names: &[String], colors: &[[u8; 3]]) -> (Vec<String>, Vec<[u8; 3]>) {
+    let n = names.len();
+    let mut out_names = Vec::with_capacity(n * n);
+    let mut out_colors = Vec::with_capacity(n * n);
+    for f in 0..n {
+        for t in 0..n {
+            if f == t {
+                out_names.push(format!("{} (unchanged)", names[f]));
+                let c = colors[f];
+                // a muted tint: mostly light grey, a little of the class colour
+                out_colors.push(c.map(|v| ((v as u32 + 4 * 200) / 5) as u8));
+            } else {
+                out_names.push(format!("{} -> {}", names[f], names[t]));
+                out_colors.push(colors[t]);
+            }
+        }
+    }
+    (out_names, out_colors)
+}
+
+/// Per-tile accumulators for one row of statistics tiles.
+#[derive(Default, Clone)]
+struct TileAcc {
+    valid_px: u64,
+    changed_px: u64,
+    changed_area_m2: f64,
+    pairs: HashMap<u32, u64>,
+}
+
+/// Compares two class maps into the change raster `output`.
+pub fn compare(
+    before: &DateInput,
+    after: &DateInput,
+    output: &Path,
+    tile_px: usize,
+    threads: Option<usize>,
+) -> Result<ChangeStats> {
+    let (b, a) = (&before.classes, &after.classes);
+    let grid = grid::intersect(b, a)?;
+    let resampling = align::choose_resampling(a, &grid)?;
+    let (class_names, class_colors) = classes_of(b, a)?;
+    let n = class_names.len();
+    let pixel_area = PixelArea::of_grid(&b.path, &grid.geo_transform, &grid.projection)?;
+    let warped = align::warp_onto(a, &grid, resampling)?;
+    let after_band = warped
+        .vrt
+        .rasterband(1)
+        .map_err(|e| Error::input(&a.path, gdal_text(&e)))?;
+    let before_ds = read::open(&b.path)?;
+    let before_band = before_ds
+        .rasterband(1)
+        .map_err(|e| Error::input(&b.path, gdal_text(&e)))?;
+    let before_nodata = before_band.no_data_value();
+
+    let (code_names, code_colors) = change_legend(&class_names, &class_colors);
+    let spec = OutputSpec {
+        path: output.to_path_buf(),
+        width: grid.width_px,
+        height: grid.height_px,
+        geo_transform: Some(grid.geo_transform),
+        projection: grid.projection.clone(),
+        class_names: code_names,
+        class_colors: code_colors,
+        confidence: false,
+        threads: threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        metadata: vec![
+            ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+            ("TERRATILE_BEFORE".into(), b.path.display().to_string()),
+            ("TERRATILE_AFTER".into(), a.path.display().to_string()),
+            ("TERRATILE_CLASSES".into(), n.to_string()),
+            (
+                "TERRATILE_CHANGE_ENCODING".into(),
+                format!("value = from * {n} + to; from = value / {n}, to = value % {n}"),
+            ),
+            ("TERRATILE_AFTER_RESAMPLING".into(), resampling.name().into()),
+        ],
+    };
+    let nodata = spec.nodata();
+    let mut writer = ClassWriter::create(spec)?;
+
+    let to_wgs84 = {
+        let src = grid::srs(&b.path, &grid.projection)?;
+        let mut dst = SpatialRef::from_epsg(4326).map_err(|e| Error::Usage(gdal_text(&e)))?;
+        dst.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+        CoordTransform::new(&src, &dst).map_err(|e| {
+            Error::input(&b.path, format!("its CRS cannot be transformed to EPSG:4326 ({})", gdal_text(&e)))
+        })?
+    };
+
+    let (w, h) = (grid.width_px, grid.height_px);
+    let tile_cols = w.div_ceil(tile_px);
+    let mut matrix_px = vec![0u64; n * n];
+    let mut matrix_area_m2 = vec![0f64; n * n];
+    let mut tiles = Vec::with_capacity(tile_cols * h.div_ceil(tile_px));
+    let mut bbuf = vec![0f64; w * tile_px.min(h)];
+    let mut abuf = vec![0u16; w * tile_px.min(h)];
+    let mut codes = vec![0u16; w * tile_px.min(h)];
+    let mut acc = vec![TileAcc::default(); tile_cols];
+    for (tile_row, y0) in (0..h).step_by(tile_px).enumerate() {
+        let bh = tile_px.min(h - y0);
+        let len = w * bh;
+        let (bb, ab, cb) = (&mut bbuf[..len], &mut abuf[..len], &mut codes[..len]);
+        before_band
+            .read_into_slice::<f64>(
+                ((grid.x0_px) as isize, (grid.y0_px + y0) as isize),
+                (w, bh),
+                (w, bh),
+                bb,
+                None,
+            )
+            .map_err(|e| Error::input(&b.path, format!("cannot read rows {}..{}: {}", grid.y0_px + y0, grid.y0_px + y0 + bh, gdal_text(&e))))?;
+        after_band
+            .read_into_slice::<u16>((0, y0 as isize), (w, bh), (w, bh), ab, None)
+            .map_err(|e| Error::input(&a.path, format!("cannot read (warped) rows {}..{}: {}", y0, y0 + bh, gdal_text(&e))))?;
+        acc.iter_mut().for_each(|t| *t = TileAcc::default());
+        for r in 0..bh {
+            let row_m2 = pixel_area.row_m2(y0 + r);
+            let row = r * w;
+            for c in 0..w {
+                let i = row + c;
+                let (bv, av) = (bb[i], ab[i]);
+                let b_ok = bv.is_finite() && before_nodata.is_none_or(|nd| bv != nd);
+                if !b_ok || av == align::WARPED_NODATA {
+                    cb[i] = nodata;
+                    continue;
+                }
+                if bv < 0.0 || bv.fract() != 0.0 || bv as usize >= n || av as usize >= n {
+                    return Err(Error::input(
+                        if bv as usize >= n || bv < 0.0 || bv.fract() != 0.0 { &b.path } else { &a.path },
+                        format!("holds a value that is not a class index 0..{} (before {bv}, after {av} at comparison pixel x={c} y={}); pass class maps with nodata set", n - 1, y0 + r),
+                    ));
+                }
+                let (f, t) = (bv as usize, av as usize);
+                let code = f * n + t;
+                cb[i] = code as u16;
+                matrix_px[code] += 1;
+                matrix_area_m2[code] += row_m2;
+                let ta = &mut acc[c / tile_px];
+                ta.valid_px += 1;
+                if f != t {
+                    ta.changed_px += 1;
+                    ta.changed_area_m2 += row_m2;
+                    *ta.pairs.entry(code as u32).or_default() += 1;
+                }
+            }
+        }
+        writer.write_rows(&Rows {
+            y0,
+            h: bh,
+            width: w,
+            classes: cb.to_vec(),
+            confidence: None,
+            class_counts: Vec::new(),
+        })?;
+        for (col, t) in acc.iter_mut().enumerate() {
+            let x0 = col * tile_px;
+            let tw = tile_px.min(w - x0);
+            let dominant = t
+                .pairs
+                .iter()
+                .max_by_key(|(code, px)| (**px, std::cmp::Reverse(**code)))
+                .map(|(code, px)| (*code as usize / n, *code as usize % n, *px));
+            tiles.push(TileStat {
+                row: tile_row,
+                col,
+                x0_px: x0,
+                y0_px: y0,
+                width_px: tw,
+                height_px: bh,
+                valid_px: t.valid_px,
+                changed_px: t.changed_px,
+                changed_area_m2: t.changed_area_m2,
+                dominant,
+                footprint_lonlat: footprint(&grid.geo_transform, x0, y0, tw, bh, &to_wgs84)
+                    .map_err(|e| Error::input(&b.path, format!("a tile footprint cannot be transformed to EPSG:4326 ({})", gdal_text(&e))))?,
+            });
+        }
+    }
+    writer.finish(&matrix_px)?;
+    let valid_px = matrix_px.iter().sum();
+    let valid_area_m2 = matrix_area_m2.iter().sum();
+    let mut notes = Vec::new();
+    if resampling == Resampling::Mode {
+        notes.push(format!(
+            "{} has finer pixels than the comparison grid: its classes were resampled by mode",
+            a.path.display()
+        ));
+    }
+    Ok(ChangeStats {
+        before: before.clone(),
+        after: after.clone(),
+        grid,
+        resampling,
+        class_names,
+        class_colors,
+        matrix_px,
+        matrix_area_m2,
+        valid_px,
+        valid_area_m2,
+        pixel_area_m2: pixel_area.constant_m2(),
+        tiles,
+        seconds: 0.0,
+        notes,
+    })
+}
+
+/// A tile's outline (4 points per edge) in lon/lat, counter-clockwise and closed.
+fn footprint(
+    gt: &[f64; 6],
+    x0: usize,
+    y0: usize,
+    w: usize,
+    h: usize,
+    ct: &CoordTransform,
+) -> std::result::Result<Vec<(f64, f64)>, gdal::errors::GdalError> {
+    let sub = [
+        gt[0] + x0 as f64 * gt[1] + y0 as f64 * gt[2],
+        gt[1],
+        gt[2],
+        gt[3] + x0 as f64 * gt[4] + y0 as f64 * gt[5],
+        gt[4],
+        gt[5],
+    ];
+    let (mut xs, mut ys) = grid::outline(&sub, w, h, 4);
+    ct.transform_coords(&mut xs, &mut ys, &mut [])?;
+    let mut ring: Vec<(f64, f64)> = xs.into_iter().zip(ys).collect();
+    // outline() goes top edge left to right, right edge down, ...: clockwise on a
+    // north-up map; reverse it for the counter-clockwise exterior ring GeoPackage expects
+    let signed: f64 = ring
+        .iter()
+        .zip(ring.iter().cycle().skip(1))
+        .map(|(p, q)| p.0 * q.1 - q.0 * p.1)
+        .sum();
+    if signed < 0.0 {
+        ring.reverse();
+    }
+    ring.push(ring[0]);
+    Ok(ring)
+}
+
+/// Pixels and area per class of one class map (for `segment --db`), read in row blocks.
+pub fn class_areas(path: &Path, classes: usize) -> Result<(Vec<u64>, Vec<f64>, Option<f64>)> {
+    let ds: Dataset = read::open(path)?;
+    let info = read::describe(path, &ds)?;
+    let gt = info.geo_transform.ok_or_else(|| {
+        Error::input(path, "has no geotransform, so pixel areas are unknown; georeference it first")
+    })?;
+    let pa = PixelArea::of_grid(path, &gt, &info.projection)?;
+    let band = ds.rasterband(1).map_err(|e| Error::input(path, gdal_text(&e)))?;
+    let nd = band.no_data_value();
+    let (w, h) = (info.width, info.height);
+    let mut px = vec![0u64; classes];
+    let mut m2 = vec![0f64; classes];
+    let block = 256.min(h.max(1));
+    let mut buf = vec![0u16; w * block];
+    for y0 in (0..h).step_by(block) {
+        let bh = block.min(h - y0);
+        band.read_into_slice::<u16>((0, y0 as isize), (w, bh), (w, bh), &mut buf[..w * bh], None)
+            .map_err(|e| Error::input(path, gdal_text(&e)))?;
+        for r in 0..bh {
+            let a = pa.row_m2(y0 + r);
+            for &v in &buf[r * w..(r + 1) * w] {
+                if nd.is_some_and(|nd| v as f64 == nd) || v as usize >= classes {
+                    continue;
+                }
+                px[v as usize] += 1;
+                m2[v as usize] += a;
+            }
+        }
+    }
+    Ok((px, m2, pa.constant_m2()))
+}
