@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use terratile::change::ChangeOptions;
 use terratile::infer::Device;
 use terratile::stitch::Blend;
-use terratile::change::ChangeOptions;
 use terratile::SegmentOptions;
 
 #[derive(Debug, Parser)]

@@ -78,10 +78,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 for n in &s.notes {
                     eprintln!("terratile: note: {n}");
                 }
-                let (changed, _) = s.matrix_px.iter().enumerate().fold((0u64, 0), |acc, (k, px)| {
-                    let n = s.classes();
-                    (acc.0 + if k / n != k % n { *px } else { 0 }, 0)
-                });
+                let (changed, _) =
+                    s.matrix_px
+                        .iter()
+                        .enumerate()
+                        .fold((0u64, 0), |acc, (k, px)| {
+                            let n = s.classes();
+                            (acc.0 + if k / n != k % n { *px } else { 0 }, 0)
+                        });
                 eprintln!(
                     "{}: {}x{} px compared ({} classes, AFTER resampled by {}), {} valid, {} changed ({:.1}%), {:.1} s",
                     opts.output.display(),
@@ -95,7 +99,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     s.seconds
                 );
                 if let (Some(db), Some(id)) = (&args.db, run) {
-                    eprintln!("{}: run {id} logged (terratile report --db {} --run {id})", db.display(), db.display());
+                    eprintln!(
+                        "{}: run {id} logged (terratile report --db {} --run {id})",
+                        db.display(),
+                        db.display()
+                    );
                 }
             }
             Ok(())

@@ -38,7 +38,9 @@ impl Resampling {
 /// Nearest unless AFTER's pixels, measured in BEFORE's CRS, are less than 2/3 the size of
 /// the comparison pixels (coarsening): then mode.
 pub fn choose_resampling(after: &RasterInfo, grid: &CompareGrid) -> Result<Resampling> {
-    let gt = after.geo_transform.unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
+    let gt = after
+        .geo_transform
+        .unwrap_or([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
     let (mut xs, mut ys) = outline(&gt, after.width, after.height, 8);
     let ct = gdal::spatial_ref::CoordTransform::new(
         &srs(&after.path, &after.projection)?,
@@ -72,26 +74,24 @@ pub struct Warped {
 pub fn warp_onto(src: &RasterInfo, grid: &CompareGrid, resampling: Resampling) -> Result<Warped> {
     let ds = crate::read::open(&src.path)?;
     let b = grid.bounds();
-    let args: Vec<String> = [
-        "-of", "VRT", "-ot", "UInt16", "-t_srs",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([grid.projection.clone()])
-    .chain(["-te".into()])
-    .chain(b.iter().map(|v| format!("{v:.17e}")))
-    .chain([
-        "-ts".into(),
-        grid.width_px.to_string(),
-        grid.height_px.to_string(),
-        "-r".into(),
-        resampling.name().into(),
-        "-dstnodata".into(),
-        WARPED_NODATA.to_string(),
-        "-wo".into(),
-        "UNIFIED_SRC_NODATA=YES".into(),
-    ])
-    .collect();
+    let args: Vec<String> = ["-of", "VRT", "-ot", "UInt16", "-t_srs"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([grid.projection.clone()])
+        .chain(["-te".into()])
+        .chain(b.iter().map(|v| format!("{v:.17e}")))
+        .chain([
+            "-ts".into(),
+            grid.width_px.to_string(),
+            grid.height_px.to_string(),
+            "-r".into(),
+            resampling.name().into(),
+            "-dstnodata".into(),
+            WARPED_NODATA.to_string(),
+            "-wo".into(),
+            "UNIFIED_SRC_NODATA=YES".into(),
+        ])
+        .collect();
     let cargs: Vec<CString> = args
         .iter()
         .map(|a| CString::new(a.as_str()).expect("no NUL in warp options"))
@@ -109,7 +109,14 @@ pub fn warp_onto(src: &RasterInfo, grid: &CompareGrid, resampling: Resampling) -
         }
         let mut srcs = [ds.c_dataset()];
         let mut usage = 0;
-        let h = gdal_sys::GDALWarp(dest.as_ptr(), std::ptr::null_mut(), 1, srcs.as_mut_ptr(), opts, &mut usage);
+        let h = gdal_sys::GDALWarp(
+            dest.as_ptr(),
+            std::ptr::null_mut(),
+            1,
+            srcs.as_mut_ptr(),
+            opts,
+            &mut usage,
+        );
         gdal_sys::GDALWarpAppOptionsFree(opts);
         h
     };

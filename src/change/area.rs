@@ -55,8 +55,12 @@ impl PixelArea {
                 ));
             }
             let deg = srs.angular_units().to_degrees(); // degrees per angular unit
-            let a = srs.semi_major().map_err(|e| Error::input(path, crate::error::gdal_text(&e)))?;
-            let b = srs.semi_minor().map_err(|e| Error::input(path, crate::error::gdal_text(&e)))?;
+            let a = srs
+                .semi_major()
+                .map_err(|e| Error::input(path, crate::error::gdal_text(&e)))?;
+            let b = srs
+                .semi_minor()
+                .map_err(|e| Error::input(path, crate::error::gdal_text(&e)))?;
             Ok(PixelArea::Geographic {
                 top_deg: gt[3] * deg,
                 dlat_deg: gt[5] * deg,
@@ -145,7 +149,8 @@ mod tests {
         // on a sphere the band area is R^2 * dlon * (sin lat2 - sin lat1)
         let r = 6_371_000.0;
         let got = cell_area_m2(r, r, 10.0, 11.0, 2.0);
-        let want = r * r * 2f64.to_radians() * (11f64.to_radians().sin() - 10f64.to_radians().sin());
+        let want =
+            r * r * 2f64.to_radians() * (11f64.to_radians().sin() - 10f64.to_radians().sin());
         assert!((got - want).abs() / want < 1e-12, "{got} vs {want}");
     }
 

@@ -46,9 +46,8 @@ pub fn srs(path: &Path, wkt: &str) -> Result<SpatialRef> {
             "has no coordinate reference system; assign one (gdal_edit.py -a_srs EPSG:...) so it can be compared",
         ));
     }
-    let mut s = SpatialRef::from_wkt(wkt).map_err(|e| {
-        Error::input(path, format!("its CRS cannot be read ({})", gdal_text(&e)))
-    })?;
+    let mut s = SpatialRef::from_wkt(wkt)
+        .map_err(|e| Error::input(path, format!("its CRS cannot be read ({})", gdal_text(&e))))?;
     s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(s)
 }
@@ -58,7 +57,11 @@ pub fn srs(path: &Path, wkt: &str) -> Result<SpatialRef> {
 pub fn outline(gt: &[f64; 6], width: usize, height: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
     let (w, h) = (width as f64, height as f64);
     let mut px = Vec::with_capacity(4 * n);
-    let steps = |k: usize| (0..n).map(move |i| i as f64 / n as f64).map(move |t| (k, t));
+    let steps = |k: usize| {
+        (0..n)
+            .map(move |i| i as f64 / n as f64)
+            .map(move |t| (k, t))
+    };
     // top edge left to right, right edge down, bottom edge right to left, left edge up
     for (k, t) in steps(0).chain(steps(1)).chain(steps(2)).chain(steps(3)) {
         px.push(match k {
@@ -124,14 +127,24 @@ pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid>
             )
         })?;
     let fold = |v: &[f64], f: fn(f64, f64) -> f64, init| v.iter().copied().fold(init, f);
-    let (xmin, xmax) = (fold(&xs, f64::min, f64::INFINITY), fold(&xs, f64::max, f64::NEG_INFINITY));
-    let (ymin, ymax) = (fold(&ys, f64::min, f64::INFINITY), fold(&ys, f64::max, f64::NEG_INFINITY));
+    let (xmin, xmax) = (
+        fold(&xs, f64::min, f64::INFINITY),
+        fold(&xs, f64::max, f64::NEG_INFINITY),
+    );
+    let (ymin, ymax) = (
+        fold(&ys, f64::min, f64::INFINITY),
+        fold(&ys, f64::max, f64::NEG_INFINITY),
+    );
     // to BEFORE's pixel coordinates; a tolerance keeps exact edges from adding a pixel
     const EPS: f64 = 1e-6;
     let c0 = ((xmin - bgt[0]) / bgt[1] + EPS).floor().max(0.0);
-    let c1 = ((xmax - bgt[0]) / bgt[1] - EPS).ceil().min(before.width as f64);
+    let c1 = ((xmax - bgt[0]) / bgt[1] - EPS)
+        .ceil()
+        .min(before.width as f64);
     let r0 = ((ymax - bgt[3]) / bgt[5] + EPS).floor().max(0.0);
-    let r1 = ((ymin - bgt[3]) / bgt[5] - EPS).ceil().min(before.height as f64);
+    let r1 = ((ymin - bgt[3]) / bgt[5] - EPS)
+        .ceil()
+        .min(before.height as f64);
     if !(c1 > c0 && r1 > r0) {
         return Err(Error::mismatch(
             &after.path,

@@ -119,7 +119,9 @@ impl ChangeStats {
     /// Pixels and m2 per class before (row sums of the matrix).
     pub fn before_totals(&self) -> (Vec<u64>, Vec<f64>) {
         let n = self.classes();
-        let px = (0..n).map(|f| self.matrix_px[f * n..(f + 1) * n].iter().sum()).collect();
+        let px = (0..n)
+            .map(|f| self.matrix_px[f * n..(f + 1) * n].iter().sum())
+            .collect();
         let m2 = (0..n)
             .map(|f| self.matrix_area_m2[f * n..(f + 1) * n].iter().sum())
             .collect();
@@ -128,7 +130,9 @@ impl ChangeStats {
     /// Pixels and m2 per class after (column sums of the matrix).
     pub fn after_totals(&self) -> (Vec<u64>, Vec<f64>) {
         let n = self.classes();
-        let px = (0..n).map(|t| (0..n).map(|f| self.matrix_px[f * n + t]).sum()).collect();
+        let px = (0..n)
+            .map(|t| (0..n).map(|f| self.matrix_px[f * n + t]).sum())
+            .collect();
         let m2 = (0..n)
             .map(|t| (0..n).map(|f| self.matrix_area_m2[f * n + t]).sum())
             .collect();
@@ -156,10 +160,21 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
     if opts.stats_tile_px == 0 {
         return Err(Error::Usage("--stats-tile must be at least 1 pixel".into()));
     }
-    check_output(&opts.output, &[&opts.before, &opts.after, &opts.before_classes, &opts.after_classes])?;
+    check_output(
+        &opts.output,
+        &[
+            &opts.before,
+            &opts.after,
+            &opts.before_classes,
+            &opts.after_classes,
+        ],
+    )?;
     if let Some(d) = &opts.keep_classes {
         if !d.is_dir() {
-            return Err(Error::output(d, "is not a folder; create it or choose another --keep-classes folder"));
+            return Err(Error::output(
+                d,
+                "is not a folder; create it or choose another --keep-classes folder",
+            ));
         }
     }
     // Check every input before any segmentation starts.
@@ -193,9 +208,21 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         }
     }
     let mut temps = TempFiles(Vec::new());
-    let before = date_input(opts, "before", &opts.before, &opts.before_classes, &mut temps)?;
+    let before = date_input(
+        opts,
+        "before",
+        &opts.before,
+        &opts.before_classes,
+        &mut temps,
+    )?;
     let after = date_input(opts, "after", &opts.after, &opts.after_classes, &mut temps)?;
-    let mut stats = compare(&before, &after, &opts.output, opts.stats_tile_px, opts.segment.threads)?;
+    let mut stats = compare(
+        &before,
+        &after,
+        &opts.output,
+        opts.stats_tile_px,
+        opts.segment.threads,
+    )?;
     for d in [&before, &after] {
         if let Some(s) = &d.segmented {
             stats.notes.extend(s.notes.iter().cloned());
@@ -307,10 +334,13 @@ fn legend_of(path: &Path) -> Result<Legend> {
     let mut colors = Vec::new();
     if let Some(ct) = band.color_table() {
         for i in 0..ct.entry_count().min(256) {
-            colors.push(
-                ct.entry_as_rgb(i)
-                    .map(|c| [c.r.clamp(0, 255) as u8, c.g.clamp(0, 255) as u8, c.b.clamp(0, 255) as u8]),
-            );
+            colors.push(ct.entry_as_rgb(i).map(|c| {
+                [
+                    c.r.clamp(0, 255) as u8,
+                    c.g.clamp(0, 255) as u8,
+                    c.b.clamp(0, 255) as u8,
+                ]
+            }));
         }
     }
     let mm = band.compute_raster_min_max(false).ok();
@@ -453,7 +483,10 @@ pub fn compare(
                 "TERRATILE_CHANGE_ENCODING".into(),
                 format!("value = from * {n} + to; from = value / {n}, to = value % {n}"),
             ),
-            ("TERRATILE_AFTER_RESAMPLING".into(), resampling.name().into()),
+            (
+                "TERRATILE_AFTER_RESAMPLING".into(),
+                resampling.name().into(),
+            ),
         ],
     };
     let nodata = spec.nodata();
@@ -464,7 +497,13 @@ pub fn compare(
         let mut dst = SpatialRef::from_epsg(4326).map_err(|e| Error::Usage(gdal_text(&e)))?;
         dst.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
         CoordTransform::new(&src, &dst).map_err(|e| {
-            Error::input(&b.path, format!("its CRS cannot be transformed to EPSG:4326 ({})", gdal_text(&e)))
+            Error::input(
+                &b.path,
+                format!(
+                    "its CRS cannot be transformed to EPSG:4326 ({})",
+                    gdal_text(&e)
+                ),
+            )
         })?
     };
 
@@ -489,10 +528,30 @@ pub fn compare(
                 bb,
                 None,
             )
-            .map_err(|e| Error::input(&b.path, format!("cannot read rows {}..{}: {}", grid.y0_px + y0, grid.y0_px + y0 + bh, gdal_text(&e))))?;
+            .map_err(|e| {
+                Error::input(
+                    &b.path,
+                    format!(
+                        "cannot read rows {}..{}: {}",
+                        grid.y0_px + y0,
+                        grid.y0_px + y0 + bh,
+                        gdal_text(&e)
+                    ),
+                )
+            })?;
         after_band
             .read_into_slice::<u16>((0, y0 as isize), (w, bh), (w, bh), ab, None)
-            .map_err(|e| Error::input(&a.path, format!("cannot read (warped) rows {}..{}: {}", y0, y0 + bh, gdal_text(&e))))?;
+            .map_err(|e| {
+                Error::input(
+                    &a.path,
+                    format!(
+                        "cannot read (warped) rows {}..{}: {}",
+                        y0,
+                        y0 + bh,
+                        gdal_text(&e)
+                    ),
+                )
+            })?;
         acc.iter_mut().for_each(|t| *t = TileAcc::default());
         for r in 0..bh {
             let row_m2 = pixel_area.row_m2(y0 + r);
@@ -553,7 +612,15 @@ pub fn compare(
                 changed_area_m2: t.changed_area_m2,
                 dominant,
                 footprint_lonlat: footprint(&grid.geo_transform, x0, y0, tw, bh, &to_wgs84)
-                    .map_err(|e| Error::input(&b.path, format!("a tile footprint cannot be transformed to EPSG:4326 ({})", gdal_text(&e))))?,
+                    .map_err(|e| {
+                        Error::input(
+                            &b.path,
+                            format!(
+                                "a tile footprint cannot be transformed to EPSG:4326 ({})",
+                                gdal_text(&e)
+                            ),
+                        )
+                    })?,
             });
         }
     }
@@ -624,10 +691,15 @@ pub fn class_areas(path: &Path, classes: usize) -> Result<(Vec<u64>, Vec<f64>, O
     let ds: Dataset = read::open(path)?;
     let info = read::describe(path, &ds)?;
     let gt = info.geo_transform.ok_or_else(|| {
-        Error::input(path, "has no geotransform, so pixel areas are unknown; georeference it first")
+        Error::input(
+            path,
+            "has no geotransform, so pixel areas are unknown; georeference it first",
+        )
     })?;
     let pa = PixelArea::of_grid(path, &gt, &info.projection)?;
-    let band = ds.rasterband(1).map_err(|e| Error::input(path, gdal_text(&e)))?;
+    let band = ds
+        .rasterband(1)
+        .map_err(|e| Error::input(path, gdal_text(&e)))?;
     let nd = band.no_data_value();
     let (w, h) = (info.width, info.height);
     let mut px = vec![0u64; classes];

@@ -3,8 +3,12 @@
 
 /// A polygon (one ring, closed, lon/lat) as a GeoPackage geometry blob in `srs_id`.
 pub fn polygon_blob(ring: &[(f64, f64)], srs_id: i32) -> Vec<u8> {
-    let (mut minx, mut maxx, mut miny, mut maxy) =
-        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut minx, mut maxx, mut miny, mut maxy) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in ring {
         minx = minx.min(x);
         maxx = maxx.max(x);
@@ -14,8 +18,8 @@ pub fn polygon_blob(ring: &[(f64, f64)], srs_id: i32) -> Vec<u8> {
     let mut b = Vec::with_capacity(8 + 32 + 13 + 16 * ring.len());
     b.extend_from_slice(b"GP");
     b.push(0); // version 1 (0)
-    // flags: standard binary, not empty, envelope [minx, maxx, miny, maxy] (1 << 1),
-    // little-endian (1)
+               // flags: standard binary, not empty, envelope [minx, maxx, miny, maxy] (1 << 1),
+               // little-endian (1)
     b.push(0b0000_0011);
     b.extend_from_slice(&srs_id.to_le_bytes());
     for v in [minx, maxx, miny, maxy] {
@@ -39,7 +43,9 @@ pub fn envelope(blob: &[u8]) -> Option<[f64; 4]> {
         return None;
     }
     let f = |i: usize| -> Option<f64> {
-        Some(f64::from_le_bytes(blob.get(8 + 8 * i..16 + 8 * i)?.try_into().ok()?))
+        Some(f64::from_le_bytes(
+            blob.get(8 + 8 * i..16 + 8 * i)?.try_into().ok()?,
+        ))
     };
     Some([f(0)?, f(1)?, f(2)?, f(3)?])
 }

@@ -192,7 +192,11 @@ pub fn segment_record(
         pixel_area_m2,
         valid_px: px.iter().sum(),
         valid_area_m2,
-        models: models(Some(&opts.model), &s.class_names, opts.mask_model.as_deref())?,
+        models: models(
+            Some(&opts.model),
+            &s.class_names,
+            opts.mask_model.as_deref(),
+        )?,
         rasters: vec![
             raster_record("input", &describe(&opts.input)?),
             raster_record("output", &describe(&opts.output)?),
@@ -213,14 +217,17 @@ fn remove_output(path: &Path) {
 }
 
 /// Runs `change`, logging it to `db` when given; returns the statistics and the run id.
-pub fn change_logged(opts: &ChangeOptions, db: Option<&Path>) -> Result<(ChangeStats, Option<i64>)> {
+pub fn change_logged(
+    opts: &ChangeOptions,
+    db: Option<&Path>,
+) -> Result<(ChangeStats, Option<i64>)> {
     let mut store = db.map(Store::open).transpose()?;
     let started = super::utc_now();
     let stats = change::change(opts)?;
     let id = match store.as_mut() {
         Some(st) => {
-            let logged = change_record(opts, &stats, started, super::utc_now())
-                .and_then(|r| st.record(&r));
+            let logged =
+                change_record(opts, &stats, started, super::utc_now()).and_then(|r| st.record(&r));
             match logged {
                 Ok(id) => Some(id),
                 Err(e) => {

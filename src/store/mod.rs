@@ -104,14 +104,19 @@ pub struct RunRecord {
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
     let problem = match e.sqlite_error_code() {
-        Some(C::ReadOnly) => "is read-only; make it writable (chmod u+w) or choose another --db path".to_string(),
+        Some(C::ReadOnly) => {
+            "is read-only; make it writable (chmod u+w) or choose another --db path".to_string()
+        }
         Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => {
             "stayed locked by another process for 30 s; try again when it has finished".to_string()
         }
         Some(C::NotADatabase) => {
-            "is not an SQLite database; choose another --db path (a new file is created)".to_string()
+            "is not an SQLite database; choose another --db path (a new file is created)"
+                .to_string()
         }
-        Some(C::CannotOpen) => "cannot be opened; check the path and its folder's permissions".to_string(),
+        Some(C::CannotOpen) => {
+            "cannot be opened; check the path and its folder's permissions".to_string()
+        }
         Some(C::DiskFull) => "the disk is full; free some space and run again".to_string(),
         _ => format!("statistics database error: {e}"),
     };
@@ -136,7 +141,10 @@ impl Store {
             ));
         }
         if path.is_dir() {
-            return Err(Error::output(path, "is a folder; give a file name such as stats.sqlite"));
+            return Err(Error::output(
+                path,
+                "is a folder; give a file name such as stats.sqlite",
+            ));
         }
         if let Ok(m) = std::fs::metadata(path) {
             if m.permissions().readonly() {
@@ -214,7 +222,9 @@ impl Store {
             .map_err(e)?;
         schema_of(&self.path, uv, app, || {
             self.conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .map_err(e)
         })
     }
@@ -227,13 +237,17 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
-        let uv: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
+        let uv: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(e)?;
         let app: i64 = tx
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .map_err(e)?;
         let current = schema_of(&path, uv, app, || {
-            tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-                .map_err(e)
+            tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(e)
         })?;
         if current > SCHEMA_VERSION {
             return Err(Error::output(
@@ -251,8 +265,12 @@ impl Store {
         }
         tx.pragma_update(None, "application_id", GPKG_APPLICATION_ID)
             .map_err(e)?;
-        tx.pragma_update(None, "user_version", GPKG_USER_VERSION_BASE + SCHEMA_VERSION)
-            .map_err(e)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            GPKG_USER_VERSION_BASE + SCHEMA_VERSION,
+        )
+        .map_err(e)?;
         tx.commit().map_err(e)
     }
 
@@ -322,15 +340,29 @@ impl Store {
                 } else {
                     0.0
                 };
-                st.execute(params![id, c.date, c.class as i64, name, c.pixels as i64, c.area_m2, share])
-                    .map_err(e)?;
+                st.execute(params![
+                    id,
+                    c.date,
+                    c.class as i64,
+                    name,
+                    c.pixels as i64,
+                    c.area_m2,
+                    share
+                ])
+                .map_err(e)?;
             }
             let mut st = tx
                 .prepare("INSERT INTO transitions (run_id, from_class, to_class, pixels, area_m2) VALUES (?1, ?2, ?3, ?4, ?5)")
                 .map_err(e)?;
             for t in &run.transitions {
-                st.execute(params![id, t.from as i64, t.to as i64, t.pixels as i64, t.area_m2])
-                    .map_err(e)?;
+                st.execute(params![
+                    id,
+                    t.from as i64,
+                    t.to as i64,
+                    t.pixels as i64,
+                    t.area_m2
+                ])
+                .map_err(e)?;
             }
             let mut st = tx
                 .prepare(
@@ -352,19 +384,28 @@ impl Store {
                     t.valid_px as i64,
                     t.changed_px as i64,
                     t.changed_area_m2,
-                    if t.valid_px > 0 { t.changed_px as f64 / t.valid_px as f64 } else { 0.0 },
+                    if t.valid_px > 0 {
+                        t.changed_px as f64 / t.valid_px as f64
+                    } else {
+                        0.0
+                    },
                     t.dominant.map(|d| d.0 as i64),
                     t.dominant.map(|d| d.1 as i64),
                     t.dominant.map_or(0, |d| d.2 as i64),
-                    t.dominant.map_or(String::new(), |d| format!("{} -> {}", name(d.0), name(d.1))),
+                    t.dominant
+                        .map_or(String::new(), |d| format!("{} -> {}", name(d.0), name(d.1))),
                 ])
                 .map_err(e)?;
             }
         }
         if !run.tiles.is_empty() {
             // the layer's extent in gpkg_contents, over all runs
-            let (mut minx, mut maxx, mut miny, mut maxy) =
-                (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+            let (mut minx, mut maxx, mut miny, mut maxy) = (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            );
             for t in &run.tiles {
                 for &(x, y) in &t.footprint_lonlat {
                     minx = minx.min(x);

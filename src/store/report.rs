@@ -54,9 +54,16 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
     let id: i64 = match run {
         Some(id) => id,
         None => c
-            .query_row("SELECT max(id) FROM runs", [], |r| r.get::<_, Option<i64>>(0))
+            .query_row("SELECT max(id) FROM runs", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
             .map_err(e)?
-            .ok_or_else(|| Error::input(&path, "holds no runs yet; run `terratile change ... --db` first"))?,
+            .ok_or_else(|| {
+                Error::input(
+                    &path,
+                    "holds no runs yet; run `terratile change ... --db` first",
+                )
+            })?,
     };
     let row = c.query_row(
         "SELECT command, started, finished, tool_version, output, parameters, valid_px, valid_area_m2, pixel_area_m2, class_count FROM runs WHERE id = ?1",
@@ -85,7 +92,11 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
             return Err(Error::Usage(format!(
                 "{}: there is no run {id}; its runs are {}",
                 path.display(),
-                if ids.is_empty() { "none".to_string() } else { format!("{ids:?}") }
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{ids:?}")
+                }
             )));
         }
         r => r.map_err(e)?,
@@ -179,7 +190,11 @@ pub fn table(r: &Report) -> String {
     );
     let _ = writeln!(s, "output: {}", r.output);
     for (role, path, sha) in &r.models {
-        let _ = writeln!(s, "{role} model: {path} (sha256 {})", &sha[..sha.len().min(12)]);
+        let _ = writeln!(
+            s,
+            "{role} model: {path} (sha256 {})",
+            &sha[..sha.len().min(12)]
+        );
     }
     let pixel = match r.pixel_area_m2 {
         Some(a) => format!("pixel {a:.2} m2"),
@@ -252,7 +267,11 @@ pub fn table(r: &Report) -> String {
         let _ = write!(s, "{:<nw$}", r.class_names[f]);
         for t in 0..n {
             let v = m[f * n + t];
-            let cell = if v == 0.0 { "-".to_string() } else { format!("{:.2}", v / HA) };
+            let cell = if v == 0.0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}", v / HA)
+            };
             let _ = write!(s, " {cell:>cw$}");
         }
         let lost: f64 = (0..n).filter(|&t| t != f).map(|t| m[f * n + t]).sum();
@@ -269,7 +288,11 @@ pub fn table(r: &Report) -> String {
         s,
         "\nchanged: {cpx} px = {:.2} ha ({:.1}% of the valid area)",
         carea / HA,
-        if r.valid_area_m2 > 0.0 { 100.0 * carea / r.valid_area_m2 } else { 0.0 }
+        if r.valid_area_m2 > 0.0 {
+            100.0 * carea / r.valid_area_m2
+        } else {
+            0.0
+        }
     );
     s
 }
@@ -350,7 +373,11 @@ pub fn to_csv(r: &Report) -> String {
     }
     let name = |i: usize| csv_field(r.class_names.get(i).map_or("", |x| x.as_str()));
     for &(f, t, px, m2) in &r.transitions {
-        let share = if r.valid_area_m2 > 0.0 { m2 / r.valid_area_m2 } else { 0.0 };
+        let share = if r.valid_area_m2 > 0.0 {
+            m2 / r.valid_area_m2
+        } else {
+            0.0
+        };
         let _ = writeln!(
             s,
             "transition,,{f},{},{t},{},{px},{m2},{},{share}",

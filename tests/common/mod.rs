@@ -225,3 +225,111 @@ pub fn attribute_table(path: &Path) -> Vec<(i32, String, i64)> {
     }
     rows
 }
+
+/// The Landsat 5 pair of r-cran-satellite (2000-03-09, 2010-12-18): 6-band stacks.
+pub fn landsat_2000() -> PathBuf {
+    data("data/satellite/lt05_2000.tif")
+}
+pub fn landsat_2010() -> PathBuf {
+    data("data/satellite/lt5_2010.tif")
+}
+
+/// A class map made from real imagery without a model: band `band` (NIR: 4) cut into
+/// `classes` bins at its quantiles (Byte, nodata 255 where the band is nodata), on the
+/// scene's own grid. Returns the class per pixel (255 = nodata).
+pub fn quantile_classes(scene: &Path, band: usize, classes: usize, out: &Path) -> Vec<u8> {
+    let ds = Dataset::open(scene).unwrap();
+    let b = ds.rasterband(band).unwrap();
+    let (w, h) = b.size();
+    let nd = b.no_data_value();
+    let mut v = vec![0f64; w * h];
+    b.read_into_slice::<f64>((0, 0), (w, h), (w, h), &mut v, None)
+        .unwrap();
+    let mut sorted: Vec<f64> = v.iter().copied().filter(|x| Some(*x) != nd).collect();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let cuts: Vec<f64> = (1..classes)
+        .map(|k| sorted[k * sorted.len() / classes])
+        .collect();
+    let cls: Vec<u8> = v
+        .iter()
+        .map(|x| {
+            if Some(*x) == nd {
+                255
+            } else {
+                cuts.iter().filter(|c| *x >= **c).count() as u8
+            }
+        })
+        .collect();
+    write_classes(out, &ds, &cls);
+    cls
+}
+
+/// Writes a Byte class map (nodata 255) on the grid of `like`.
+pub fn write_classes(out: &Path, like: &Dataset, cls: &[u8]) {
+    use gdal::raster::{Buffer, RasterCreationOptions};
+    let (w, h) = like.raster_size();
+    let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut o = drv
+        .create_with_band_type_with_options::<u8, _>(out, w, h, 1, &RasterCreationOptions::new())
+        .unwrap();
+    o.set_geo_transform(&like.geo_transform().unwrap()).unwrap();
+    o.set_projection(&like.projection()).unwrap();
+    let mut band = o.rasterband(1).unwrap();
+    band.set_no_data_value(Some(255.0)).unwrap();
+    let mut buf = Buffer::new((w, h), cls.to_vec());
+    band.write((0, 0), (w, h), &mut buf).unwrap();
+}
+
+/// Runs a command line tool (gdal_translate, gdalwarp, ...) and asserts success.
+pub fn tool(cmd: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) {
+    let out = Command::new(cmd)
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} cannot start ({e}): run scripts/setup.sh"));
+    assert!(
+        out.status.success(),
+        "{cmd} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `terratile ARGS` and asserts success; returns stderr.
+pub fn terratile_ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let out = terratile(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "terratile failed: {err}");
+    err
+}
+
+/// `terratile report --db DB [--run ID] --format json`, parsed.
+pub fn report_json(db: &Path, run: Option<i64>) -> serde_json::Value {
+    let id = run.map(|r| r.to_string());
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&"report", &"--db", &db, &"--format", &"json"];
+    if let Some(id) = &id {
+        args.push(&"--run");
+        args.push(id);
+    }
+    let out = terratile(&args);
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("report --format json is JSON")
+}
+
+/// (from, to) -> pixels of a report's transitions.
+pub fn transitions_of(report: &serde_json::Value) -> std::collections::BTreeMap<(u64, u64), u64> {
+    report["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                (t["from"].as_u64().unwrap(), t["to"].as_u64().unwrap()),
+                t["pixels"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
