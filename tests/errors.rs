@@ -300,3 +300,131 @@ fn ctrl_c_stops_cleanly_and_leaves_nothing() {
         files_in(&dir)
     );
 }
+
+/// Runs `terratile ARGS`, expects the same promises as `fails` for the output `out`.
+fn change_fails(args: &[&dyn AsRef<std::ffi::OsStr>], out: &Path, mentions: &[&str]) -> String {
+    let o = terratile(args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "expected exit 1: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for m in mentions {
+        assert!(err.contains(m), "error should mention {m:?}: {err}");
+    }
+    assert!(!out.exists(), "nothing may be left at the output path");
+    let left: Vec<_> = files_in(out.parent().unwrap())
+        .into_iter()
+        .filter(|f| f.contains("terratile-"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    err
+}
+
+#[test]
+fn change_of_rasters_that_do_not_overlap() {
+    let dir = tempdir("nooverlap");
+    let (b, a) = (dir.join("before.tif"), dir.join("after_far.tif"));
+    quantile_classes(&landsat_2000(), 4, 3, &b);
+    // the 2010 scene moved 100 km east
+    let near = dir.join("after.tif");
+    quantile_classes(&landsat_2010(), 4, 3, &near);
+    tool(
+        "gdal_translate",
+        &[
+            &"-q", &"-a_ullr", &"689035", &"756165", &"692065", &"753135", &near, &a,
+        ],
+    );
+    let out = dir.join("change.tif");
+    let db = dir.join("stats.gpkg");
+    change_fails(
+        &[
+            &"change",
+            &"--before-classes",
+            &b,
+            &"--after-classes",
+            &a,
+            &"-o",
+            &out,
+            &"--db",
+            &db,
+        ],
+        &out,
+        &["after_far.tif", "does not overlap", "before.tif"],
+    );
+    // the database was created (opened first), but holds no run
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let runs: i64 = conn
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 0);
+    // imagery of a place that does not overlap, through the model: the same error, and
+    // the temporary class maps are removed
+    let far_img = dir.join("lt5_far.tif");
+    tool(
+        "gdal_translate",
+        &[
+            &"-q",
+            &"-a_ullr",
+            &"689035",
+            &"756165",
+            &"692065",
+            &"753135",
+            &landsat_2010(),
+            &far_img,
+        ],
+    );
+    change_fails(
+        &[
+            &"change",
+            &landsat_2000(),
+            &far_img,
+            &"-m",
+            &perpixel(),
+            &"--bands",
+            &"1,2,3,4",
+            &"-o",
+            &out,
+            &"-q",
+        ],
+        &out,
+        &["lt5_far.tif", "does not overlap"],
+    );
+}
+
+#[test]
+fn change_without_a_model_or_classes() {
+    let dir = tempdir("nomodel");
+    let out = dir.join("change.tif");
+    change_fails(
+        &[&"change", &landsat_2000(), &landsat_2010(), &"-o", &out],
+        &out,
+        &["lt05_2000.tif", "-m MODEL.onnx", "--before-classes"],
+    );
+    change_fails(
+        &[
+            &"change",
+            &"--before-classes",
+            &dir.join("missing.tif"),
+            &"--after-classes",
+            &landsat_2010(),
+            &"-o",
+            &out,
+        ],
+        &out,
+        &["missing.tif", "no such file"],
+    );
+    // imagery (not a class map) passed as classes: values beyond 254 are refused
+    change_fails(
+        &[
+            &"change",
+            &"--before-classes",
+            &s2(),
+            &"--after-classes",
+            &s2(),
+            &"-o",
+            &out,
+        ],
+        &out,
+        &["s2_b02_b03_b04_b08.tif", "class"],
+    );
+}

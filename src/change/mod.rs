@@ -207,6 +207,16 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
             return Err(Error::model(m, "no such file; check the model path"));
         }
     }
+    // No overlap is found before any date is segmented, naming the files the user gave.
+    let grid_raster = |img: &Option<PathBuf>, cls: &Option<PathBuf>| -> Result<RasterInfo> {
+        let p = cls.as_ref().or(img.as_ref()).expect("checked above");
+        let ds = read::open(p)?;
+        read::describe(p, &ds)
+    };
+    grid::intersect(
+        &grid_raster(&opts.before, &opts.before_classes)?,
+        &grid_raster(&opts.after, &opts.after_classes)?,
+    )?;
     let mut temps = TempFiles(Vec::new());
     let before = date_input(
         opts,
