@@ -143,6 +143,12 @@ pub struct ChangeArgs {
     /// Keep the class maps of segmented dates in this folder (before_classes.tif, after_classes.tif)
     #[arg(long, value_name = "DIR")]
     pub keep_classes: Option<PathBuf>,
+    /// Polygons (GeoPackage, GeoJSON, Shapefile, ...) for per-zone statistics
+    #[arg(long, value_name = "ZONES.gpkg")]
+    pub zones: Option<PathBuf>,
+    /// The zones' attribute that names them [default: the feature id]
+    #[arg(long, value_name = "NAME")]
+    pub zone_field: Option<String>,
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
@@ -189,6 +195,8 @@ impl ChangeArgs {
             output: self.output.clone(),
             keep_classes: self.keep_classes.clone(),
             stats_tile_px: self.stats_tile,
+            zones: self.zones.clone(),
+            zone_field: self.zone_field.clone(),
             segment: SegmentOptions {
                 tile_px: self.tile,
                 overlap_px: self.overlap,

@@ -390,3 +390,121 @@ fn imagery_through_a_real_model_equals_precomputed_class_maps() {
         .unwrap();
     assert_eq!(rasters, 3, "before, after, output");
 }
+
+#[test]
+fn zones_get_their_own_exact_figures() {
+    use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+    let dir = tempdir("zones");
+    let (b, a) = (dir.join("before.tif"), dir.join("after.tif"));
+    let before = quantile_classes(&landsat_2000(), 4, N, &b);
+    let mut after = before.clone();
+    let w = 101;
+    for y in 20..50 {
+        for x in 10..40 {
+            after[y * w + x] = 4;
+        }
+    }
+    write_classes(&a, &Dataset::open(landsat_2000()).unwrap(), &after);
+    // two zones as lon/lat polygons (GeoJSON, EPSG:4326) on pixel edges of the UTM grid:
+    // the planted block, and an untouched block in the north-east
+    let gt = geo_transform(&b);
+    let mut utm = SpatialRef::from_wkt(&Dataset::open(&b).unwrap().projection()).unwrap();
+    utm.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut wgs = SpatialRef::from_epsg(4326).unwrap();
+    wgs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let ct = CoordTransform::new(&utm, &wgs).unwrap();
+    let ring = |x0: usize, y0: usize, x1: usize, y1: usize| -> String {
+        let px = [(x0, y1), (x1, y1), (x1, y0), (x0, y0), (x0, y1)];
+        let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = px
+            .iter()
+            .map(|&(c, r)| (gt[0] + c as f64 * gt[1], gt[3] + r as f64 * gt[5]))
+            .unzip();
+        ct.transform_coords(&mut xs, &mut ys, &mut []).unwrap();
+        let pts: Vec<String> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| format!("[{x:.10},{y:.10}]"))
+            .collect();
+        format!("[[{}]]", pts.join(","))
+    };
+    let geojson = format!(
+        r#"{{"type":"FeatureCollection","features":[
+  {{"type":"Feature","properties":{{"name":"planted"}},"geometry":{{"type":"Polygon","coordinates":{}}}}},
+  {{"type":"Feature","properties":{{"name":"north-east"}},"geometry":{{"type":"Polygon","coordinates":{}}}}}]}}"#,
+        ring(10, 20, 40, 50),
+        ring(60, 0, 90, 30)
+    );
+    let zones = dir.join("zones.geojson");
+    std::fs::write(&zones, geojson).unwrap();
+    let expect = |x0: usize, y0: usize, x1: usize, y1: usize| {
+        let mut m: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (f, t) = (before[y * w + x], after[y * w + x]);
+                if f != 255 && t != 255 {
+                    *m.entry((f as u64, t as u64)).or_default() += 1;
+                }
+            }
+        }
+        m
+    };
+    let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
+    let z = zones.to_str().unwrap();
+    let err = change_classes(&b, &a, &out, &db, &["--zones", z, "--zone-field", "name"]);
+    assert!(!err.contains("error"), "{err}");
+    let r = report_json(&db, None);
+    let zs = r["zones"].as_array().unwrap();
+    assert_eq!(zs.len(), 2);
+    for (zj, want, name) in [
+        (&zs[0], expect(10, 20, 40, 50), "planted"),
+        (&zs[1], expect(60, 0, 90, 30), "north-east"),
+    ] {
+        assert_eq!(zj["name"], name);
+        let got: BTreeMap<(u64, u64), u64> = zj["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    (t["from"].as_u64().unwrap(), t["to"].as_u64().unwrap()),
+                    t["pixels"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "zone {name}");
+        let px: u64 = want.values().sum();
+        assert_eq!(zj["valid_px"].as_u64().unwrap(), px);
+        assert!((zj["valid_area_m2"].as_f64().unwrap() - px as f64 * 900.0).abs() < 1e-6);
+    }
+    assert!(zs[0]["changed_px"].as_u64().unwrap() > 500);
+    assert_eq!(zs[1]["changed_px"].as_u64().unwrap(), 0);
+    // the table names the zones; a field that does not exist is a clear error
+    let t = terratile(&[&"report", &"--db", &db]);
+    let text = String::from_utf8_lossy(&t.stdout);
+    assert!(
+        text.contains("planted") && text.contains("north-east"),
+        "{text}"
+    );
+    let o = terratile(&[
+        &"change",
+        &"--before-classes",
+        &b,
+        &"--after-classes",
+        &a,
+        &"-o",
+        &dir.join("x.tif"),
+        &"--zones",
+        &zones,
+        &"--zone-field",
+        &"NAME_1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("zones.geojson")
+            && err.contains("no field \"NAME_1\"")
+            && err.contains("name"),
+        "{err}"
+    );
+    assert!(!dir.join("x.tif").exists());
+}

@@ -21,6 +21,7 @@
 pub mod align;
 pub mod area;
 pub mod grid;
+pub mod zones;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ use crate::write::{ClassWriter, OutputSpec};
 pub use align::Resampling;
 pub use area::PixelArea;
 pub use grid::CompareGrid;
+pub use zones::Zones;
 
 /// Everything `change` can be told.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +61,20 @@ pub struct ChangeOptions {
     pub keep_classes: Option<PathBuf>,
     /// Side of the statistics tiles in comparison-grid pixels.
     pub stats_tile_px: usize,
+    /// Polygons for per-zone figures, and the field that names them.
+    pub zones: Option<PathBuf>,
+    pub zone_field: Option<String>,
+}
+
+/// The figures of one zone (a polygon of `--zones`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneStat {
+    /// Index of the polygon in the zones file (0-based, in reading order).
+    pub zone: usize,
+    pub name: String,
+    /// `matrix_px[from * N + to]` within the zone.
+    pub matrix_px: Vec<u64>,
+    pub matrix_area_m2: Vec<f64>,
 }
 
 /// One date as compared.
@@ -108,6 +124,8 @@ pub struct ChangeStats {
     /// The pixel area when it is the same everywhere (projected CRS).
     pub pixel_area_m2: Option<f64>,
     pub tiles: Vec<TileStat>,
+    /// Per zone, with `--zones`.
+    pub zones: Vec<ZoneStat>,
     pub seconds: f64,
     pub notes: Vec<String>,
 }
@@ -213,10 +231,18 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         let ds = read::open(p)?;
         read::describe(p, &ds)
     };
-    grid::intersect(
+    let early = grid::intersect(
         &grid_raster(&opts.before, &opts.before_classes)?,
         &grid_raster(&opts.after, &opts.after_classes)?,
     )?;
+    if opts.zone_field.is_some() && opts.zones.is_none() {
+        return Err(Error::Usage("--zone-field needs --zones ZONES.gpkg".into()));
+    }
+    let zones = opts
+        .zones
+        .as_deref()
+        .map(|z| Zones::load(z, opts.zone_field.as_deref(), &early))
+        .transpose()?;
     let mut temps = TempFiles(Vec::new());
     let before = date_input(
         opts,
@@ -232,6 +258,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         &opts.output,
         opts.stats_tile_px,
         opts.segment.threads,
+        zones.as_ref(),
     )?;
     for d in [&before, &after] {
         if let Some(s) = &d.segmented {
@@ -454,6 +481,7 @@ pub fn compare(
     output: &Path,
     tile_px: usize,
     threads: Option<usize>,
+    zones: Option<&Zones>,
 ) -> Result<ChangeStats> {
     let (b, a) = (&before.classes, &after.classes);
     let grid = grid::intersect(b, a)?;
@@ -526,6 +554,10 @@ pub fn compare(
     let mut abuf = vec![0u16; w * tile_px.min(h)];
     let mut codes = vec![0u16; w * tile_px.min(h)];
     let mut acc = vec![TileAcc::default(); tile_cols];
+    let nz = zones.map_or(0, |z| z.len());
+    let mut zone_px = vec![0u64; nz * n * n];
+    let mut zone_m2 = vec![0f64; nz * n * n];
+    let mut zbuf = vec![0u32; if nz > 0 { w * tile_px.min(h) } else { 0 }];
     for (tile_row, y0) in (0..h).step_by(tile_px).enumerate() {
         let bh = tile_px.min(h - y0);
         let len = w * bh;
@@ -563,6 +595,11 @@ pub fn compare(
                 )
             })?;
         acc.iter_mut().for_each(|t| *t = TileAcc::default());
+        if let Some(z) = zones {
+            let g = &grid.geo_transform;
+            let block_gt = [g[0], g[1], 0.0, g[3] + y0 as f64 * g[5], 0.0, g[5]];
+            z.burn(block_gt, &grid.projection, w, bh, &mut zbuf[..len])?;
+        }
         for r in 0..bh {
             let row_m2 = pixel_area.row_m2(y0 + r);
             let row = r * w;
@@ -585,6 +622,11 @@ pub fn compare(
                 cb[i] = code as u16;
                 matrix_px[code] += 1;
                 matrix_area_m2[code] += row_m2;
+                if nz > 0 && zbuf[i] > 0 {
+                    let k = (zbuf[i] as usize - 1) * n * n + code;
+                    zone_px[k] += 1;
+                    zone_m2[k] += row_m2;
+                }
                 let ta = &mut acc[c / tile_px];
                 ta.valid_px += 1;
                 if f != t {
@@ -657,6 +699,14 @@ pub fn compare(
         valid_area_m2,
         pixel_area_m2: pixel_area.constant_m2(),
         tiles,
+        zones: (0..nz)
+            .map(|z| ZoneStat {
+                zone: z,
+                name: zones.map(|zs| zs.names[z].clone()).unwrap_or_default(),
+                matrix_px: zone_px[z * n * n..(z + 1) * n * n].to_vec(),
+                matrix_area_m2: zone_m2[z * n * n..(z + 1) * n * n].to_vec(),
+            })
+            .collect(),
         seconds: 0.0,
         notes,
     })

@@ -98,6 +98,7 @@ pub fn change_record(
         "before_classes": p(&opts.before_classes), "after_classes": p(&opts.after_classes),
         "output": opts.output.display().to_string(),
         "stats_tile_px": opts.stats_tile_px,
+        "zones": p(&opts.zones), "zone_field": opts.zone_field,
         "after_resampling": s.resampling.name(),
         "comparison_grid": {
             "x0_px": s.grid.x0_px, "y0_px": s.grid.y0_px,
@@ -158,6 +159,7 @@ pub fn change_record(
         class_areas,
         transitions,
         tiles: s.tiles.clone(),
+        zones: s.zones.clone(),
     })
 }
 
@@ -204,6 +206,7 @@ pub fn segment_record(
         class_areas,
         transitions: Vec::new(),
         tiles: Vec::new(),
+        zones: Vec::new(),
     })
 }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
-use crate::change::TileStat;
+use crate::change::{TileStat, ZoneStat};
 use crate::error::{Error, Result};
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from version `i`
@@ -99,6 +99,7 @@ pub struct RunRecord {
     pub class_areas: Vec<ClassAreaRecord>,
     pub transitions: Vec<TransitionRecord>,
     pub tiles: Vec<TileStat>,
+    pub zones: Vec<ZoneStat>,
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -396,6 +397,32 @@ impl Store {
                         .map_or(String::new(), |d| format!("{} -> {}", name(d.0), name(d.1))),
                 ])
                 .map_err(e)?;
+            }
+        }
+        {
+            let mut zst = tx
+                .prepare("INSERT INTO zones (run_id, zone, name, valid_px, valid_area_m2) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(e)?;
+            let mut tst = tx
+                .prepare("INSERT INTO zone_transitions (run_id, zone, from_class, to_class, pixels, area_m2) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(e)?;
+            let n = run.class_names.len();
+            for z in &run.zones {
+                let px: u64 = z.matrix_px.iter().sum();
+                let m2: f64 = z.matrix_area_m2.iter().sum();
+                zst.execute(params![id, z.zone as i64, z.name, px as i64, m2])
+                    .map_err(e)?;
+                for k in (0..z.matrix_px.len()).filter(|&k| z.matrix_px[k] > 0) {
+                    tst.execute(params![
+                        id,
+                        z.zone as i64,
+                        (k / n) as i64,
+                        (k % n) as i64,
+                        z.matrix_px[k] as i64,
+                        z.matrix_area_m2[k]
+                    ])
+                    .map_err(e)?;
+                }
             }
         }
         if !run.tiles.is_empty() {

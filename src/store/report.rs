@@ -32,6 +32,27 @@ pub struct Report {
     pub transitions: Vec<(usize, usize, u64, f64)>,
     /// (role, path, sha256)
     pub models: Vec<(String, String, String)>,
+    /// Per zone: (zone, name, valid_px, valid_area_m2, [(from, to, pixels, area_m2)]).
+    pub zones: Vec<ZoneReport>,
+}
+
+/// One zone of a `--zones` run.
+#[derive(Debug, Clone)]
+pub struct ZoneReport {
+    pub zone: i64,
+    pub name: String,
+    pub valid_px: u64,
+    pub valid_area_m2: f64,
+    pub transitions: Vec<(usize, usize, u64, f64)>,
+}
+
+impl ZoneReport {
+    pub fn changed(&self) -> (u64, f64) {
+        self.transitions
+            .iter()
+            .filter(|t| t.0 != t.1)
+            .fold((0, 0.0), |(p, a), t| (p + t.2, a + t.3))
+    }
 }
 
 impl Report {
@@ -159,7 +180,41 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(e)?;
+    let mut zones: Vec<ZoneReport> = c
+        .prepare(
+            "SELECT zone, name, valid_px, valid_area_m2 FROM zones WHERE run_id = ?1 ORDER BY zone",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![id], |r| {
+                Ok(ZoneReport {
+                    zone: r.get(0)?,
+                    name: r.get(1)?,
+                    valid_px: r.get::<_, i64>(2)?.max(0) as u64,
+                    valid_area_m2: r.get(3)?,
+                    transitions: Vec::new(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .unwrap_or_default(); // a schema-1 database has no zone tables
+    for z in zones.iter_mut() {
+        z.transitions = c
+            .prepare("SELECT from_class, to_class, pixels, area_m2 FROM zone_transitions WHERE run_id = ?1 AND zone = ?2 ORDER BY from_class, to_class")
+            .and_then(|mut s| {
+                s.query_map(params![id, z.zone], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as usize,
+                        r.get::<_, i64>(1)? as usize,
+                        r.get::<_, i64>(2)? as u64,
+                        r.get::<_, f64>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(e)?;
+    }
     Ok(Report {
+        zones,
         id,
         command: row.0,
         started: row.1,
@@ -294,7 +349,52 @@ pub fn table(r: &Report) -> String {
             0.0
         }
     );
+    zones_table(r, &mut s);
     s
+}
+
+/// Per zone: valid and changed area, and the largest change.
+fn zones_table(r: &Report, s: &mut String) {
+    if r.zones.is_empty() {
+        return;
+    }
+    let zw = r
+        .zones
+        .iter()
+        .map(|z| z.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(s, "\nzones (ha)");
+    let _ = writeln!(
+        s,
+        "{:<zw$} {:>12} {:>12} {:>7}  largest change",
+        "zone", "valid ha", "changed ha", "%"
+    );
+    let name = |i: usize| r.class_names.get(i).map_or("?", |x| x.as_str());
+    for z in &r.zones {
+        let (_, ca) = z.changed();
+        let top = z
+            .transitions
+            .iter()
+            .filter(|t| t.0 != t.1)
+            .max_by(|a, b| a.3.total_cmp(&b.3))
+            .map_or("-".to_string(), |t| {
+                format!("{} -> {} ({:.2} ha)", name(t.0), name(t.1), t.3 / HA)
+            });
+        let share = if z.valid_area_m2 > 0.0 {
+            100.0 * ca / z.valid_area_m2
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "{:<zw$} {:>12.2} {:>12.2} {share:>6.1}%  {top}",
+            z.name,
+            z.valid_area_m2 / HA,
+            ca / HA,
+        );
+    }
 }
 
 /// The report as JSON (schemas/report.schema.json).
@@ -330,7 +430,40 @@ pub fn to_json(r: &Report) -> Value {
         })
         .collect();
     let (cpx, carea) = r.changed();
+    let zones: Vec<Value> = r
+        .zones
+        .iter()
+        .map(|z| {
+            let (zpx, zarea) = z.changed();
+            let n = r.class_names.len();
+            let classes: Vec<Value> = (0..n)
+                .map(|c| {
+                    let sum = |pick: fn(&(usize, usize, u64, f64)) -> usize| {
+                        z.transitions
+                            .iter()
+                            .filter(|t| pick(t) == c)
+                            .fold((0u64, 0f64), |(p, a), t| (p + t.2, a + t.3))
+                    };
+                    let (bp, ba) = sum(|t| t.0);
+                    let (ap, aa) = sum(|t| t.1);
+                    json!({"class": c, "name": name(c),
+                           "before": {"pixels": bp, "area_m2": ba},
+                           "after": {"pixels": ap, "area_m2": aa},
+                           "net_area_m2": aa - ba})
+                })
+                .collect();
+            let transitions: Vec<Value> = z
+                .transitions
+                .iter()
+                .map(|&(f, t, px, m2)| json!({"from": f, "to": t, "pixels": px, "area_m2": m2}))
+                .collect();
+            json!({"zone": z.zone, "name": z.name, "valid_px": z.valid_px,
+                   "valid_area_m2": z.valid_area_m2, "changed_px": zpx,
+                   "changed_area_m2": zarea, "classes": classes, "transitions": transitions})
+        })
+        .collect();
     json!({
+        "zones": zones,
         "run": {
             "id": r.id, "command": r.command, "started": r.started, "finished": r.finished,
             "tool_version": r.tool_version, "output": r.output, "parameters": r.parameters,
