@@ -7,9 +7,10 @@
 //! 2. The comparison grid is BEFORE's grid restricted to the intersection of the two
 //!    footprints ([`grid`]); AFTER's class map is warped onto it by GDAL, nearest or mode
 //!    ([`align`]).
-//! 3. Rows are streamed in blocks of one statistics-tile height: each pixel where both
-//!    dates have a class adds to the from-to matrix (pixels and m2, [`area`]) and to its
-//!    tile's figures, and gets its change code in the change raster.
+//! 3. Rows are streamed in blocks of one statistics-tile height ([`count`]): each pixel
+//!    where both dates have a class adds to the from-to matrix (pixels and m2, [`area`]),
+//!    to its zone's matrix ([`zones`]) and to its tile's figures, and gets its change code
+//!    in the change raster (written as a COG by [`crate::write::ClassWriter`]).
 //!
 //! Change encoding: with N classes, `code = from * N + to` (so `from = code / N`,
 //! `to = code % N`; unchanged pixels are the codes `k * (N + 1)`). Byte when `N * N <= 254`
@@ -20,10 +21,10 @@
 
 pub mod align;
 pub mod area;
+pub mod count;
 pub mod grid;
 pub mod zones;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -465,15 +466,6 @@ pub fn change_legend(names: &[String], colors: &[[u8; 3]]) -> (Vec<String>, Vec<
     (out_names, out_colors)
 }
 
-/// Per-tile accumulators for one row of statistics tiles.
-#[derive(Default, Clone)]
-struct TileAcc {
-    valid_px: u64,
-    changed_px: u64,
-    changed_area_m2: f64,
-    pairs: HashMap<u32, u64>,
-}
-
 /// Compares two class maps into the change raster `output`.
 pub fn compare(
     before: &DateInput,
@@ -546,25 +538,23 @@ pub fn compare(
     };
 
     let (w, h) = (grid.width_px, grid.height_px);
-    let tile_cols = w.div_ceil(tile_px);
-    let mut matrix_px = vec![0u64; n * n];
-    let mut matrix_area_m2 = vec![0f64; n * n];
-    let mut tiles = Vec::with_capacity(tile_cols * h.div_ceil(tile_px));
-    let mut bbuf = vec![0f64; w * tile_px.min(h)];
-    let mut abuf = vec![0u16; w * tile_px.min(h)];
-    let mut codes = vec![0u16; w * tile_px.min(h)];
-    let mut acc = vec![TileAcc::default(); tile_cols];
     let nz = zones.map_or(0, |z| z.len());
-    let mut zone_px = vec![0u64; nz * n * n];
-    let mut zone_m2 = vec![0f64; nz * n * n];
-    let mut zbuf = vec![0u32; if nz > 0 { w * tile_px.min(h) } else { 0 }];
+    let block_px = w * tile_px.min(h);
+    let mut counter = count::Counter::new(n, nz, w, tile_px, nodata);
+    let mut tiles = Vec::with_capacity(w.div_ceil(tile_px) * h.div_ceil(tile_px));
+    let mut bbuf = vec![0f64; block_px];
+    let mut abuf = vec![0u16; block_px];
+    let mut codes = vec![0u16; block_px];
+    let mut zbuf = vec![0u32; if nz > 0 { block_px } else { 0 }];
+    let mut row_area_m2 = Vec::with_capacity(tile_px);
     for (tile_row, y0) in (0..h).step_by(tile_px).enumerate() {
         let bh = tile_px.min(h - y0);
         let len = w * bh;
         let (bb, ab, cb) = (&mut bbuf[..len], &mut abuf[..len], &mut codes[..len]);
+        let (gy0, gy1) = (grid.y0_px + y0, grid.y0_px + y0 + bh);
         before_band
             .read_into_slice::<f64>(
-                ((grid.x0_px) as isize, (grid.y0_px + y0) as isize),
+                (grid.x0_px as isize, gy0 as isize),
                 (w, bh),
                 (w, bh),
                 bb,
@@ -573,12 +563,7 @@ pub fn compare(
             .map_err(|e| {
                 Error::input(
                     &b.path,
-                    format!(
-                        "cannot read rows {}..{}: {}",
-                        grid.y0_px + y0,
-                        grid.y0_px + y0 + bh,
-                        gdal_text(&e)
-                    ),
+                    format!("cannot read rows {gy0}..{gy1}: {}", gdal_text(&e)),
                 )
             })?;
         after_band
@@ -587,55 +572,40 @@ pub fn compare(
                 Error::input(
                     &a.path,
                     format!(
-                        "cannot read (warped) rows {}..{}: {}",
-                        y0,
+                        "cannot read (warped) rows {y0}..{}: {}",
                         y0 + bh,
                         gdal_text(&e)
                     ),
                 )
             })?;
-        acc.iter_mut().for_each(|t| *t = TileAcc::default());
         if let Some(z) = zones {
             let g = &grid.geo_transform;
             let block_gt = [g[0], g[1], 0.0, g[3] + y0 as f64 * g[5], 0.0, g[5]];
             z.burn(block_gt, &grid.projection, w, bh, &mut zbuf[..len])?;
         }
-        for r in 0..bh {
-            let row_m2 = pixel_area.row_m2(y0 + r);
-            let row = r * w;
-            for c in 0..w {
-                let i = row + c;
-                let (bv, av) = (bb[i], ab[i]);
-                let b_ok = bv.is_finite() && before_nodata.is_none_or(|nd| bv != nd);
-                if !b_ok || av == align::WARPED_NODATA {
-                    cb[i] = nodata;
-                    continue;
-                }
-                if bv < 0.0 || bv.fract() != 0.0 || bv as usize >= n || av as usize >= n {
-                    return Err(Error::input(
-                        if bv as usize >= n || bv < 0.0 || bv.fract() != 0.0 { &b.path } else { &a.path },
-                        format!("holds a value that is not a class index 0..{} (before {bv}, after {av} at comparison pixel x={c} y={}); pass class maps with nodata set", n - 1, y0 + r),
-                    ));
-                }
-                let (f, t) = (bv as usize, av as usize);
-                let code = f * n + t;
-                cb[i] = code as u16;
-                matrix_px[code] += 1;
-                matrix_area_m2[code] += row_m2;
-                if nz > 0 && zbuf[i] > 0 {
-                    let k = (zbuf[i] as usize - 1) * n * n + code;
-                    zone_px[k] += 1;
-                    zone_m2[k] += row_m2;
-                }
-                let ta = &mut acc[c / tile_px];
-                ta.valid_px += 1;
-                if f != t {
-                    ta.changed_px += 1;
-                    ta.changed_area_m2 += row_m2;
-                    *ta.pairs.entry(code as u32).or_default() += 1;
-                }
-            }
-        }
+        row_area_m2.clear();
+        row_area_m2.extend((y0..y0 + bh).map(|y| pixel_area.row_m2(y)));
+        let block = count::Block {
+            width: w,
+            before: bb,
+            before_nodata,
+            after: ab,
+            after_nodata: align::WARPED_NODATA,
+            zones: if nz > 0 { Some(&zbuf[..len]) } else { None },
+            row_area_m2: &row_area_m2,
+        };
+        counter.add_block(&block, cb).map_err(|bad| {
+            Error::input(
+                if bad.in_before { &b.path } else { &a.path },
+                format!(
+                    "holds the value {} at comparison pixel x={} y={}, which is neither nodata nor a class index 0..{}; pass class maps (terratile segment's output) with nodata set",
+                    bad.value,
+                    bad.x,
+                    y0 + bad.y,
+                    n - 1
+                ),
+            )
+        })?;
         writer.write_rows(&Rows {
             y0,
             h: bh,
@@ -644,14 +614,9 @@ pub fn compare(
             confidence: None,
             class_counts: Vec::new(),
         })?;
-        for (col, t) in acc.iter_mut().enumerate() {
+        for (col, t) in counter.tiles.iter().enumerate() {
             let x0 = col * tile_px;
             let tw = tile_px.min(w - x0);
-            let dominant = t
-                .pairs
-                .iter()
-                .max_by_key(|(code, px)| (**px, std::cmp::Reverse(**code)))
-                .map(|(code, px)| (*code as usize / n, *code as usize % n, *px));
             tiles.push(TileStat {
                 row: tile_row,
                 col,
@@ -662,7 +627,7 @@ pub fn compare(
                 valid_px: t.valid_px,
                 changed_px: t.changed_px,
                 changed_area_m2: t.changed_area_m2,
-                dominant,
+                dominant: t.dominant(n),
                 footprint_lonlat: footprint(&grid.geo_transform, x0, y0, tw, bh, &to_wgs84)
                     .map_err(|e| {
                         Error::input(
@@ -676,6 +641,13 @@ pub fn compare(
             });
         }
     }
+    let count::Counter {
+        matrix_px,
+        matrix_area_m2,
+        zone_px,
+        zone_area_m2: zone_m2,
+        ..
+    } = counter;
     writer.finish(&matrix_px)?;
     let valid_px = matrix_px.iter().sum();
     let valid_area_m2 = matrix_area_m2.iter().sum();
