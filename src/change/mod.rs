@@ -407,9 +407,27 @@ const PALETTE: [[u8; 3]; 12] = [
 ];
 
 /// Names, colours and count of the classes compared.
-fn classes_of(before: &RasterInfo, after: &RasterInfo) -> Result<(Vec<String>, Vec<[u8; 3]>)> {
+fn classes_of(
+    before: &RasterInfo,
+    after: &RasterInfo,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<String>, Vec<[u8; 3]>)> {
     let lb = legend_of(&before.path)?;
     let la = legend_of(&after.path)?;
+    let differ: Vec<String> = lb
+        .names
+        .iter()
+        .zip(&la.names)
+        .enumerate()
+        .filter(|(_, (x, y))| !x.is_empty() && !y.is_empty() && x != y)
+        .map(|(i, (x, y))| format!("{i}: {x:?} vs {y:?}"))
+        .collect();
+    if !differ.is_empty() {
+        notes.push(format!(
+            "the class maps name their classes differently ({}); BEFORE's names are used: compare maps of the same model",
+            differ.join(", ")
+        ));
+    }
     let mut n = lb.names.len().max(la.names.len());
     for (l, p) in [(&lb, &before.path), (&la, &after.path)] {
         if let Some(min) = l.min_value.filter(|m| *m < 0.0) {
@@ -478,7 +496,8 @@ pub fn compare(
     let (b, a) = (&before.classes, &after.classes);
     let grid = grid::intersect(b, a)?;
     let resampling = align::choose_resampling(a, &grid)?;
-    let (class_names, class_colors) = classes_of(b, a)?;
+    let mut notes = Vec::new();
+    let (class_names, class_colors) = classes_of(b, a, &mut notes)?;
     let n = class_names.len();
     let pixel_area = PixelArea::of_grid(&b.path, &grid.geo_transform, &grid.projection)?;
     let warped = align::warp_onto(a, &grid, resampling)?;
@@ -651,7 +670,6 @@ pub fn compare(
     writer.finish(&matrix_px)?;
     let valid_px = matrix_px.iter().sum();
     let valid_area_m2 = matrix_area_m2.iter().sum();
-    let mut notes = Vec::new();
     if resampling == Resampling::Mode {
         notes.push(format!(
             "{} has finer pixels than the comparison grid: its classes were resampled by mode",
