@@ -508,3 +508,42 @@ fn zones_get_their_own_exact_figures() {
     );
     assert!(!dir.join("x.tif").exists());
 }
+
+#[test]
+fn projected_areas_use_the_crs_linear_unit() {
+    // the same class map on a grid in US survey feet (EPSG:2263): 30 m pixels are
+    // 98.425 ftUS wide, so each pixel is still 900 m2
+    let dir = tempdir("feet");
+    let m = dir.join("classes_m.tif");
+    quantile_classes(&landsat_2000(), 4, N, &m);
+    let ft = dir.join("classes_ft.tif");
+    let side_ft = 30.0 / (1200.0 / 3937.0);
+    let (x0, y0) = (1_000_000.0, 200_000.0);
+    let (x1, y1) = (x0 + 101.0 * side_ft, y0 - 101.0 * side_ft);
+    let c = |v: f64| format!("{v:.6}");
+    tool(
+        "gdal_translate",
+        &[
+            &"-q",
+            &"-a_srs",
+            &"EPSG:2263",
+            &"-a_ullr",
+            &c(x0),
+            &c(y0),
+            &c(x1),
+            &c(y1),
+            &m,
+            &ft,
+        ],
+    );
+    let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
+    change_classes(&ft, &ft, &out, &db, &["-q"]);
+    let r = report_json(&db, None);
+    let px_m2 = r["pixel_area_m2"].as_f64().unwrap();
+    assert!(
+        (px_m2 - 900.0).abs() < 1e-3,
+        "pixel area {px_m2} m2, not ft2"
+    );
+    let valid = r["valid_px"].as_f64().unwrap();
+    assert!((r["valid_area_m2"].as_f64().unwrap() - valid * px_m2).abs() < 1e-3);
+}
