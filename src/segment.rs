@@ -36,6 +36,11 @@ pub fn clear_cancel() {
     CANCELLED.store(false, Ordering::SeqCst);
 }
 
+/// Whether a [`cancel`] request stands (for jobs built on `segment`, such as `change`).
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::Relaxed)
+}
+
 /// Everything `segment` can be told. `None` means "from the model, else a default".
 #[derive(Debug, Clone, Default)]
 pub struct SegmentOptions {

@@ -567,6 +567,9 @@ pub fn compare(
     let mut zbuf = vec![0u32; if nz > 0 { block_px } else { 0 }];
     let mut row_area_m2 = Vec::with_capacity(tile_px);
     for (tile_row, y0) in (0..h).step_by(tile_px).enumerate() {
+        if crate::segment::cancelled() {
+            return Err(Error::Interrupted(output.to_path_buf())); // the writer's drop cleans up
+        }
         let bh = tile_px.min(h - y0);
         let len = w * bh;
         let (bb, ab, cb) = (&mut bbuf[..len], &mut abuf[..len], &mut codes[..len]);
