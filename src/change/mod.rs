@@ -330,7 +330,10 @@ fn date_input(
         model: opts.model.clone().expect("checked by change()"),
         ..opts.segment.clone()
     };
-    let summary = segment(&seg)?;
+    let summary = segment(&seg).map_err(|e| match e {
+        Error::Interrupted(_) => Error::Interrupted(opts.output.clone()),
+        e => e,
+    })?;
     Ok(DateInput {
         imagery: imagery_info,
         classes: describe(&out)?,
