@@ -528,8 +528,8 @@ pub fn compare(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         metadata: vec![
             ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
-            ("TERRATILE_BEFORE".into(), b.path.display().to_string()),
-            ("TERRATILE_AFTER".into(), a.path.display().to_string()),
+            ("TERRATILE_BEFORE".into(), shown(before)),
+            ("TERRATILE_AFTER".into(), shown(after)),
             ("TERRATILE_CLASSES".into(), n.to_string()),
             (
                 "TERRATILE_CHANGE_ENCODING".into(),
@@ -706,6 +706,15 @@ pub fn compare(
         seconds: 0.0,
         notes,
     })
+}
+
+/// The file a date came from, as the user gave it: the imagery when it was segmented
+/// (its class map was temporary), else the class map.
+fn shown(d: &DateInput) -> String {
+    match (&d.segmented, &d.imagery) {
+        (Some(_), Some(i)) => i.path.display().to_string(),
+        _ => d.classes.path.display().to_string(),
+    }
 }
 
 /// A tile's outline (4 points per edge) in lon/lat, counter-clockwise and closed.
