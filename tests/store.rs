@@ -391,3 +391,47 @@ fn the_database_is_a_geopackage_gdal_opens_without_warnings() {
     }
     assert!(String::from_utf8_lossy(&o.stderr).trim().is_empty());
 }
+
+#[test]
+fn runs_with_different_models_stay_distinguishable() {
+    let dir = tempdir("twomodels");
+    let db = dir.join("stats.gpkg");
+    for (i, model) in [perpixel(), small_cnn()].iter().enumerate() {
+        let out = dir.join(format!("change{i}.tif"));
+        terratile_ok(&[
+            &"change",
+            &landsat_2000(),
+            &landsat_2010(),
+            &"-m",
+            model,
+            &"--bands",
+            &"1,2,3,4",
+            &"-o",
+            &out,
+            &"--db",
+            &db,
+            &"-q",
+        ]);
+    }
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(i64, String, String, String)> = conn
+        .prepare("SELECT r.id, r.tool_version, m.path, m.sha256 FROM runs r JOIN models m ON m.run_id = r.id ORDER BY r.id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[0].0, rows[1].0), (1, 2));
+    assert_eq!(rows[0].1, env!("CARGO_PKG_VERSION"));
+    assert!(rows[0].2.ends_with("perpixel_ndi.onnx") && rows[1].2.ends_with("small_cnn.onnx"));
+    assert_ne!(rows[0].3, rows[1].3);
+    // each run reads back with its own model's classes
+    let (r1, r2) = (report_json(&db, Some(1)), report_json(&db, Some(2)));
+    assert_eq!(r1["classes"][2]["name"], "water");
+    assert_eq!(r2["classes"][2]["name"], "class_c");
+    for r in [&r1, &r2] {
+        let sum: u64 = transitions_of(r).values().sum();
+        assert_eq!(sum, r["valid_px"].as_u64().unwrap());
+    }
+}
