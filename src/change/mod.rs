@@ -23,6 +23,7 @@ pub mod align;
 pub mod area;
 pub mod count;
 pub mod grid;
+pub mod raster;
 pub mod zones;
 
 use std::path::{Path, PathBuf};
@@ -35,10 +36,11 @@ use crate::error::{gdal_text, Error, Result};
 use crate::read::{self, RasterInfo};
 use crate::segment::{segment, SegmentOptions, Summary};
 use crate::stitch::Rows;
-use crate::write::{ClassWriter, OutputSpec};
+use crate::write::ClassWriter;
 pub use align::Resampling;
 pub use area::PixelArea;
 pub use grid::CompareGrid;
+pub use raster::change_legend;
 pub use zones::Zones;
 
 /// Everything `change` can be told.
@@ -466,27 +468,6 @@ fn classes_of(
     Ok((names, colors))
 }
 
-/// Names and colours of the N*N change codes.
-pub fn change_legend(names: &[String], colors: &[[u8; 3]]) -> (Vec<String>, Vec<[u8; 3]>) {
-    let n = names.len();
-    let mut out_names = Vec::with_capacity(n * n);
-    let mut out_colors = Vec::with_capacity(n * n);
-    for f in 0..n {
-        for t in 0..n {
-            if f == t {
-                out_names.push(format!("{} (unchanged)", names[f]));
-                let c = colors[f];
-                // a muted tint: mostly light grey, a little of the class colour
-                out_colors.push(c.map(|v| ((v as u32 + 4 * 200) / 5) as u8));
-            } else {
-                out_names.push(format!("{} -> {}", names[f], names[t]));
-                out_colors.push(colors[t]);
-            }
-        }
-    }
-    (out_names, out_colors)
-}
-
 /// Compares two class maps into the change raster `output`.
 pub fn compare(
     before: &DateInput,
@@ -514,33 +495,21 @@ pub fn compare(
         .map_err(|e| Error::input(&b.path, gdal_text(&e)))?;
     let before_nodata = before_band.no_data_value();
 
-    let (code_names, code_colors) = change_legend(&class_names, &class_colors);
-    let spec = OutputSpec {
-        path: output.to_path_buf(),
-        width: grid.width_px,
-        height: grid.height_px,
-        geo_transform: Some(grid.geo_transform),
-        projection: grid.projection.clone(),
-        class_names: code_names,
-        class_colors: code_colors,
-        confidence: false,
-        threads: threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        metadata: vec![
-            ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+    let spec = raster::spec(
+        output,
+        &grid,
+        &class_names,
+        &class_colors,
+        threads,
+        vec![
             ("TERRATILE_BEFORE".into(), shown(before)),
             ("TERRATILE_AFTER".into(), shown(after)),
-            ("TERRATILE_CLASSES".into(), n.to_string()),
-            (
-                "TERRATILE_CHANGE_ENCODING".into(),
-                format!("value = from * {n} + to; from = value / {n}, to = value % {n}"),
-            ),
             (
                 "TERRATILE_AFTER_RESAMPLING".into(),
                 resampling.name().into(),
             ),
         ],
-    };
+    );
     let nodata = spec.nodata();
     let mut writer = ClassWriter::create(spec)?;
 
