@@ -547,3 +547,29 @@ fn projected_areas_use_the_crs_linear_unit() {
     let valid = r["valid_px"].as_f64().unwrap();
     assert!((r["valid_area_m2"].as_f64().unwrap() - valid * px_m2).abs() < 1e-3);
 }
+
+#[test]
+fn many_classes_give_uint16_codes() {
+    let dir = tempdir("wide");
+    let (b, a) = (dir.join("before.tif"), dir.join("after.tif"));
+    let before = quantile_classes(&landsat_2000(), 4, 16, &b);
+    let after = quantile_classes(&landsat_2010(), 4, 16, &a);
+    let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
+    change_classes(&b, &a, &out, &db, &["-q"]);
+    let ds = Dataset::open(&out).unwrap();
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.band_type(), gdal::raster::GdalDataType::UInt16);
+    assert_eq!(band.no_data_value(), Some(65535.0));
+    let codes = read_band(&out, 1);
+    for i in 0..codes.len() {
+        let want = if before[i] == 255 || after[i] == 255 {
+            65535
+        } else {
+            before[i] as u16 * 16 + after[i] as u16
+        };
+        assert_eq!(codes[i], want, "pixel {i}");
+    }
+    assert_eq!(category_names(&out)[15 * 16 + 14], "class 15 -> class 14");
+    let r = report_json(&db, None);
+    assert_eq!(r["classes"].as_array().unwrap().len(), 16);
+}
