@@ -75,6 +75,10 @@ pub struct SegmentArgs {
     /// How overlapping tiles are combined
     #[arg(long, value_enum, default_value = "hann")]
     pub blend: BlendArg,
+    /// Test-time augmentation: average the model over the 8 flips and rotations of
+    /// every tile (8x the inference time)
+    #[arg(long)]
+    pub tta: bool,
     /// No progress bar and no summary line
     #[arg(short, long)]
     pub quiet: bool,
@@ -106,6 +110,7 @@ impl SegmentArgs {
             },
             progress: stderr_is_terminal && !self.quiet,
             ort_lib: self.ort_lib.clone(),
+            tta: self.tta,
             ..SegmentOptions::default()
         }
     }

@@ -98,6 +98,8 @@ pub struct Plan {
     /// Model input size (th, tw) for every tile.
     pub tensor_hw: (usize, usize),
     pub batch: usize,
+    /// Average the 8 flips/rotations of every tile.
+    pub tta: bool,
     /// Things the user should know (flags that could not be honoured).
     pub notes: Vec<String>,
 }
@@ -195,6 +197,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         grid,
         tensor_hw,
         batch,
+        tta: opts.tta,
         notes,
     })
 }
@@ -487,7 +490,11 @@ fn infer_tiles(
                 };
                 batch_buf.resize(n * per_tile, 0.0); // pad a short last batch for fixed-N models
                 inferred += *in_batch;
-                let b = engine.run(&batch_buf, n, th, tw)?;
+                let b = if plan.tta {
+                    engine.run_tta(&batch_buf, n, th, tw)?
+                } else {
+                    engine.run(&batch_buf, n, th, tw)?
+                };
                 if !checked {
                     check_outputs_meet(&b, plan, &engine.info.path)?;
                     checked = true;
