@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::infer::Device;
+use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::SegmentOptions;
 
@@ -60,9 +61,13 @@ pub struct SegmentArgs {
     /// Tiles per inference call [default: the model's fixed batch, else 4]
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
-    /// 1-based raster bands feeding the model's channels, e.g. 1,2,3,4
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub bands: Option<Vec<usize>>,
+    /// Raster bands feeding the model's channels: numbers (1,2,3,4), names matched
+    /// against the band descriptions (B02,B03,B04,B08), or a sensor preset
+    /// (s2:B02,B03,B04,B08, l8:blue,green,red,nir; presets s2, s2l2a, l5, l7, l8, l9)
+    /// [default: the model sidecar's band_indices, else its band names in the band
+    /// descriptions, else the first bands]
+    #[arg(long, value_name = "LIST")]
+    pub bands: Option<BandSpec>,
     /// Thread budget [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

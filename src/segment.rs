@@ -16,7 +16,7 @@ use tiles::{Grid, GridSpec, Tile};
 
 use crate::error::{Error, Result};
 use crate::infer::{self, BatchProbs, Device, Engine, ModelInfo};
-use crate::prepare::Normalizer;
+use crate::prepare::{bands, BandSpec, Normalizer};
 use crate::read::{self, RasterInfo, Reader};
 use crate::stitch::{Blend, Stitcher, TileProbs};
 use crate::write::{ClassWriter, OutputSpec};
@@ -46,8 +46,9 @@ pub struct SegmentOptions {
     pub overlap_px: Option<usize>,
     pub margin_px: Option<usize>,
     pub batch: Option<usize>,
-    /// 1-based raster bands, one per model input channel.
-    pub bands: Option<Vec<usize>>,
+    /// Raster bands, one per model input channel: numbers, or names matched against
+    /// band descriptions or a sensor preset.
+    pub bands: Option<BandSpec>,
     pub threads: Option<usize>,
     pub device: Device,
     pub confidence: bool,
@@ -114,7 +115,7 @@ pub fn ort_threads(threads: usize) -> usize {
 /// raster cannot work together.
 pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
     let mut notes = Vec::new();
-    let (bands, from) = choose_bands(opts.bands.as_deref(), info, raster)?;
+    let (bands, from) = choose_bands(opts.bands.as_ref(), info, raster)?;
     if let (Some(b), BandSource::Descriptions | BandSource::FirstBands) = (&info.band_indices, from)
     {
         notes.push(format!(
@@ -204,15 +205,15 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
 
 /// Where the band choice came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BandSource {
+pub(crate) enum BandSource {
     Flag,
     Sidecar,
     Descriptions,
     FirstBands,
 }
 
-fn choose_bands(
-    flag: Option<&[usize]>,
+pub(crate) fn choose_bands(
+    flag: Option<&BandSpec>,
     info: &ModelInfo,
     raster: &RasterInfo,
 ) -> Result<(Vec<usize>, BandSource)> {
@@ -237,8 +238,16 @@ fn choose_bands(
             }
             Ok((bands, source))
         };
-    if let Some(b) = flag {
-        return check(b.to_vec(), "--bands", BandSource::Flag);
+    match flag {
+        Some(BandSpec::Numbers(b)) => return check(b.clone(), "--bands", BandSource::Flag),
+        Some(BandSpec::Names { sensor, names }) => {
+            let b =
+                bands::resolve_names(*sensor, names, &raster.band_descriptions).map_err(|why| {
+                    Error::mismatch(&raster.path, format!("--bands {}: {why}", names.join(",")))
+                })?;
+            return check(b, "--bands", BandSource::Flag);
+        }
+        None => {}
     }
     if let Some(b) = &info.band_indices {
         if let Some(a) = b.iter().find(|i| raster.alpha_bands.contains(i)) {
@@ -257,18 +266,7 @@ fn choose_bands(
     }
     // band descriptions matching the model's band names (e.g. "B02" or "nir")
     if !info.band_names.is_empty() {
-        let found: Option<Vec<usize>> = info
-            .band_names
-            .iter()
-            .map(|n| {
-                raster
-                    .band_descriptions
-                    .iter()
-                    .position(|d| d.eq_ignore_ascii_case(n))
-                    .map(|i| i + 1)
-            })
-            .collect();
-        if let Some(b) = found {
+        if let Ok(b) = bands::resolve_names(None, &info.band_names, &raster.band_descriptions) {
             return check(b, "the band descriptions", BandSource::Descriptions);
         }
     }
