@@ -326,7 +326,8 @@ fi
 
 CS="$CACHE/models/csmask"
 if [[ ! -f "$CS/model_4b_l1c.onnx.json" || ! -f "$CS/model_4b_l1c_dynamic.onnx" \
-      || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]]; then
+      || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]] \
+   || ! grep -q '"resolution_m": 30.0' "$CS/model_4b_l1c.onnx.json"; then
   say "preparing csmask sidecar and dynamic-shape model"
   "$PY" "$REPO/scripts/prepare_csmask.py" "$CS/model_4b_l1c.onnx" "$CS/model_4b_l1c.json" "$CS" \
     || die "scripts/prepare_csmask.py failed"

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::infer::Device;
+use terratile::inspect::InspectOptions;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::SegmentOptions;
@@ -23,6 +24,35 @@ pub struct Cli {
 pub enum Command {
     /// Segment a raster with an ONNX model into a class-map COG.
     Segment(SegmentArgs),
+    /// Describe a model: inputs, outputs, classes, bands, resolution, tile size; with
+    /// --raster, whether that raster can feed it and how its bands map.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// ONNX segmentation model
+    pub model: PathBuf,
+    /// A raster to check against the model
+    #[arg(long, value_name = "INPUT")]
+    pub raster: Option<PathBuf>,
+    /// Bands to try (same forms as segment --bands)
+    #[arg(long, value_name = "LIST", requires = "raster")]
+    pub bands: Option<BandSpec>,
+    /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+impl InspectArgs {
+    pub fn to_options(&self) -> InspectOptions {
+        InspectOptions {
+            model: self.model.clone(),
+            raster: self.raster.clone(),
+            bands: self.bands.clone(),
+            ort_lib: self.ort_lib.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -84,6 +114,28 @@ pub struct SegmentArgs {
     /// every tile (8x the inference time)
     #[arg(long)]
     pub tta: bool,
+    /// A second model whose classes mask the output, e.g. the ukis-csmask cloud/shadow
+    /// U-Net: pixels it puts in --mask-classes become nodata
+    #[arg(long, value_name = "MODEL", requires = "mask_classes")]
+    pub mask_model: Option<PathBuf>,
+    /// The mask model's classes (0-based) that become nodata, e.g. 1,2 (cloud, shadow)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        requires = "mask_model"
+    )]
+    pub mask_classes: Option<Vec<u32>>,
+    /// Bands feeding the mask model (same forms as --bands)
+    #[arg(long, value_name = "LIST", requires = "mask_model")]
+    pub mask_bands: Option<BandSpec>,
+    /// When the input is resampled to the model's resolution, write the output on that
+    /// grid instead of the input's
+    #[arg(long, conflicts_with = "no_resample")]
+    pub model_grid: bool,
+    /// Feed the raster's own pixels even when the model declares another resolution
+    #[arg(long)]
+    pub no_resample: bool,
     /// No progress bar and no summary line
     #[arg(short, long)]
     pub quiet: bool,
@@ -116,6 +168,11 @@ impl SegmentArgs {
             progress: stderr_is_terminal && !self.quiet,
             ort_lib: self.ort_lib.clone(),
             tta: self.tta,
+            mask_model: self.mask_model.clone(),
+            mask_classes: self.mask_classes.clone().unwrap_or_default(),
+            mask_bands: self.mask_bands.clone(),
+            model_grid: self.model_grid,
+            no_resample: self.no_resample,
             ..SegmentOptions::default()
         }
     }

@@ -60,8 +60,10 @@ pub fn small_cnn() -> PathBuf {
 }
 
 /// A fresh temporary folder for one test.
+/// A fresh folder for one test, under cargo's target/tmp (so runs leave nothing in /tmp;
+/// the previous run's folder of the same name is replaced).
 pub fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("terratile-test-{}-{name}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("terratile-test-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
