@@ -97,8 +97,9 @@ pub fn classes_of(dir: &Path, name: &str, input: &Path, model: &Path, extra: &[&
     read_band(&out, 1)
 }
 
-/// One tile the size of the (square) S2 crop: one pass of the model over the whole image.
-pub const WHOLE_IMAGE: &[&str] = &["--tile", "1920", "--overlap", "0", "-q"];
+/// One tile the size of the (square) S2 crop: one pass of the model over the whole image
+/// (at the raster's own resolution, even for models that declare another).
+pub const WHOLE_IMAGE: &[&str] = &["--tile", "1920", "--overlap", "0", "--no-resample", "-q"];
 
 /// Band `b` of a raster as u16 values, row-major.
 pub fn read_band(path: &Path, b: usize) -> Vec<u16> {
