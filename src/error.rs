@@ -75,3 +75,17 @@ pub(crate) fn gdal_text(e: &gdal::errors::GdalError) -> String {
     let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     s.trim_end_matches('.').to_string()
 }
+
+/// GDAL's last error message (for calls made through `gdal_sys`), on one line.
+pub(crate) fn last_gdal_error() -> String {
+    // SAFETY: CPLGetLastErrorMsg returns a valid, NUL-terminated string owned by GDAL.
+    let msg = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }
+        .to_string_lossy()
+        .into_owned();
+    let s = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.is_empty() {
+        "GDAL gave no reason".into()
+    } else {
+        s
+    }
+}

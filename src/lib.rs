@@ -4,13 +4,15 @@
 //! The modules follow the path the pixels take:
 //! [`read`] (GDAL windows) -> [`prepare`] (bands, scaling, nodata) -> [`infer`] (ONNX
 //! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`](mod@write) (COG).
-//! [`segment`](mod@segment) runs them as one streamed job. Tile geometry lives in the `tiles` crate.
+//! [`segment`](mod@segment) runs them as one streamed job; [`inspect`](mod@inspect) describes a
+//! model and checks a raster against it. Tile geometry lives in the `tiles` crate.
 //! After it: [`change`](mod@change) compares the class maps of two dates, and [`store`]
 //! keeps runs and their statistics in an SQLite database that is also a GeoPackage.
 
 pub mod change;
 pub mod error;
 pub mod infer;
+pub mod inspect;
 pub mod prepare;
 pub mod read;
 pub mod segment;

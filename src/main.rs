@@ -42,6 +42,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Inspect(args) => {
+            print!("{}", terratile::inspect::inspect(&args.to_options())?);
+            Ok(())
+        }
         Command::Segment(args) => {
             let opts = args.to_options(std::io::stderr().is_terminal());
             let (s, run) = log::segment_logged(&opts, args.db.as_deref())?;

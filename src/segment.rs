@@ -16,9 +16,9 @@ use tiles::{Grid, GridSpec, Tile};
 
 use crate::error::{Error, Result};
 use crate::infer::{self, BatchProbs, Device, Engine, ModelInfo};
-use crate::prepare::Normalizer;
-use crate::read::{self, RasterInfo, Reader};
-use crate::stitch::{Blend, Stitcher, TileProbs};
+use crate::prepare::{bands, BandSpec, Normalizer};
+use crate::read::{self, resample, RasterInfo, Reader};
+use crate::stitch::{Blend, Rows, Stitcher, TileProbs};
 use crate::write::{ClassWriter, OutputSpec};
 
 static CANCELLED: AtomicBool = AtomicBool::new(false);
@@ -51,8 +51,9 @@ pub struct SegmentOptions {
     pub overlap_px: Option<usize>,
     pub margin_px: Option<usize>,
     pub batch: Option<usize>,
-    /// 1-based raster bands, one per model input channel.
-    pub bands: Option<Vec<usize>>,
+    /// Raster bands, one per model input channel: numbers, or names matched against
+    /// band descriptions or a sensor preset.
+    pub bands: Option<BandSpec>,
     pub threads: Option<usize>,
     pub device: Device,
     pub confidence: bool,
@@ -68,6 +69,10 @@ pub struct SegmentOptions {
     /// Write on the model's grid (its resolution) instead of the input's grid when the
     /// input is resampled to the model's resolution.
     pub model_grid: bool,
+    /// Bands of the mask model (default: its sidecar, band descriptions, first bands).
+    pub mask_bands: Option<BandSpec>,
+    /// Run the model on the raster's own pixels even when it declares another resolution.
+    pub no_resample: bool,
 }
 
 /// What a run did.
@@ -103,6 +108,8 @@ pub struct Plan {
     /// Model input size (th, tw) for every tile.
     pub tensor_hw: (usize, usize),
     pub batch: usize,
+    /// Average the 8 flips/rotations of every tile.
+    pub tta: bool,
     /// Things the user should know (flags that could not be honoured).
     pub notes: Vec<String>,
 }
@@ -117,7 +124,7 @@ pub fn ort_threads(threads: usize) -> usize {
 /// raster cannot work together.
 pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
     let mut notes = Vec::new();
-    let (bands, from) = choose_bands(opts.bands.as_deref(), info, raster)?;
+    let (bands, from) = choose_bands(opts.bands.as_ref(), info, raster)?;
     if let (Some(b), BandSource::Descriptions | BandSource::FirstBands) = (&info.band_indices, from)
     {
         notes.push(format!(
@@ -200,21 +207,22 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         grid,
         tensor_hw,
         batch,
+        tta: opts.tta,
         notes,
     })
 }
 
 /// Where the band choice came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BandSource {
+pub(crate) enum BandSource {
     Flag,
     Sidecar,
     Descriptions,
     FirstBands,
 }
 
-fn choose_bands(
-    flag: Option<&[usize]>,
+pub(crate) fn choose_bands(
+    flag: Option<&BandSpec>,
     info: &ModelInfo,
     raster: &RasterInfo,
 ) -> Result<(Vec<usize>, BandSource)> {
@@ -239,8 +247,16 @@ fn choose_bands(
             }
             Ok((bands, source))
         };
-    if let Some(b) = flag {
-        return check(b.to_vec(), "--bands", BandSource::Flag);
+    match flag {
+        Some(BandSpec::Numbers(b)) => return check(b.clone(), "--bands", BandSource::Flag),
+        Some(BandSpec::Names { sensor, names }) => {
+            let b =
+                bands::resolve_names(*sensor, names, &raster.band_descriptions).map_err(|why| {
+                    Error::mismatch(&raster.path, format!("--bands {}: {why}", names.join(",")))
+                })?;
+            return check(b, "--bands", BandSource::Flag);
+        }
+        None => {}
     }
     if let Some(b) = &info.band_indices {
         if let Some(a) = b.iter().find(|i| raster.alpha_bands.contains(i)) {
@@ -259,18 +275,7 @@ fn choose_bands(
     }
     // band descriptions matching the model's band names (e.g. "B02" or "nir")
     if !info.band_names.is_empty() {
-        let found: Option<Vec<usize>> = info
-            .band_names
-            .iter()
-            .map(|n| {
-                raster
-                    .band_descriptions
-                    .iter()
-                    .position(|d| d.eq_ignore_ascii_case(n))
-                    .map(|i| i + 1)
-            })
-            .collect();
-        if let Some(b) = found {
+        if let Ok(b) = bands::resolve_names(None, &info.band_names, &raster.band_descriptions) {
             return check(b, "the band descriptions", BandSource::Descriptions);
         }
     }
@@ -319,39 +324,133 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let raster = read::describe(&opts.input, &ds)?;
     drop(ds);
     refuse_overwriting_input(&opts.input, &opts.output)?;
+    if let Some(m) = &opts.mask_model {
+        if opts.mask_classes.is_empty() {
+            return Err(Error::Usage(format!(
+                "--mask-model {} needs --mask-classes: the mask model's classes that become nodata (e.g. 1,2 for cloud and shadow)",
+                m.display()
+            )));
+        }
+    }
     let mut engine = infer::load(
         &opts.model,
         opts.ort_lib.as_deref(),
         ort_threads(threads),
         opts.device,
     )?;
-    let plan = plan(opts, &engine.info, &raster)?;
+    let info = engine.info.clone();
+    let temps = Temps::beside(&opts.output);
+    let mut notes = Vec::new();
+
+    // 1. the grid the model reads: the input's, or the input resampled to the model's
+    //    resolution through a VRT
+    let resample = if opts.no_resample {
+        None
+    } else {
+        resample::plan(&raster, info.resolution_m)
+    };
+    let (work_path, work_raster) = match &resample {
+        None => (opts.input.clone(), raster.clone()),
+        Some(r) => {
+            let vrt = temps.path("input.vrt");
+            resample::write_vrt(&opts.input, &vrt, r.width, r.height, r.method, true)?;
+            let ds = read::open(&vrt)?;
+            let mut info = read::describe(&vrt, &ds)?;
+            info.path = opts.input.clone(); // messages name the user's file
+            notes.push(format!(
+                "{} has {:.2} m pixels and {} was trained on {:.2} m: resampled on read ({}, {}x{} px){}",
+                opts.input.display(),
+                r.input_res_m,
+                opts.model.display(),
+                r.model_res_m,
+                r.method.gdal_name(),
+                r.width,
+                r.height,
+                if opts.model_grid {
+                    "; output on the model grid (--model-grid)".to_string()
+                } else {
+                    format!("; output on the input grid ({})", r.back_method().gdal_name())
+                }
+            ));
+            (vrt, info)
+        }
+    };
+    let plan = plan(opts, &info, &work_raster)?;
     let grid = Grid::new(plan.grid).map_err(|e| Error::Usage(e.to_string()))?;
 
-    let info = engine.info.clone();
+    // 2. the mask model, written on the grid the model reads
+    let mask = match &opts.mask_model {
+        None => None,
+        Some(m) => Some(run_mask_model(opts, m, &work_path, &temps, threads)?),
+    };
+
+    // 3. the main pass: straight into the output, or onto the model grid first
+    let on_input_grid = resample.is_some() && !opts.model_grid;
+    let stage_path = if on_input_grid {
+        temps.path("model-grid.tif")
+    } else {
+        opts.output.clone()
+    };
+    let mut metadata = vec![
+        ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
+        ("TERRATILE_MODEL".into(), file_name(&opts.model)),
+        ("TERRATILE_INPUT".into(), file_name(&opts.input)),
+        ("TERRATILE_BANDS".into(), join(&plan.bands)),
+        (
+            "TERRATILE_TILE".into(),
+            format!(
+                "{} px, overlap {} px, margin {} px{}",
+                plan.grid.tile_px,
+                plan.grid.overlap_px,
+                plan.grid.margin_px,
+                if opts.tta { ", 8-way TTA" } else { "" }
+            ),
+        ),
+    ];
+    if let Some(r) = &resample {
+        metadata.push((
+            "TERRATILE_RESAMPLED".into(),
+            format!(
+                "input {:.2} m -> model {:.2} m ({}){}",
+                r.input_res_m,
+                r.model_res_m,
+                r.method.gdal_name(),
+                if on_input_grid {
+                    format!(
+                        ", classes back on the input grid ({})",
+                        r.back_method().gdal_name()
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    if let (Some(m), Some(mk)) = (&opts.mask_model, &mask) {
+        metadata.push((
+            "TERRATILE_MASK".into(),
+            format!("{} classes {}", file_name(m), mk.describe()),
+        ));
+    }
     let spec = OutputSpec {
+        path: stage_path.clone(),
+        width: work_raster.width,
+        height: work_raster.height,
+        geo_transform: work_raster.geo_transform,
+        projection: work_raster.projection.clone(),
+        class_names: info.class_names.clone(),
+        class_colors: info.class_colors.clone(),
+        confidence: opts.confidence,
+        threads,
+        metadata,
+    };
+    let final_spec = OutputSpec {
         path: opts.output.clone(),
         width: raster.width,
         height: raster.height,
         geo_transform: raster.geo_transform,
         projection: raster.projection.clone(),
-        class_names: info.class_names.clone(),
-        class_colors: info.class_colors.clone(),
-        confidence: opts.confidence,
-        threads,
-        metadata: vec![
-            ("TERRATILE_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
-            ("TERRATILE_MODEL".into(), file_name(&opts.model)),
-            ("TERRATILE_INPUT".into(), file_name(&opts.input)),
-            ("TERRATILE_BANDS".into(), join(&plan.bands)),
-            (
-                "TERRATILE_TILE".into(),
-                format!(
-                    "{} px, overlap {} px, margin {} px",
-                    plan.grid.tile_px, plan.grid.overlap_px, plan.grid.margin_px
-                ),
-            ),
-        ],
+        ..spec.clone()
     };
     let nodata = spec.nodata();
     let writer = ClassWriter::create(spec)?;
@@ -375,7 +474,16 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
 
     let outcome = std::thread::scope(|s| {
-        let reader = s.spawn(|| read_tiles(&opts.input, &plan, &grid, &normalizer, read_tx));
+        let reader = s.spawn(|| {
+            read_tiles(
+                &work_path,
+                &plan,
+                &grid,
+                &normalizer,
+                mask.as_ref(),
+                read_tx,
+            )
+        });
         let stitcher = s.spawn(|| {
             let mut st = Stitcher::new(
                 grid.clone(),
@@ -393,20 +501,41 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
             return Err(Error::Interrupted(opts.output.clone()));
         }
         // report the root cause: reading first, then inference, then writing
-        read?;
+        let masked = read?;
         let n = inferred?;
         let (writer, counts) = stitched?;
-        Ok::<_, Error>((n, writer, counts))
+        Ok::<_, Error>((n, writer, counts, masked))
     });
     progress.finish_and_clear();
-    let (tiles_inferred, writer, class_counts) = outcome?;
+    let (tiles_inferred, writer, mut class_counts, masked_px) = outcome?;
     if CANCELLED.load(Ordering::Relaxed) {
         return Err(Error::Interrupted(opts.output.clone())); // the writer's drop cleans up
     }
-    writer.finish(&class_counts)?;
+    if let (Some(m), Some(mk)) = (&opts.mask_model, &mask) {
+        notes.push(format!(
+            "{}: {masked_px} px ({:.1}% of the grid) masked as {}",
+            m.display(),
+            100.0 * masked_px as f64 / (work_raster.width * work_raster.height).max(1) as f64,
+            mk.describe()
+        ));
+    }
+    match &resample {
+        Some(r) if on_input_grid => {
+            writer.finish_plain(&class_counts)?;
+            class_counts =
+                write_on_input_grid(&stage_path, &opts.input, &plan.bands, r, final_spec, &temps)?;
+        }
+        _ => writer.finish(&class_counts)?,
+    }
+    let (width, height) = if on_input_grid || resample.is_none() {
+        (raster.width, raster.height)
+    } else {
+        (work_raster.width, work_raster.height)
+    };
+    notes.extend(engine.notes.iter().chain(&plan.notes).cloned());
     Ok(Summary {
-        width: raster.width,
-        height: raster.height,
+        width,
+        height,
         tiles: grid.tile_count(),
         tiles_inferred,
         tile_px: plan.grid.tile_px,
@@ -415,8 +544,204 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         seconds: started.elapsed().as_secs_f64(),
         class_names: info.class_names.clone(),
         class_counts,
-        notes: engine.notes.iter().chain(&plan.notes).cloned().collect(),
+        notes,
     })
+}
+
+/// Temporary files beside the output (`.NAME.terratile-PID.SUFFIX`), removed on drop.
+struct Temps {
+    output: PathBuf,
+    made: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl Temps {
+    fn beside(output: &Path) -> Temps {
+        Temps {
+            output: output.to_path_buf(),
+            made: Default::default(),
+        }
+    }
+    fn path(&self, suffix: &str) -> PathBuf {
+        let name = self
+            .output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let p = self
+            .output
+            .with_file_name(format!(".{name}.terratile-{}.{suffix}", std::process::id()));
+        self.made.borrow_mut().push(p.clone());
+        p
+    }
+}
+
+impl Drop for Temps {
+    fn drop(&mut self) {
+        for p in self.made.borrow().iter() {
+            let _ = std::fs::remove_file(p);
+            let mut aux = p.as_os_str().to_owned();
+            aux.push(".aux.xml");
+            let _ = std::fs::remove_file(PathBuf::from(aux));
+        }
+    }
+}
+
+/// The mask model's classes that become nodata, read from its class map.
+struct Mask {
+    path: PathBuf,
+    classes: Vec<u32>,
+    names: Vec<String>,
+}
+
+impl Mask {
+    fn describe(&self) -> String {
+        self.classes
+            .iter()
+            .map(|&c| format!("{c} {}", self.names[c as usize]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Runs the mask model over `work` (the grid the main model reads) into a temporary
+/// class map.
+fn run_mask_model(
+    opts: &SegmentOptions,
+    model: &Path,
+    work: &Path,
+    temps: &Temps,
+    threads: usize,
+) -> Result<Mask> {
+    let out = temps.path("mask.tif");
+    let sub = SegmentOptions {
+        input: work.to_path_buf(),
+        model: model.to_path_buf(),
+        output: out.clone(),
+        bands: opts.mask_bands.clone(),
+        threads: Some(threads),
+        device: opts.device,
+        ort_lib: opts.ort_lib.clone(),
+        ..SegmentOptions::default()
+    };
+    let s = segment(&sub).map_err(|e| match e {
+        // a band mismatch of the mask model: say which flag fixes it
+        Error::Mismatch { path, problem } => Error::Mismatch {
+            path,
+            problem: format!(
+                "{problem} (for the mask model {}; choose its bands with --mask-bands)",
+                model.display()
+            ),
+        },
+        other => other,
+    })?;
+    if let Some(&c) = opts
+        .mask_classes
+        .iter()
+        .find(|&&c| c as usize >= s.class_names.len())
+    {
+        return Err(Error::Usage(format!(
+            "--mask-classes {c}: {} has classes 0..{} ({}); choose among those",
+            model.display(),
+            s.class_names.len().saturating_sub(1),
+            s.class_names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{i} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(Mask {
+        path: out,
+        classes: opts.mask_classes.clone(),
+        names: s.class_names,
+    })
+}
+
+/// Brings the class map from the model grid back onto the input grid (nearest when the
+/// model grid is coarser, mode when it is finer), keeps the input's nodata, and writes
+/// the output COG. Streams blocks of rows. Returns the class counts.
+fn write_on_input_grid(
+    model_grid: &Path,
+    input: &Path,
+    bands: &[usize],
+    r: &resample::Resample,
+    spec: OutputSpec,
+    temps: &Temps,
+) -> Result<Vec<u64>> {
+    let (w, h) = (spec.width, spec.height);
+    let vrt = temps.path("input-grid.vrt");
+    resample::write_vrt(model_grid, &vrt, w, h, r.back_method(), false)?;
+    let ds = read::open(&vrt)?;
+    let mut reader = Reader::new(input, bands)?;
+    let nodata = spec.nodata();
+    let classes = spec.class_names.len();
+    let confidence = spec.confidence;
+    let out_path = spec.path.clone();
+    let mut writer = ClassWriter::create(spec)?;
+    let mut counts = vec![0u64; classes];
+    let mut bufs = vec![Vec::new(); bands.len()];
+    let block = 256usize;
+    let e = |e: gdal::errors::GdalError| {
+        Error::output(
+            &out_path,
+            format!(
+                "cannot read back the model-grid classes: {}",
+                crate::error::gdal_text(&e)
+            ),
+        )
+    };
+    for y0 in (0..h).step_by(block) {
+        if CANCELLED.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted(out_path.clone()));
+        }
+        let bh = block.min(h - y0);
+        let n = w * bh;
+        let rect = tiles::Rect {
+            x0: 0,
+            y0,
+            w,
+            h: bh,
+        };
+        let mut valid = vec![0u8; n];
+        reader.read(rect, &mut bufs, &mut valid)?;
+        let mut planes = Vec::new();
+        for b in 1..=(1 + confidence as usize) {
+            let mut p = vec![0u16; n];
+            ds.rasterband(b)
+                .and_then(|band| {
+                    band.read_into_slice::<u16>((0, y0 as isize), (w, bh), (w, bh), &mut p, None)
+                })
+                .map_err(e)?;
+            planes.push(p);
+        }
+        let mut row_counts = vec![0u64; classes];
+        for i in 0..n {
+            if valid[i] == 0 {
+                for p in planes.iter_mut() {
+                    p[i] = nodata;
+                }
+            } else if (planes[0][i] as usize) < classes {
+                row_counts[planes[0][i] as usize] += 1;
+            }
+        }
+        for (c, k) in counts.iter_mut().zip(&row_counts) {
+            *c += k;
+        }
+        let mut it = planes.into_iter();
+        let rows = Rows {
+            y0,
+            h: bh,
+            width: w,
+            classes: it.next().expect("class plane"),
+            confidence: it.next(),
+            class_counts: row_counts,
+        };
+        writer.write_rows(&rows)?;
+    }
+    drop(ds);
+    writer.finish(&counts)?;
+    Ok(counts)
 }
 
 fn read_tiles(
@@ -424,20 +749,47 @@ fn read_tiles(
     plan: &Plan,
     grid: &Grid,
     norm: &Normalizer,
+    mask: Option<&Mask>,
     tx: Sender<ReadTile>,
-) -> Result<()> {
+) -> Result<u64> {
     // On an error the sender is dropped, which ends the run downstream; the caller
     // reports this function's error first.
     let mut reader = Reader::new(input, &plan.bands)?;
+    let mask_ds = mask.map(|m| read::open(&m.path)).transpose()?;
+    let mut mask_buf: Vec<u16> = Vec::new();
+    let mut masked = 0u64;
     let (th, tw) = plan.tensor_hw;
     let c = plan.bands.len();
     let mut bufs = vec![Vec::new(); c];
     for tile in grid.tiles() {
         if CANCELLED.load(Ordering::Relaxed) {
-            return Ok(()); // the caller reports the interruption
+            return Ok(masked); // the caller reports the interruption
         }
         let mut valid = vec![0u8; tile.window.area()];
-        let n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
+        let mut n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
+        if let (Some(ds), Some(m)) = (&mask_ds, mask) {
+            let win = tile.window;
+            mask_buf.resize(win.area(), 0);
+            ds.rasterband(1)
+                .and_then(|b| {
+                    b.read_into_slice::<u16>(
+                        (win.x0 as isize, win.y0 as isize),
+                        (win.w, win.h),
+                        (win.w, win.h),
+                        &mut mask_buf,
+                        None,
+                    )
+                })
+                .map_err(|e| Error::input(&m.path, crate::error::gdal_text(&e)))?;
+            for (v, &k) in valid.iter_mut().zip(&mask_buf) {
+                if *v != 0 && m.classes.contains(&(k as u32)) {
+                    *v = 0;
+                    n_valid -= 1;
+                    // pixels in the overlap are read twice or more: count tile cores only
+                }
+            }
+            masked += count_in_core(&tile, &valid, &mask_buf, &m.classes);
+        }
         let tensor = (n_valid > 0).then(|| {
             let mut t = vec![0f32; c * th * tw];
             norm.prepare(
@@ -460,7 +812,21 @@ fn read_tiles(
             break; // downstream stopped; its error is reported there
         }
     }
-    Ok(())
+    Ok(masked)
+}
+
+/// Masked pixels inside the tile's core (each raster pixel lies in exactly one core).
+fn count_in_core(tile: &Tile, valid: &[u8], mask: &[u16], classes: &[u32]) -> u64 {
+    let (win, core) = (tile.window, tile.core);
+    let mut n = 0;
+    for y in core.y0..core.y0 + core.h {
+        let row = (y - win.y0) * win.w;
+        for x in core.x0..core.x0 + core.w {
+            let i = row + x - win.x0;
+            n += (valid[i] == 0 && classes.contains(&(mask[i] as u32))) as u64;
+        }
+    }
+    n
 }
 
 fn infer_tiles(
@@ -492,7 +858,11 @@ fn infer_tiles(
                 };
                 batch_buf.resize(n * per_tile, 0.0); // pad a short last batch for fixed-N models
                 inferred += *in_batch;
-                let b = engine.run(&batch_buf, n, th, tw)?;
+                let b = if plan.tta {
+                    engine.run_tta(&batch_buf, n, th, tw)?
+                } else {
+                    engine.run(&batch_buf, n, th, tw)?
+                };
                 if !checked {
                     check_outputs_meet(&b, plan, &engine.info.path)?;
                     checked = true;

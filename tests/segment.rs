@@ -144,7 +144,7 @@ fn large_cnn_blending_is_at_least_as_close_as_centre_crop() {
         "blend",
         &input,
         &csmask(),
-        &["--tile", "256", "--overlap", "64", "-q"],
+        &["--tile", "256", "--overlap", "64", "--no-resample", "-q"],
     );
     let centre = classes_of(
         &dir,
@@ -158,6 +158,7 @@ fn large_cnn_blending_is_at_least_as_close_as_centre_crop() {
             "64",
             "--blend",
             "center",
+            "--no-resample",
             "-q",
         ],
     );

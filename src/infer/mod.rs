@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod runtime;
+mod tta;
 
 use std::path::Path;
 

@@ -73,6 +73,13 @@ pub struct ModelInfo {
     pub tile_px: Option<usize>,
     pub overlap_px: Option<usize>,
     pub resolution_m: Option<f64>,
+    /// Input and output shapes as the graph declares them (-1 for a dynamic axis).
+    pub input_shape: Vec<i64>,
+    pub output_shape: Vec<i64>,
+    pub receptive_field_px: Option<usize>,
+    pub description: Option<String>,
+    pub source: Option<String>,
+    pub license: Option<String>,
 }
 
 impl ModelInfo {
@@ -290,6 +297,12 @@ impl ModelInfo {
             tile_px,
             overlap_px,
             resolution_m,
+            input_shape: in_shape.clone(),
+            output_shape: out_shape.clone(),
+            receptive_field_px: sidecar.receptive_field_px,
+            description: sidecar.description.clone(),
+            source: sidecar.source.clone(),
+            license: sidecar.license.clone(),
         })
     }
 

@@ -3,6 +3,10 @@
 //! per-channel standardisation, zero for masked pixels, and zero padding up to the
 //! model's input size.
 
+pub mod bands;
+
+pub use bands::{BandSpec, Sensor};
+
 /// How raw band values become model input: `x = (raw * scale + offset - mean) / std`.
 #[derive(Debug, Clone)]
 pub struct Normalizer {

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod resample;
+
 use gdal::raster::{ColorInterpretation, GdalDataType};
 use gdal::Dataset;
 use tiles::Rect;

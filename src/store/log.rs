@@ -52,11 +52,12 @@ fn describe(path: &Path) -> Result<RasterInfo> {
 fn segment_parameters(o: &SegmentOptions) -> serde_json::Value {
     json!({
         "tile_px": o.tile_px, "overlap_px": o.overlap_px, "margin_px": o.margin_px,
-        "batch": o.batch, "bands": o.bands, "threads": o.threads,
+        "batch": o.batch, "bands": o.bands.as_ref().map(|b| b.to_string()), "threads": o.threads,
         "device": format!("{:?}", o.device), "blend": format!("{:?}", o.blend),
         "confidence": o.confidence,
         "mask_model": o.mask_model.as_ref().map(|p| p.display().to_string()),
         "mask_classes": o.mask_classes, "tta": o.tta, "model_grid": o.model_grid,
+        "mask_bands": o.mask_bands.as_ref().map(|b| b.to_string()), "no_resample": o.no_resample,
     })
 }
 

@@ -255,6 +255,26 @@ impl ClassWriter {
         Ok(())
     }
 
+    /// Publishes the staging GeoTIFF itself (no COG conversion): for intermediate
+    /// rasters that terratile reads back.
+    pub fn finish_plain(mut self, class_counts: &[u64]) -> Result<()> {
+        let path = self.spec.path.clone();
+        let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e));
+        let mut stage = self.ds.take().expect("finish called once");
+        set_attribute_table(&stage.rasterband(1).map_err(e)?, &self.spec, class_counts);
+        stage.flush_cache().map_err(e)?;
+        stage.close().map_err(e)?;
+        let io =
+            |err: std::io::Error| Error::output(&path, format!("cannot move into place: {err}"));
+        if aux(&self.stage).exists() {
+            std::fs::rename(aux(&self.stage), aux(&path)).map_err(io)?;
+        }
+        std::fs::rename(&self.stage, &path).map_err(io)?;
+        self.finished = true;
+        self.cleanup();
+        Ok(())
+    }
+
     fn cleanup(&mut self) {
         self.ds = None;
         for p in [&self.stage, &self.tmp] {

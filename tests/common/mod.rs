@@ -60,8 +60,10 @@ pub fn small_cnn() -> PathBuf {
 }
 
 /// A fresh temporary folder for one test.
+/// A fresh folder for one test, under cargo's target/tmp (so runs leave nothing in /tmp;
+/// the previous run's folder of the same name is replaced).
 pub fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("terratile-test-{}-{name}", std::process::id()));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("terratile-test-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -95,8 +97,9 @@ pub fn classes_of(dir: &Path, name: &str, input: &Path, model: &Path, extra: &[&
     read_band(&out, 1)
 }
 
-/// One tile the size of the (square) S2 crop: one pass of the model over the whole image.
-pub const WHOLE_IMAGE: &[&str] = &["--tile", "1920", "--overlap", "0", "-q"];
+/// One tile the size of the (square) S2 crop: one pass of the model over the whole image
+/// (at the raster's own resolution, even for models that declare another).
+pub const WHOLE_IMAGE: &[&str] = &["--tile", "1920", "--overlap", "0", "--no-resample", "-q"];
 
 /// Band `b` of a raster as u16 values, row-major.
 pub fn read_band(path: &Path, b: usize) -> Vec<u16> {
