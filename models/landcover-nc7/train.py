@@ -374,7 +374,7 @@ def main():
                    "train": split["train"], "val": split["val"], "test": split["test"]}, f)
         f.write("\n")
     with open(os.path.join(args.out, "train_log.json"), "w") as f:
-        json.dump({"args": vars(args) | {"data": os.path.basename(os.path.normpath(args.data))},
+        json.dump({"args": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
                    "params": nparams, "receptive_field_px": rf, "split": split_info,
                    "best_iter": best[2], "val_oa": round(vm["overall_accuracy"], 4),
                    "val_f1": [round(v, 4) for v in vm["f1"]],
