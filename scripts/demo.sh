@@ -22,10 +22,11 @@ echo "demo: wrote demo/s2_cloud_shadow.tif (+ .aux.xml with class names) and dem
 
 # Change detection: the real Landsat 5 TM pair of Debian's r-cran-satellite (101x101 px,
 # 30 m, EPSG:32637), each date segmented with the model, compared pixel by pixel.
-# The model is one switch: the land-cover model (7 classes, 6 bands 1,2,3,4,5,7 as raw DN,
-# bands from its sidecar) is   CHANGE_MODEL=models/landcover-nc7/model.onnx CHANGE_BANDS=
-CHANGE_MODEL="${CHANGE_MODEL-models/test/perpixel_ndi.onnx}"
-CHANGE_BANDS="${CHANGE_BANDS-1,2,3,4}"   # blue, green, red, nir of the 6-band stack
+# The model is one switch. Default: the land-cover U-Net models/landcover-nc7 (7 classes;
+# 6 bands 1,2,3,4,5,7 as raw DN; its sidecar picks bands 1-6 of the stacks). The tiny test
+# model instead:  CHANGE_MODEL=models/test/perpixel_ndi.onnx CHANGE_BANDS=1,2,3,4
+CHANGE_MODEL="${CHANGE_MODEL-models/landcover-nc7/model.onnx}"
+CHANGE_BANDS="${CHANGE_BANDS-}"
 LS="$CACHE/data/satellite"
 rm -f demo/landsat_change.tif demo/landsat_change.tif.aux.xml
 target/release/terratile change "$LS/lt05_2000.tif" "$LS/lt5_2010.tif" -m "$CHANGE_MODEL" \

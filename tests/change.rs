@@ -573,3 +573,111 @@ fn many_classes_give_uint16_codes() {
     let r = report_json(&db, None);
     assert_eq!(r["classes"].as_array().unwrap().len(), 16);
 }
+
+#[test]
+fn land_cover_model_end_to_end_with_a_mask_model() {
+    let dir = tempdir("landcover");
+    let model = repo("models/landcover-nc7/model.onnx");
+    let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
+    let keep = dir.join("classes");
+    std::fs::create_dir(&keep).unwrap();
+    terratile_ok(&[
+        &"change",
+        &landsat_2000(),
+        &landsat_2010(),
+        &"-m",
+        &model,
+        &"-o",
+        &out,
+        &"--db",
+        &db,
+        &"--keep-classes",
+        &keep,
+        &"-q",
+    ]);
+    let r = report_json(&db, None);
+    let names: Vec<&str> = r["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "developed",
+            "agriculture",
+            "herbaceous",
+            "shrubland",
+            "forest",
+            "water",
+            "sediment"
+        ]
+    );
+    let (b, a) = (
+        read_band(&keep.join("before_classes.tif"), 1),
+        read_band(&keep.join("after_classes.tif"), 1),
+    );
+    let mut want: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    for (f, t) in b.iter().zip(&a) {
+        if *f != 255 && *t != 255 {
+            *want.entry((*f as u64, *t as u64)).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        transitions_of(&r),
+        want,
+        "the matrix is the class maps' pairs"
+    );
+
+    // the same with a mask model: the per-pixel test model masks what it calls
+    // vegetation (class 1) at either date, and exactly those pixels drop out
+    let veg = |img: &Path, name: &str| -> Vec<bool> {
+        let p = dir.join(format!("{name}.tif"));
+        segment_ok(img, &perpixel(), &p, &["--bands", "1,2,3,4", "-q"]);
+        read_band(&p, 1).iter().map(|c| *c == 1).collect()
+    };
+    let (vb, va) = (
+        veg(&landsat_2000(), "veg2000"),
+        veg(&landsat_2010(), "veg2010"),
+    );
+    let masked = vb.iter().zip(&va).filter(|(x, y)| **x || **y).count() as u64;
+    assert!(masked > 10, "the mask covers some pixels ({masked})");
+    let out2 = dir.join("masked.tif");
+    terratile_ok(&[
+        &"change",
+        &landsat_2000(),
+        &landsat_2010(),
+        &"-m",
+        &model,
+        &"-o",
+        &out2,
+        &"--db",
+        &db,
+        &"--mask-model",
+        &perpixel(),
+        &"--mask-classes",
+        &"1",
+        &"--mask-bands",
+        &"1,2,3,4",
+        &"-q",
+    ]);
+    let r2 = report_json(&db, Some(2));
+    let valid: u64 = want.values().sum();
+    assert_eq!(r2["valid_px"].as_u64().unwrap(), valid - masked);
+    let codes = read_band(&out2, 1);
+    for i in 0..codes.len() {
+        if vb[i] || va[i] {
+            assert_eq!(codes[i], 255, "masked pixel {i} is nodata");
+        }
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let roles: Vec<String> = conn
+        .prepare("SELECT role FROM models WHERE run_id = 2 ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(roles, ["segmentation", "mask"]);
+}

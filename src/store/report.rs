@@ -268,6 +268,14 @@ pub fn table(r: &Report) -> String {
         .max()
         .unwrap_or(5)
         .max(14);
+    // classes with pixels at some date; the others are listed once at the end
+    let present: Vec<usize> = (0..r.class_names.len())
+        .filter(|&c| r.areas.iter().any(|d| d[c].0 > 0))
+        .collect();
+    let absent: Vec<&str> = (0..r.class_names.len())
+        .filter(|c| !present.contains(c))
+        .map(|c| r.class_names[c].as_str())
+        .collect();
     // class areas per date
     let _ = writeln!(s, "\nclass areas (ha, % of valid area)");
     let _ = write!(s, "{:<nw$}", "class");
@@ -279,7 +287,8 @@ pub fn table(r: &Report) -> String {
         let _ = write!(s, " {:>12}", "net ha");
     }
     s.push('\n');
-    for (c, name) in r.class_names.iter().enumerate() {
+    for &c in &present {
+        let name = &r.class_names[c];
         let _ = write!(s, "{name:<nw$}");
         for d in 0..r.dates.len() {
             let (_, m2, share) = r.areas[d][c];
@@ -291,6 +300,7 @@ pub fn table(r: &Report) -> String {
         s.push('\n');
     }
     if r.transitions.is_empty() {
+        absent_line(&mut s, &absent);
         return s;
     }
     // transition matrix
@@ -314,13 +324,13 @@ pub fn table(r: &Report) -> String {
         "\ntransitions (ha; rows: before, columns: after; the diagonal is unchanged)"
     );
     let _ = write!(s, "{:<nw$}", "before \\ after");
-    for name in &r.class_names {
-        let _ = write!(s, " {:>cw$}", short(name));
+    for &c in &present {
+        let _ = write!(s, " {:>cw$}", short(&r.class_names[c]));
     }
     let _ = writeln!(s, " {:>cw$}", "lost");
-    for f in 0..n {
+    for &f in &present {
         let _ = write!(s, "{:<nw$}", r.class_names[f]);
-        for t in 0..n {
+        for &t in &present {
             let v = m[f * n + t];
             let cell = if v == 0.0 {
                 "-".to_string()
@@ -333,7 +343,7 @@ pub fn table(r: &Report) -> String {
         let _ = writeln!(s, " {:>cw$.2}", lost / HA);
     }
     let _ = write!(s, "{:<nw$}", "gained");
-    for t in 0..n {
+    for &t in &present {
         let gained: f64 = (0..n).filter(|&f| f != t).map(|f| m[f * n + t]).sum();
         let _ = write!(s, " {:>cw$.2}", gained / HA);
     }
@@ -350,7 +360,15 @@ pub fn table(r: &Report) -> String {
         }
     );
     zones_table(r, &mut s);
+    absent_line(&mut s, &absent);
     s
+}
+
+/// Names the classes that no date has (left out of the tables above).
+fn absent_line(s: &mut String, absent: &[&str]) {
+    if !absent.is_empty() {
+        let _ = writeln!(s, "\nnot present at any date: {}", absent.join(", "));
+    }
 }
 
 /// Per zone: valid and changed area, and the largest change.
