@@ -32,6 +32,22 @@ fn change_cmd(b: &Path, a: &Path, out: &Path, db: &Path) -> Command {
     c
 }
 
+/// GDAL's GeoPackage validator (python3-gdal) checks the requirements one by one.
+fn validate_gpkg(db: &Path) {
+    let v = Command::new("/usr/bin/python3")
+        .args(["-m", "osgeo_utils.samples.validate_gpkg"])
+        .arg(db)
+        .output()
+        .expect("python3 with GDAL (python3-gdal) is needed: run scripts/setup.sh");
+    assert!(
+        v.status.success(),
+        "validate_gpkg {}: {}{}",
+        db.display(),
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+}
+
 fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -92,6 +108,7 @@ fn migration_from_schema_1_keeps_rows() {
         2,
         "the old rows are kept"
     );
+    validate_gpkg(&db);
     // and the old run still reads back
     let r = report_json(&db, Some(1));
     assert_eq!(r["classes"][1]["name"], "sea");
@@ -390,6 +407,7 @@ fn the_database_is_a_geopackage_gdal_opens_without_warnings() {
         assert!(text.contains(t), "{text}");
     }
     assert!(String::from_utf8_lossy(&o.stderr).trim().is_empty());
+    validate_gpkg(&db);
 }
 
 #[test]
