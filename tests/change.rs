@@ -450,7 +450,13 @@ fn zones_get_their_own_exact_figures() {
     };
     let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
     let z = zones.to_str().unwrap();
-    let err = change_classes(&b, &a, &out, &db, &["--zones", z, "--zone-field", "name"]);
+    let err = change_classes(
+        &b,
+        &a,
+        &out,
+        &db,
+        &["--zones", z, "--zone-field", "name", "--stats-tile", "16"],
+    );
     assert!(!err.contains("error"), "{err}");
     let r = report_json(&db, None);
     let zs = r["zones"].as_array().unwrap();

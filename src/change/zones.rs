@@ -19,6 +19,8 @@ pub struct Zones {
     pub path: PathBuf,
     pub names: Vec<String>,
     geoms: Vec<Geometry>,
+    /// (ymin, ymax) of each polygon, to burn only those that reach a block.
+    y_ranges: Vec<(f64, f64)>,
 }
 
 impl Zones {
@@ -110,10 +112,18 @@ impl Zones {
                 "has no features with a geometry; pass a file of polygons",
             ));
         }
+        let y_ranges = geoms
+            .iter()
+            .map(|g| {
+                let e = g.envelope();
+                (e.MinY, e.MaxY)
+            })
+            .collect();
         Ok(Zones {
             path: path.to_path_buf(),
             names,
             geoms,
+            y_ranges,
         })
     }
 
@@ -153,8 +163,20 @@ impl Zones {
             .map_err(e)?;
         ds.set_geo_transform(&gt).map_err(e)?;
         ds.set_projection(projection).map_err(e)?;
-        let burn: Vec<f64> = (1..=self.geoms.len()).map(|i| i as f64).collect();
-        gdal::raster::rasterize(&mut ds, &[1], &self.geoms, &burn, None).map_err(e)?;
+        // only the polygons that reach the block's rows (in the original order, so the
+        // later of two overlapping polygons still wins)
+        let (y_a, y_b) = (gt[3], gt[3] + h as f64 * gt[5]);
+        let (ymin, ymax) = (y_a.min(y_b), y_a.max(y_b));
+        let (mut geoms, mut burn) = (Vec::new(), Vec::new());
+        for (i, (g, &(g0, g1))) in self.geoms.iter().zip(&self.y_ranges).enumerate() {
+            if g1 >= ymin && g0 <= ymax {
+                geoms.push(g.clone());
+                burn.push((i + 1) as f64);
+            }
+        }
+        if !geoms.is_empty() {
+            gdal::raster::rasterize(&mut ds, &[1], &geoms, &burn, None).map_err(e)?;
+        }
         ds.rasterband(1)
             .map_err(e)?
             .read_into_slice::<u32>((0, 0), (w, h), (w, h), out, None)
