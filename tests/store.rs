@@ -320,6 +320,12 @@ fn report_formats_agree() {
     assert_eq!(px_csv, j["valid_px"].as_u64().unwrap());
     let table = terratile(&[&"report", &"--db", &db]);
     let text = String::from_utf8(table.stdout).unwrap();
+    // reading leaves no WAL files behind
+    let left: Vec<_> = files_in(&dir)
+        .into_iter()
+        .filter(|f| f.ends_with("-wal") || f.ends_with("-shm"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     for want in [
         "before ha",
         "after ha",

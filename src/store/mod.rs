@@ -165,7 +165,7 @@ impl Store {
         Ok(s)
     }
 
-    /// Opens an existing database read-only (for `report`).
+    /// Opens an existing database for reading (for `report`); never creates one.
     pub fn open_existing(path: &Path) -> Result<Store> {
         if !path.is_file() {
             return Err(Error::input(
@@ -173,10 +173,18 @@ impl Store {
                 "no such statistics database; check the path, or create one with `terratile change ... --db`",
             ));
         }
+        // Read-write (never creating) where allowed: a read-only connection to a WAL
+        // database cannot remove the -wal and -shm files when it closes.
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
+        .or_else(|_| {
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        })
         .map_err(|e| db_error(path, e))?;
         set_busy_timeout(&conn).map_err(|e| db_error(path, e))?;
         let s = Store {
