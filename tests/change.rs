@@ -459,6 +459,7 @@ fn zones_get_their_own_exact_figures() {
     );
     assert!(!err.contains("error"), "{err}");
     let r = report_json(&db, None);
+    assert_report_schema(&r);
     let zs = r["zones"].as_array().unwrap();
     assert_eq!(zs.len(), 2);
     for (zj, want, name) in [

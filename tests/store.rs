@@ -459,3 +459,30 @@ fn runs_with_different_models_stay_distinguishable() {
         assert_eq!(sum, r["valid_px"].as_u64().unwrap());
     }
 }
+
+#[test]
+fn report_json_follows_its_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schemas/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let dir = tempdir("schema");
+    let (b, a) = class_pair(&dir);
+    let db = dir.join("stats.gpkg");
+    assert!(change_cmd(&b, &a, &dir.join("c.tif"), &db)
+        .status()
+        .unwrap()
+        .success());
+    segment_ok(
+        &landsat_2000(),
+        &perpixel(),
+        &dir.join("s.tif"),
+        &["--bands", "1,2,3,4", "-q", "--db", db.to_str().unwrap()],
+    );
+    for run in [1, 2] {
+        assert_report_schema(&report_json(&db, Some(run)));
+    }
+    // and the schema is not vacuous: a report missing its matrix is refused
+    let mut r = report_json(&db, Some(1));
+    r.as_object_mut().unwrap().remove("transitions");
+    assert!(!validator.is_valid(&r));
+}

@@ -336,3 +336,15 @@ pub fn transitions_of(report: &serde_json::Value) -> std::collections::BTreeMap<
         })
         .collect()
 }
+
+/// Asserts a `report --format json` document follows schemas/report.schema.json.
+pub fn assert_report_schema(report: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schemas/report.schema.json")).unwrap();
+    let v = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = v.iter_errors(report).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "report JSON against its schema: {errors:?}"
+    );
+}
