@@ -47,5 +47,8 @@ rm -f demo/landsat_change.tif demo/landsat_change.tif.aux.xml
 target/release/terratile change "$LS/lt05_2000.tif" "$LS/lt5_2010.tif" -m "$CHANGE_MODEL" \
   ${CHANGE_BANDS:+--bands "$CHANGE_BANDS"} --stats-tile 32 -o demo/landsat_change.tif --db demo/landsat_stats.gpkg
 target/release/terratile report --db demo/landsat_stats.gpkg
+/usr/bin/python3 scripts/quicklook.py demo/landsat_change.tif demo/landsat_change.png \
+  --rgb "$LS/lt5_2010.tif" --rgb-bands 3,2,1 \
+  --title "Landsat 5, 2000-03-09 -> 2010-12-18: change of land cover (terratile)"
 ogrinfo -so demo/landsat_stats.gpkg tile_stats | grep -E 'driver|Geometry:|Feature Count'
-echo "demo: wrote demo/landsat_change.tif (from-to codes) and demo/landsat_stats.gpkg (runs, areas, transitions, tile_stats layer)"
+echo "demo: wrote demo/landsat_change.tif (from-to codes, + .png) and demo/landsat_stats.gpkg (runs, areas, transitions, tile_stats layer)"
