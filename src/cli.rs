@@ -181,7 +181,6 @@ impl SegmentArgs {
             mask_bands: self.mask_bands.clone(),
             model_grid: self.model_grid,
             no_resample: self.no_resample,
-            ..SegmentOptions::default()
         }
     }
 }

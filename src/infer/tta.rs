@@ -62,7 +62,7 @@ impl Engine {
         for t in 0..8 {
             gather(t, h, input, &mut moved);
             let b = self.run(&moved, n, h, w)?;
-            if b.h != b.w || (h - b.h) % 2 != 0 {
+            if b.h != b.w || !(h - b.h).is_multiple_of(2) {
                 return Err(Error::Usage(format!(
                     "--tta needs a square output centred in the input, but {} outputs {}x{} for {h}x{w}",
                     self.info.path.display(),
