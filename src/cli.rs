@@ -74,16 +74,9 @@ pub enum BlendArg {
     Center,
 }
 
+/// How the engine segments imagery: shared by `segment` and `change`.
 #[derive(Debug, clap::Args)]
-pub struct SegmentArgs {
-    /// Input raster: anything GDAL opens (GeoTIFF, COG, VRT, ...)
-    pub input: PathBuf,
-    /// ONNX segmentation model (metadata from its metadata_props and MODEL.onnx.json)
-    #[arg(short, long)]
-    pub model: PathBuf,
-    /// Output class map (Cloud Optimized GeoTIFF)
-    #[arg(short, long)]
-    pub output: PathBuf,
+pub struct EngineArgs {
     /// Tile side in pixels [default: the model's fixed input, its metadata, else 512]
     #[arg(long, value_name = "PX")]
     pub tile: Option<usize>,
@@ -109,9 +102,6 @@ pub struct SegmentArgs {
     /// Execution provider
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
-    /// Add a second band: the winning class probability x 100
-    #[arg(long)]
-    pub confidence: bool,
     /// How overlapping tiles are combined
     #[arg(long, value_enum, default_value = "hann")]
     pub blend: BlendArg,
@@ -134,10 +124,6 @@ pub struct SegmentArgs {
     /// Bands feeding the mask model (same forms as --bands)
     #[arg(long, value_name = "LIST", requires = "mask_model")]
     pub mask_bands: Option<BandSpec>,
-    /// When the input is resampled to the model's resolution, write the output on that
-    /// grid instead of the input's
-    #[arg(long, conflicts_with = "no_resample")]
-    pub model_grid: bool,
     /// Feed the raster's own pixels even when the model declares another resolution
     #[arg(long)]
     pub no_resample: bool,
@@ -147,17 +133,12 @@ pub struct SegmentArgs {
     /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
-    /// Log the run and its per-class areas to this SQLite/GeoPackage database
-    #[arg(long, value_name = "STATS.sqlite")]
-    pub db: Option<PathBuf>,
 }
 
-impl SegmentArgs {
+impl EngineArgs {
+    /// The engine's part of [`SegmentOptions`]; input, model and output are left empty.
     pub fn to_options(&self, stderr_is_terminal: bool) -> SegmentOptions {
         SegmentOptions {
-            input: self.input.clone(),
-            model: self.model.clone(),
-            output: self.output.clone(),
             tile_px: self.tile,
             overlap_px: self.overlap,
             margin_px: self.margin,
@@ -168,7 +149,6 @@ impl SegmentArgs {
                 DeviceArg::Cpu => Device::Cpu,
                 DeviceArg::Cuda => Device::Cuda,
             },
-            confidence: self.confidence,
             blend: match self.blend {
                 BlendArg::Hann => Blend::Hann,
                 BlendArg::Center => Blend::Centre,
@@ -179,8 +159,45 @@ impl SegmentArgs {
             mask_model: self.mask_model.clone(),
             mask_classes: self.mask_classes.clone().unwrap_or_default(),
             mask_bands: self.mask_bands.clone(),
-            model_grid: self.model_grid,
             no_resample: self.no_resample,
+            ..SegmentOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SegmentArgs {
+    /// Input raster: anything GDAL opens (GeoTIFF, COG, VRT, ...)
+    pub input: PathBuf,
+    /// ONNX segmentation model (metadata from its metadata_props and MODEL.onnx.json)
+    #[arg(short, long)]
+    pub model: PathBuf,
+    /// Output class map (Cloud Optimized GeoTIFF)
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Add a second band: the winning class probability x 100
+    #[arg(long)]
+    pub confidence: bool,
+    /// When the input is resampled to the model's resolution, write the output on that
+    /// grid instead of the input's
+    #[arg(long, conflicts_with = "no_resample")]
+    pub model_grid: bool,
+    /// Log the run and its per-class areas to this SQLite/GeoPackage database
+    #[arg(long, value_name = "STATS.sqlite")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+impl SegmentArgs {
+    pub fn to_options(&self, stderr_is_terminal: bool) -> SegmentOptions {
+        SegmentOptions {
+            input: self.input.clone(),
+            model: self.model.clone(),
+            output: self.output.clone(),
+            confidence: self.confidence,
+            model_grid: self.model_grid,
+            ..self.engine.to_options(stderr_is_terminal)
         }
     }
 }
@@ -218,52 +235,10 @@ pub struct ChangeArgs {
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
-    /// A mask model (e.g. the ukis-csmask cloud/shadow U-Net) run over each date: pixels
-    /// it puts in --mask-classes become nodata and drop out of the comparison
-    #[arg(long, value_name = "CLOUD.onnx", requires = "mask_classes")]
-    pub mask_model: Option<PathBuf>,
-    /// The mask model's classes (0-based) that become nodata, e.g. 1,2 (cloud, shadow)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "LIST",
-        requires = "mask_model"
-    )]
-    pub mask_classes: Option<Vec<u32>>,
-    /// Bands feeding the mask model (same forms as --bands)
-    #[arg(long, value_name = "LIST", requires = "mask_model")]
-    pub mask_bands: Option<BandSpec>,
-    /// Raster bands feeding the model's channels, as for segment: numbers (1,2,3,4),
-    /// names (B02,B03,B04,B08) or a sensor preset (l5:blue,green,red,nir)
-    #[arg(long, value_name = "LIST")]
-    pub bands: Option<BandSpec>,
-    /// Test-time augmentation for each date (8x the inference time)
-    #[arg(long)]
-    pub tta: bool,
-    /// Feed the rasters' own pixels even when the model declares another resolution
-    #[arg(long)]
-    pub no_resample: bool,
-    /// Tile side in pixels for segmentation [default: from the model, else 512]
-    #[arg(long, value_name = "PX")]
-    pub tile: Option<usize>,
-    /// Pixels shared by neighbouring segmentation tiles
-    #[arg(long, value_name = "PX")]
-    pub overlap: Option<usize>,
-    /// Tiles per inference call
-    #[arg(long, value_name = "N")]
-    pub batch: Option<usize>,
-    /// Thread budget [default: all cores]
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Execution provider
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub device: DeviceArg,
-    /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
-    #[arg(long, value_name = "PATH")]
-    pub ort_lib: Option<PathBuf>,
-    /// No progress bar and no summary line
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// How each date is segmented (the mask model runs over each date; its masked
+    /// pixels drop out of the comparison)
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 impl ChangeArgs {
@@ -279,25 +254,7 @@ impl ChangeArgs {
             stats_tile_px: self.stats_tile,
             zones: self.zones.clone(),
             zone_field: self.zone_field.clone(),
-            segment: SegmentOptions {
-                tile_px: self.tile,
-                overlap_px: self.overlap,
-                batch: self.batch,
-                bands: self.bands.clone(),
-                threads: self.threads,
-                device: match self.device {
-                    DeviceArg::Cpu => Device::Cpu,
-                    DeviceArg::Cuda => Device::Cuda,
-                },
-                progress: stderr_is_terminal && !self.quiet,
-                ort_lib: self.ort_lib.clone(),
-                tta: self.tta,
-                mask_model: self.mask_model.clone(),
-                mask_classes: self.mask_classes.clone().unwrap_or_default(),
-                mask_bands: self.mask_bands.clone(),
-                no_resample: self.no_resample,
-                ..SegmentOptions::default()
-            },
+            segment: self.engine.to_options(stderr_is_terminal),
         }
     }
 }

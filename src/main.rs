@@ -49,7 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Segment(args) => {
             let opts = args.to_options(std::io::stderr().is_terminal());
             let (s, run) = log::segment_logged(&opts, args.db.as_deref())?;
-            if !args.quiet {
+            if !args.engine.quiet {
                 for n in &s.notes {
                     eprintln!("terratile: note: {n}");
                 }
@@ -78,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Change(args) => {
             let opts = args.to_options(std::io::stderr().is_terminal());
             let (s, run) = log::change_logged(&opts, args.db.as_deref())?;
-            if !args.quiet {
+            if !args.engine.quiet {
                 for n in &s.notes {
                     eprintln!("terratile: note: {n}");
                 }
