@@ -100,7 +100,7 @@ fn held_out_accuracy_matches_models_readme() {
     let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     let oa = 100.0 * correct as f64 / total as f64;
 
-    println!("Overall accuracy (test blocks): {oa:.2}% of {total} pixels\n");
+    println!("Overall accuracy (test blocks): {oa:.2}%\n\n({total} valid pixels in the test blocks)\n");
     println!("| class | precision | recall | F1 | test pixels |\n|---|---|---|---|---|");
     for c in 0..k {
         let tp = confusion[c][c] as f64;
@@ -115,8 +115,12 @@ fn held_out_accuracy_matches_models_readme() {
         };
         println!("| {} | {p:.3} | {r:.3} | {f1:.3} | {refs} |", names[c]);
     }
-    println!("\nConfusion matrix (rows: reference, columns: predicted)\n");
-    println!("| | {} |\n|---|{}", names.join(" | "), "---|".repeat(k));
+    println!("\nConfusion matrix (rows = reference, columns = predicted):\n");
+    println!(
+        "| reference \\ predicted | {} |\n|---|{}",
+        names.join(" | "),
+        "---|".repeat(k)
+    );
     for c in 0..k {
         let row: Vec<String> = confusion[c].iter().map(|v| v.to_string()).collect();
         println!("| {} | {} |", names[c], row.join(" | "));
