@@ -39,7 +39,7 @@ done
 # 30 m, EPSG:32637), each date segmented with the model, compared pixel by pixel.
 # The model is one switch. Default: the land-cover U-Net models/landcover-nc7 (7 classes;
 # 6 bands 1,2,3,4,5,7 as raw DN; its sidecar picks bands 1-6 of the stacks). The tiny test
-# model instead:  CHANGE_MODEL=models/test/perpixel_ndi.onnx CHANGE_BANDS=1,2,3,4
+# model instead:  CHANGE_MODEL=models/test/perpixel_ndi.onnx CHANGE_BANDS=l5:blue,green,red,nir
 CHANGE_MODEL="${CHANGE_MODEL-models/landcover-nc7/model.onnx}"
 CHANGE_BANDS="${CHANGE_BANDS-}"
 LS="$CACHE/data/satellite"
