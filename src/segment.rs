@@ -624,6 +624,7 @@ fn run_mask_model(
         ..SegmentOptions::default()
     };
     let s = segment(&sub).map_err(|e| match e {
+        Error::Interrupted(_) => Error::Interrupted(opts.output.clone()),
         // a band mismatch of the mask model: say which flag fixes it
         Error::Mismatch { path, problem } => Error::Mismatch {
             path,
