@@ -100,7 +100,9 @@ fn held_out_accuracy_matches_models_readme() {
     let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     let oa = 100.0 * correct as f64 / total as f64;
 
-    println!("Overall accuracy (test blocks): {oa:.2}%\n\n({total} valid pixels in the test blocks)\n");
+    println!(
+        "Overall accuracy (test blocks): {oa:.2}%\n\n({total} valid pixels in the test blocks)\n"
+    );
     println!("| class | precision | recall | F1 | test pixels |\n|---|---|---|---|---|");
     for c in 0..k {
         let tp = confusion[c][c] as f64;
