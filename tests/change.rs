@@ -128,6 +128,18 @@ fn planted_change_gives_exactly_those_counts() {
     assert_eq!(tiles as u64, changed_expected);
 }
 
+/// A copy of `src` with its pixels laid over other coordinates: `srs` and the corners
+/// `[ulx, uly, lrx, lry]` (`gdal_translate -a_srs -a_ullr`).
+fn relabel(src: &Path, dst: &Path, srs: &str, ullr: [f64; 4]) {
+    let c: Vec<String> = ullr.iter().map(|v| format!("{v:.6}")).collect();
+    tool(
+        "gdal_translate",
+        &[
+            &"-q", &"-a_srs", &srs, &"-a_ullr", &c[0], &c[1], &c[2], &c[3], &src, &dst,
+        ],
+    );
+}
+
 #[test]
 fn geographic_areas_match_geodesic_truth() {
     use geo::{GeodesicArea, LineString, Orient, Polygon};
@@ -139,21 +151,7 @@ fn geographic_areas_match_geodesic_truth() {
     let filled = dir.join("filled.tif");
     write_classes(&filled, &Dataset::open(&utm).unwrap(), &full);
     let geo = dir.join("classes_4326.tif");
-    tool(
-        "gdal_translate",
-        &[
-            &"-q",
-            &"-a_srs",
-            &"EPSG:4326",
-            &"-a_ullr",
-            &"10",
-            &"61",
-            &"11",
-            &"60",
-            &filled,
-            &geo,
-        ],
-    );
+    relabel(&filled, &geo, "EPSG:4326", [10.0, 61.0, 11.0, 60.0]);
     // BEFORE: the top 50 rows class 1, the rest class 2 (so their areas differ by
     // latitude alone); AFTER: the real map
     let halves: Vec<u8> = (0..101 * 101)
@@ -162,20 +160,11 @@ fn geographic_areas_match_geodesic_truth() {
     let halves_utm = dir.join("halves_utm.tif");
     write_classes(&halves_utm, &Dataset::open(&utm).unwrap(), &halves);
     let halves_geo = dir.join("halves_4326.tif");
-    tool(
-        "gdal_translate",
-        &[
-            &"-q",
-            &"-a_srs",
-            &"EPSG:4326",
-            &"-a_ullr",
-            &"10",
-            &"61",
-            &"11",
-            &"60",
-            &halves_utm,
-            &halves_geo,
-        ],
+    relabel(
+        &halves_utm,
+        &halves_geo,
+        "EPSG:4326",
+        [10.0, 61.0, 11.0, 60.0],
     );
     let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
     change_classes(&halves_geo, &geo, &out, &db, &["-q"]);
@@ -527,22 +516,7 @@ fn projected_areas_use_the_crs_linear_unit() {
     let side_ft = 30.0 / (1200.0 / 3937.0);
     let (x0, y0) = (1_000_000.0, 200_000.0);
     let (x1, y1) = (x0 + 101.0 * side_ft, y0 - 101.0 * side_ft);
-    let c = |v: f64| format!("{v:.6}");
-    tool(
-        "gdal_translate",
-        &[
-            &"-q",
-            &"-a_srs",
-            &"EPSG:2263",
-            &"-a_ullr",
-            &c(x0),
-            &c(y0),
-            &c(x1),
-            &c(y1),
-            &m,
-            &ft,
-        ],
-    );
+    relabel(&m, &ft, "EPSG:2263", [x0, y0, x1, y1]);
     let (out, db) = (dir.join("change.tif"), dir.join("stats.gpkg"));
     change_classes(&ft, &ft, &out, &db, &["-q"]);
     let r = report_json(&db, None);
