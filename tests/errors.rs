@@ -14,29 +14,7 @@ fn fails(input: &Path, model: &Path, out: &Path, extra: &[&str], mentions: &[&st
     for e in extra {
         args.push(e);
     }
-    let o = terratile(&args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected exit 1, got {:?}: {err}",
-        o.status
-    );
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("terratile: error: "), "{err}");
-    for m in mentions {
-        assert!(err.contains(m), "error should mention {m:?}: {err}");
-    }
-    assert!(!out.exists(), "nothing may be left at the output path");
-    if let Some(dir) = out.parent().filter(|d| d.is_dir()) {
-        let left: Vec<_> = files_in(dir)
-            .into_iter()
-            .filter(|f| f.contains("terratile-"))
-            .collect();
-        assert!(left.is_empty(), "temporary files left: {left:?}");
-    }
-    err
+    assert_fails_cleanly(&terratile(&args), out, mentions)
 }
 
 #[test]
@@ -303,21 +281,7 @@ fn ctrl_c_stops_cleanly_and_leaves_nothing() {
 
 /// Runs `terratile ARGS`, expects the same promises as `fails` for the output `out`.
 fn change_fails(args: &[&dyn AsRef<std::ffi::OsStr>], out: &Path, mentions: &[&str]) -> String {
-    let o = terratile(args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "expected exit 1: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    for m in mentions {
-        assert!(err.contains(m), "error should mention {m:?}: {err}");
-    }
-    assert!(!out.exists(), "nothing may be left at the output path");
-    let left: Vec<_> = files_in(out.parent().unwrap())
-        .into_iter()
-        .filter(|f| f.contains("terratile-"))
-        .collect();
-    assert!(left.is_empty(), "temporary files left: {left:?}");
-    err
+    assert_fails_cleanly(&terratile(args), out, mentions)
 }
 
 #[test]

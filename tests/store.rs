@@ -160,23 +160,7 @@ fn two_concurrent_runs_both_land() {
 /// Runs a command expected to fail; checks exit 1, one line naming `mentions`, no panic,
 /// nothing at `out`.
 fn fails(mut cmd: Command, out: &Path, mentions: &[&str]) -> String {
-    let o = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    for m in mentions {
-        assert!(err.contains(m), "error should mention {m:?}: {err}");
-    }
-    assert!(!out.exists(), "nothing may be written at {}", out.display());
-    if let Some(d) = out.parent() {
-        let left: Vec<_> = files_in(d)
-            .into_iter()
-            .filter(|f| f.contains("terratile-"))
-            .collect();
-        assert!(left.is_empty(), "temporary files left: {left:?}");
-    }
-    err
+    assert_fails_cleanly(&cmd.output().unwrap(), out, mentions)
 }
 
 #[test]

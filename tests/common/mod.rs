@@ -348,3 +348,31 @@ pub fn assert_report_schema(report: &serde_json::Value) {
         "report JSON against its schema: {errors:?}"
     );
 }
+
+/// The promises of every failing command: exit status 1, no panic, one line starting
+/// `terratile: error: ` that mentions each of `mentions`, nothing at `out` and no
+/// temporary file beside it. Returns the error line.
+pub fn assert_fails_cleanly(o: &Output, out: &Path, mentions: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("terratile: error: "), "{err}");
+    for m in mentions {
+        assert!(err.contains(m), "error should mention {m:?}: {err}");
+    }
+    assert!(!out.exists(), "nothing may be written at {}", out.display());
+    if let Some(dir) = out.parent().filter(|d| d.is_dir()) {
+        let left: Vec<_> = files_in(dir)
+            .into_iter()
+            .filter(|f| f.contains("terratile-"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
+    }
+    err
+}
