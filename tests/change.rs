@@ -35,6 +35,13 @@ fn geo_transform(p: &Path) -> [f64; 6] {
     Dataset::open(p).unwrap().geo_transform().unwrap()
 }
 
+/// Sets the block `xs` x `ys` of a 101-px-wide class map to `value`.
+fn fill(map: &mut [u8], xs: std::ops::Range<usize>, ys: std::ops::Range<usize>, value: u8) {
+    for y in ys {
+        map[y * 101 + xs.start..y * 101 + xs.end].fill(value);
+    }
+}
+
 #[test]
 fn planted_change_gives_exactly_those_counts() {
     let dir = tempdir("planted");
@@ -42,17 +49,8 @@ fn planted_change_gives_exactly_those_counts() {
     let before = quantile_classes(&landsat_2000(), 4, N, &b);
     // the same scene, with a block turned into class 4 and a smaller block of nodata
     let mut after = before.clone();
-    let w = 101;
-    for y in 20..50 {
-        for x in 10..40 {
-            after[y * w + x] = 4;
-        }
-    }
-    for y in 60..70 {
-        for x in 55..75 {
-            after[y * w + x] = 255;
-        }
-    }
+    fill(&mut after, 10..40, 20..50, 4);
+    fill(&mut after, 55..75, 60..70, 255);
     write_classes(&a, &Dataset::open(landsat_2000()).unwrap(), &after);
     let mut expected: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     for (f, t) in before.iter().zip(&after) {
@@ -387,12 +385,7 @@ fn zones_get_their_own_exact_figures() {
     let (b, a) = (dir.join("before.tif"), dir.join("after.tif"));
     let before = quantile_classes(&landsat_2000(), 4, N, &b);
     let mut after = before.clone();
-    let w = 101;
-    for y in 20..50 {
-        for x in 10..40 {
-            after[y * w + x] = 4;
-        }
-    }
+    fill(&mut after, 10..40, 20..50, 4);
     write_classes(&a, &Dataset::open(landsat_2000()).unwrap(), &after);
     // two zones as lon/lat polygons (GeoJSON, EPSG:4326) on pixel edges of the UTM grid:
     // the planted block, and an untouched block in the north-east
