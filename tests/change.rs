@@ -51,6 +51,7 @@ fn planted_change_gives_exactly_those_counts() {
     let mut after = before.clone();
     fill(&mut after, 10..40, 20..50, 4);
     fill(&mut after, 55..75, 60..70, 255);
+    let w = 101;
     write_classes(&a, &Dataset::open(landsat_2000()).unwrap(), &after);
     let mut expected: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     for (f, t) in before.iter().zip(&after) {
@@ -386,6 +387,7 @@ fn zones_get_their_own_exact_figures() {
     let before = quantile_classes(&landsat_2000(), 4, N, &b);
     let mut after = before.clone();
     fill(&mut after, 10..40, 20..50, 4);
+    let w = 101;
     write_classes(&a, &Dataset::open(landsat_2000()).unwrap(), &after);
     // two zones as lon/lat polygons (GeoJSON, EPSG:4326) on pixel edges of the UTM grid:
     // the planted block, and an untouched block in the north-east
