@@ -162,14 +162,7 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
     let transitions = c
         .prepare("SELECT from_class, to_class, pixels, area_m2 FROM transitions WHERE run_id = ?1 ORDER BY from_class, to_class")
         .and_then(|mut s| {
-            s.query_map(params![id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as usize,
-                    r.get::<_, i64>(1)? as usize,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, f64>(3)?,
-                ))
-            })?
+            s.query_map(params![id], transition_row)?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(e)?;
@@ -201,14 +194,7 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
         z.transitions = c
             .prepare("SELECT from_class, to_class, pixels, area_m2 FROM zone_transitions WHERE run_id = ?1 AND zone = ?2 ORDER BY from_class, to_class")
             .and_then(|mut s| {
-                s.query_map(params![id, z.zone], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as usize,
-                        r.get::<_, i64>(1)? as usize,
-                        r.get::<_, i64>(2)? as u64,
-                        r.get::<_, f64>(3)?,
-                    ))
-                })?
+                s.query_map(params![id, z.zone], transition_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
             .map_err(e)?;
@@ -538,4 +524,14 @@ pub fn to_csv(r: &Report) -> String {
         );
     }
     s
+}
+
+/// A `(from_class, to_class, pixels, area_m2)` row of `transitions` or `zone_transitions`.
+fn transition_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(usize, usize, u64, f64)> {
+    Ok((
+        r.get::<_, i64>(0)? as usize,
+        r.get::<_, i64>(1)? as usize,
+        r.get::<_, i64>(2)? as u64,
+        r.get::<_, f64>(3)?,
+    ))
 }
