@@ -324,6 +324,8 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let raster = read::describe(&opts.input, &ds)?;
     drop(ds);
     refuse_overwriting_input(&opts.input, &opts.output)?;
+    // before any work, and before temporary files (a resampling VRT) go beside it
+    crate::write::check_output(&opts.output)?;
     if let Some(m) = &opts.mask_model {
         if opts.mask_classes.is_empty() {
             return Err(Error::Usage(format!(

@@ -363,3 +363,12 @@ fn inspect_refuses_a_raster_with_the_wrong_band_count() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missing_output_folder_is_named_before_any_resampling() {
+    let dir = tempdir("resample-nofolder");
+    let model = perpixel_at(&dir, 30.0);
+    let out = dir.join("no/such/classes.tif");
+    let o = terratile(&[&"segment", &s2(), &"-m", &model, &"-o", &out]);
+    assert_fails_cleanly(&o, &out, &["no/such/classes.tif", "does not exist"]);
+}

@@ -65,6 +65,50 @@ fn temp_beside(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.terratile-{}.{suffix}", std::process::id()))
 }
 
+/// Checks, before any work, that `path` can be written: its folder exists, it is not a
+/// folder, and the folder is writable (a hidden probe file is created and removed).
+pub fn check_output(path: &Path) -> Result<()> {
+    let probe = temp_beside(path, "probe");
+    check_output_at(path, &probe)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The checks of [`check_output`], leaving the (empty) file `probe` created.
+fn check_output_at(path: &Path, probe: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::output(
+            path,
+            format!("the output folder {} does not exist (or is not a folder); create it or choose another output path", parent.display()),
+        ));
+    }
+    if path
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::MAIN_SEPARATOR)
+        || path.is_dir()
+    {
+        return Err(Error::output(
+            path,
+            "is a folder; give a file name such as classes.tif",
+        ));
+    }
+    std::fs::File::create(probe).map_err(|e| {
+        Error::output(
+            path,
+            format!(
+                "cannot write in the output folder {} ({e}); choose a writable folder",
+                parent.display()
+            ),
+        )
+    })?;
+    Ok(())
+}
+
 fn aux(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".aux.xml");
@@ -75,39 +119,9 @@ impl ClassWriter {
     /// Checks the output folder and creates the staging file.
     pub fn create(spec: OutputSpec) -> Result<ClassWriter> {
         let path = spec.path.clone();
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if !parent.is_dir() {
-            return Err(Error::output(
-                &path,
-                format!("the output folder {} does not exist (or is not a folder); create it or choose another output path", parent.display()),
-            ));
-        }
-        if path
-            .as_os_str()
-            .to_string_lossy()
-            .ends_with(std::path::MAIN_SEPARATOR)
-            || path.is_dir()
-        {
-            return Err(Error::output(
-                &path,
-                "is a folder; give a file name such as classes.tif",
-            ));
-        }
         let stage = temp_beside(&path, "stage.tif");
         let tmp = temp_beside(&path, "tif");
-        // Probe that the folder is writable before any work is done.
-        std::fs::File::create(&stage).map_err(|e| {
-            Error::output(
-                &path,
-                format!(
-                    "cannot write in the output folder {} ({e}); choose a writable folder",
-                    parent.display()
-                ),
-            )
-        })?;
+        check_output_at(&path, &stage)?;
         let mut w = ClassWriter {
             spec,
             stage,
