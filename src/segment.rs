@@ -564,14 +564,7 @@ impl Temps {
         }
     }
     fn path(&self, suffix: &str) -> PathBuf {
-        let name = self
-            .output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let p = self
-            .output
-            .with_file_name(format!(".{name}.terratile-{}.{suffix}", std::process::id()));
+        let p = crate::write::temp_beside(&self.output, suffix);
         self.made.borrow_mut().push(p.clone());
         p
     }

@@ -313,15 +313,7 @@ fn date_input(
     let out = match &opts.keep_classes {
         Some(dir) => dir.join(format!("{label}_classes.tif")),
         None => {
-            let name = opts
-                .output
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let p = opts.output.with_file_name(format!(
-                ".{name}.terratile-{}.{label}-classes.tif",
-                std::process::id()
-            ));
+            let p = crate::write::temp_beside(&opts.output, &format!("{label}-classes.tif"));
             temps.0.push(p.clone());
             p
         }

@@ -57,7 +57,7 @@ pub struct ClassWriter {
 }
 
 /// `dir/.name.terratile-PID.suffix`: hidden, beside the output, unique per process.
-fn temp_beside(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn temp_beside(path: &Path, suffix: &str) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
