@@ -392,3 +392,23 @@ fn change_without_a_model_or_classes() {
         &["s2_b02_b03_b04_b08.tif", "class"],
     );
 }
+
+#[test]
+fn change_into_a_missing_folder_names_the_output_before_segmenting() {
+    let dir = tempdir("change-nofolder");
+    let out = dir.join("no/such/change.tif");
+    let model = repo("models/landcover-nc7/model.onnx");
+    change_fails(
+        &[
+            &"change",
+            &landsat_2000(),
+            &landsat_2010(),
+            &"-m",
+            &model,
+            &"-o",
+            &out,
+        ],
+        &out,
+        &["no/such/change.tif", "does not exist"],
+    );
+}

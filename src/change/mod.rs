@@ -286,7 +286,8 @@ fn check_output(output: &Path, inputs: &[&Option<PathBuf>]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    // the folder, before any segmentation writes temporary class maps beside it
+    crate::write::check_output(output)
 }
 
 /// Segments a date when needed; describes its class map.
