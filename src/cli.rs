@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::change::ChangeOptions;
 use terratile::infer::Device;
-use terratile::inspect::InspectOptions;
+use terratile::commands::inspect::InspectOptions;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::SegmentOptions;

@@ -1,19 +1,23 @@
 //! terratile: streaming, seam-free semantic segmentation of large georeferenced rasters
 //! with ONNX models.
 //!
-//! The modules follow the path the pixels take:
+//! The modules follow the path the pixels take (see ARCHITECTURE.md):
 //! [`read`] (GDAL windows) -> [`prepare`] (bands, scaling, nodata) -> [`infer`] (ONNX
-//! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`](mod@write) (COG).
-//! [`segment`](mod@segment) runs them as one streamed job; [`inspect`](mod@inspect) describes a
-//! model and checks a raster against it. Tile geometry lives in the `tiles` crate.
-//! After it: [`change`](mod@change) compares the class maps of two dates, and [`store`]
-//! keeps runs and their statistics in an SQLite database that is also a GeoPackage.
+//! Runtime batches) -> [`stitch`] (weighted blending, argmax) -> [`write`](mod@write) (COG),
+//! run as one streamed job by [`segment`](mod@segment). After it: [`change`](mod@change)
+//! compares the class maps of two dates, and [`store`] keeps runs and their statistics in
+//! an SQLite database that is also a GeoPackage. [`raster`] is the vocabulary they share
+//! (pixel grids, raster descriptions, class maps, areas, GDAL programs); [`commands`] runs
+//! a job and logs it; [`cancel`] is the stop request. Tile geometry lives in the `tiles`
+//! crate.
 
+pub mod cancel;
 pub mod change;
+pub mod commands;
 pub mod error;
 pub mod infer;
-pub mod inspect;
 pub mod prepare;
+pub mod raster;
 pub mod read;
 pub mod segment;
 pub mod stitch;

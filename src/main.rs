@@ -1,4 +1,4 @@
-//! The `terratile` binary: parse flags, run one job, print errors once.
+//! The `terratile` binary: parse flags, run one command, print errors once.
 
 mod cli;
 
@@ -6,8 +6,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command, ReportFormat};
-use terratile::store::{self, log, report};
+use cli::{ChangeArgs, Cli, Command, InspectArgs, ReportArgs, ReportFormat, SegmentArgs};
+use terratile::commands;
+use terratile::store::{report, Store};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -23,113 +24,92 @@ fn main() -> ExitCode {
     terratile::configure_gdal();
     // First Ctrl-C: stop cleanly (temporary files removed); second: exit at once.
     let _ = ctrlc::set_handler(|| {
-        if !terratile::segment::cancel() {
+        if !terratile::cancel::request() {
             std::process::exit(130);
         }
     });
     let cli = Cli::parse();
-    match run(cli) {
+    let result = match cli.command {
+        Command::Inspect(args) => run_inspect(&args),
+        Command::Segment(args) => run_segment(&args),
+        Command::Change(args) => run_change(&args),
+        Command::Report(args) => run_report(&args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("terratile: error: {e:#}");
-            match e.downcast_ref::<terratile::Error>() {
-                Some(terratile::Error::Interrupted(_)) => ExitCode::from(130),
+            // the message is the whole story; causes stay in the error's source chain
+            eprintln!("terratile: error: {e}");
+            match e {
+                terratile::Error::Interrupted(_) => ExitCode::from(130),
                 _ => ExitCode::FAILURE,
             }
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Inspect(args) => {
-            print!("{}", terratile::inspect::inspect(&args.to_options())?);
-            Ok(())
+/// `inspect`: prints what a model takes and gives, and how a raster would feed it.
+fn run_inspect(args: &InspectArgs) -> terratile::Result<()> {
+    print_out(&commands::inspect::inspect(&args.to_options())?)
+}
+
+/// `segment`: segments a raster into a class-map COG; prints notes and a summary line.
+fn run_segment(args: &SegmentArgs) -> terratile::Result<()> {
+    let opts = args.to_options(std::io::stderr().is_terminal());
+    let (summary, run) = commands::segment::run(&opts, args.db.as_deref())?;
+    if !args.engine.quiet {
+        for n in &summary.notes {
+            eprintln!("terratile: note: {n}");
         }
-        Command::Segment(args) => {
-            let opts = args.to_options(std::io::stderr().is_terminal());
-            let (s, run) = log::segment_logged(&opts, args.db.as_deref())?;
-            if !args.engine.quiet {
-                for n in &s.notes {
-                    eprintln!("terratile: note: {n}");
-                }
-                let valid: u64 = s.class_counts.iter().sum();
-                eprintln!(
-                    "{}: {}x{} px ({:.1} Mpx, {:.1}% valid), {} tiles ({} inferred, {} px, overlap {}, batch {}), {:.1} s, {:.2} Mpx/s",
-                    opts.output.display(),
-                    s.width,
-                    s.height,
-                    s.pixels() as f64 / 1e6,
-                    100.0 * valid as f64 / s.pixels().max(1) as f64,
-                    s.tiles,
-                    s.tiles_inferred,
-                    s.tile_px,
-                    s.overlap_px,
-                    s.batch,
-                    s.seconds,
-                    s.mpx_per_s()
-                );
-                if let (Some(db), Some(id)) = (&args.db, run) {
-                    eprintln!("{}: run {id} logged", db.display());
-                }
-            }
-            Ok(())
-        }
-        Command::Change(args) => {
-            let opts = args.to_options(std::io::stderr().is_terminal());
-            let (s, run) = log::change_logged(&opts, args.db.as_deref())?;
-            if !args.engine.quiet {
-                for n in &s.notes {
-                    eprintln!("terratile: note: {n}");
-                }
-                let (changed, _) =
-                    s.matrix_px
-                        .iter()
-                        .enumerate()
-                        .fold((0u64, 0), |acc, (k, px)| {
-                            let n = s.classes();
-                            (acc.0 + if k / n != k % n { *px } else { 0 }, 0)
-                        });
-                eprintln!(
-                    "{}: {}x{} px compared ({} classes, AFTER resampled by {}), {} valid, {} changed ({:.1}%), {:.1} s",
-                    opts.output.display(),
-                    s.grid.width_px,
-                    s.grid.height_px,
-                    s.classes(),
-                    s.resampling.name(),
-                    s.valid_px,
-                    changed,
-                    100.0 * changed as f64 / s.valid_px.max(1) as f64,
-                    s.seconds
-                );
-                if let (Some(db), Some(id)) = (&args.db, run) {
-                    eprintln!(
-                        "{}: run {id} logged (terratile report --db {} --run {id})",
-                        db.display(),
-                        db.display()
-                    );
-                }
-            }
-            Ok(())
-        }
-        Command::Report(args) => {
-            let st = store::Store::open_existing(&args.db)?;
-            let r = report::load(&st, args.run)?;
-            let text = match args.format {
-                ReportFormat::Table => report::table(&r),
-                ReportFormat::Json => format!("{:#}\n", report::to_json(&r)),
-                ReportFormat::Csv => report::to_csv(&r),
-            };
-            print_out(&text)
+        eprintln!("{summary}");
+        if let (Some(db), Some(id)) = (&args.db, run) {
+            eprintln!("{}: run {id} logged", db.display());
         }
     }
+    Ok(())
+}
+
+/// `change`: compares two dates into a change COG; prints notes and a summary line.
+fn run_change(args: &ChangeArgs) -> terratile::Result<()> {
+    let opts = args.to_options(std::io::stderr().is_terminal());
+    let (stats, run) = commands::change::run(&opts, args.db.as_deref())?;
+    if !args.engine.quiet {
+        for n in &stats.notes {
+            eprintln!("terratile: note: {n}");
+        }
+        eprintln!("{stats}");
+        if let (Some(db), Some(id)) = (&args.db, run) {
+            eprintln!(
+                "{}: run {id} logged (terratile report --db {} --run {id})",
+                db.display(),
+                db.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `report`: prints a logged run as a table, JSON or CSV.
+fn run_report(args: &ReportArgs) -> terratile::Result<()> {
+    let st = Store::open_existing(&args.db)?;
+    let r = report::load(&st, args.run)?;
+    let text = match args.format {
+        ReportFormat::Table => report::table(&r),
+        ReportFormat::Json => format!("{:#}\n", report::to_json(&r)),
+        ReportFormat::Csv => report::to_csv(&r),
+    };
+    print_out(&text)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is a normal end.
-fn print_out(text: &str) -> anyhow::Result<()> {
+fn print_out(text: &str) -> terratile::Result<()> {
     use std::io::Write;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
+        Err(e) => Err(terratile::Error::output(
+            std::path::Path::new("<stdout>"),
+            format!("cannot write: {e}"),
+        )),
+        Ok(()) => Ok(()),
     }
 }

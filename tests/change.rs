@@ -370,7 +370,7 @@ fn imagery_through_a_real_model_equals_precomputed_class_maps() {
         )
         .unwrap();
     assert!(path.ends_with("perpixel_ndi.onnx"));
-    assert_eq!(sha, terratile::store::log::sha256_file(&model).unwrap());
+    assert_eq!(sha, terratile::store::sha256_file(&model).unwrap());
     let rasters: i64 = conn
         .query_row("SELECT count(*) FROM rasters WHERE run_id = 1", [], |r| {
             r.get(0)

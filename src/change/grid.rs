@@ -9,8 +9,8 @@ use std::path::Path;
 
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 
-use crate::error::{gdal_text, Error, Result};
-use crate::read::RasterInfo;
+use crate::error::{Error, GdalContext, Result};
+use crate::raster::{GeoTransform, PixelGrid, RasterInfo};
 
 /// A window of BEFORE's grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,23 +18,22 @@ pub struct CompareGrid {
     /// Offset of the window in BEFORE's pixels.
     pub x0_px: usize,
     pub y0_px: usize,
-    pub width_px: usize,
-    pub height_px: usize,
-    /// Geotransform of the window.
-    pub geo_transform: [f64; 6],
-    /// CRS (WKT), BEFORE's.
-    pub projection: String,
+    /// The window: its size, geotransform and CRS (BEFORE's).
+    pub grid: PixelGrid,
 }
 
 impl CompareGrid {
-    /// (xmin, ymin, xmax, ymax) of the window in its CRS (north-up grids).
-    pub fn bounds(&self) -> [f64; 4] {
-        let g = &self.geo_transform;
-        let (x1, y1) = (
-            g[0] + self.width_px as f64 * g[1],
-            g[3] + self.height_px as f64 * g[5],
-        );
-        [g[0].min(x1), g[3].min(y1), g[0].max(x1), g[3].max(y1)]
+    /// The window's geotransform (a comparison grid is always georeferenced).
+    pub fn gt(&self) -> GeoTransform {
+        self.grid
+            .geo_transform
+            .expect("a comparison grid is made from a georeferenced raster")
+    }
+    pub fn width_px(&self) -> usize {
+        self.grid.width_px
+    }
+    pub fn height_px(&self) -> usize {
+        self.grid.height_px
     }
 }
 
@@ -47,43 +46,14 @@ pub fn srs(path: &Path, wkt: &str) -> Result<SpatialRef> {
         ));
     }
     let mut s = SpatialRef::from_wkt(wkt)
-        .map_err(|e| Error::input(path, format!("its CRS cannot be read ({})", gdal_text(&e))))?;
+        .gdal_err(|t| Error::input(path, format!("its CRS cannot be read ({t})")))?;
     s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(s)
 }
 
-/// Points along the boundary of a raster's pixel grid, `n` per edge, in its CRS, in ring
-/// order (clockwise on a north-up map), not closed.
-pub fn outline(gt: &[f64; 6], width: usize, height: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
-    let (w, h) = (width as f64, height as f64);
-    let mut px = Vec::with_capacity(4 * n);
-    let steps = |k: usize| {
-        (0..n)
-            .map(move |i| i as f64 / n as f64)
-            .map(move |t| (k, t))
-    };
-    // top edge left to right, right edge down, bottom edge right to left, left edge up
-    for (k, t) in steps(0).chain(steps(1)).chain(steps(2)).chain(steps(3)) {
-        px.push(match k {
-            0 => (t * w, 0.0),
-            1 => (w, t * h),
-            2 => (w - t * w, h),
-            _ => (0.0, h - t * h),
-        });
-    }
-    px.into_iter()
-        .map(|(c, r)| (gt[0] + c * gt[1] + r * gt[2], gt[3] + c * gt[4] + r * gt[5]))
-        .unzip()
-}
-
-fn north_up(info: &RasterInfo) -> Result<[f64; 6]> {
-    let gt = info.geo_transform.ok_or_else(|| {
-        Error::input(
-            &info.path,
-            "has no geotransform, so where it lies is unknown; georeference it first",
-        )
-    })?;
-    if gt[2] != 0.0 || gt[4] != 0.0 || gt[1] <= 0.0 || gt[5] >= 0.0 {
+fn north_up(info: &RasterInfo) -> Result<GeoTransform> {
+    let gt = info.require_geo_transform()?;
+    if !gt.is_north_up() {
         return Err(Error::input(
             &info.path,
             "is not a north-up grid (rotated or flipped geotransform); warp it to a north-up grid first (gdalwarp)",
@@ -95,37 +65,29 @@ fn north_up(info: &RasterInfo) -> Result<[f64; 6]> {
 /// The window of `before`'s grid covered by `after`, or an error naming both when they do
 /// not overlap.
 pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid> {
-    let bgt = north_up(before)?;
-    let agt = after.geo_transform.ok_or_else(|| {
-        Error::input(
-            &after.path,
-            "has no geotransform, so where it lies is unknown; georeference it first",
-        )
-    })?;
-    let bsrs = srs(&before.path, &before.projection)?;
-    let asrs = srs(&after.path, &after.projection)?;
-    let (mut xs, mut ys) = outline(&agt, after.width, after.height, 32);
-    let ct = CoordTransform::new(&asrs, &bsrs).map_err(|e| {
+    let bgt = north_up(before)?.0;
+    after.require_geo_transform()?;
+    let bsrs = srs(&before.path, &before.grid.crs_wkt)?;
+    let asrs = srs(&after.path, &after.grid.crs_wkt)?;
+    let (mut xs, mut ys) = after.grid.outline(32).expect("georeferenced");
+    let ct = CoordTransform::new(&asrs, &bsrs).gdal_err(|t| {
         Error::mismatch(
             &after.path,
             format!(
-                "its CRS cannot be transformed to the CRS of {} ({})",
-                before.path.display(),
-                gdal_text(&e)
+                "its CRS cannot be transformed to the CRS of {} ({t})",
+                before.path.display()
             ),
         )
     })?;
-    ct.transform_coords(&mut xs, &mut ys, &mut [])
-        .map_err(|e| {
-            Error::mismatch(
-                &after.path,
-                format!(
-                    "its footprint cannot be transformed to the CRS of {} ({})",
-                    before.path.display(),
-                    gdal_text(&e)
-                ),
-            )
-        })?;
+    ct.transform_coords(&mut xs, &mut ys, &mut []).gdal_err(|t| {
+        Error::mismatch(
+            &after.path,
+            format!(
+                "its footprint cannot be transformed to the CRS of {} ({t})",
+                before.path.display()
+            ),
+        )
+    })?;
     let fold = |v: &[f64], f: fn(f64, f64) -> f64, init| v.iter().copied().fold(init, f);
     let (xmin, xmax) = (
         fold(&xs, f64::min, f64::INFINITY),
@@ -140,11 +102,11 @@ pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid>
     let c0 = ((xmin - bgt[0]) / bgt[1] + EPS).floor().max(0.0);
     let c1 = ((xmax - bgt[0]) / bgt[1] - EPS)
         .ceil()
-        .min(before.width as f64);
+        .min(before.grid.width_px as f64);
     let r0 = ((ymax - bgt[3]) / bgt[5] + EPS).floor().max(0.0);
     let r1 = ((ymin - bgt[3]) / bgt[5] - EPS)
         .ceil()
-        .min(before.height as f64);
+        .min(before.grid.height_px as f64);
     if !(c1 > c0 && r1 > r0) {
         return Err(Error::mismatch(
             &after.path,
@@ -158,16 +120,8 @@ pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid>
     Ok(CompareGrid {
         x0_px: x0,
         y0_px: y0,
-        width_px: (c1 - c0) as usize,
-        height_px: (r1 - r0) as usize,
-        geo_transform: [
-            bgt[0] + x0 as f64 * bgt[1],
-            bgt[1],
-            0.0,
-            bgt[3] + y0 as f64 * bgt[5],
-            0.0,
-            bgt[5],
-        ],
-        projection: before.projection.clone(),
+        grid: before
+            .grid
+            .window(x0, y0, (c1 - c0) as usize, (r1 - r0) as usize),
     })
 }

@@ -13,6 +13,7 @@ use gdal::{Dataset, DatasetOptions, DriverManager, GdalOpenFlags};
 
 use super::grid::{srs, CompareGrid};
 use crate::error::{gdal_text, Error, Result};
+use crate::raster::PixelGrid;
 
 /// Polygons in the comparison grid's CRS, with their names.
 pub struct Zones {
@@ -56,7 +57,7 @@ impl Zones {
             )
         })?;
         src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-        let dst = srs(path, &grid.projection)?;
+        let dst = srs(path, &grid.grid.crs_wkt)?;
         let ct = CoordTransform::new(&src, &dst).map_err(|e| {
             Error::input(
                 path,
@@ -135,21 +136,20 @@ impl Zones {
         self.geoms.is_empty()
     }
 
-    /// Burns the zones into `out` (`w * h`, row-major) for the block of rows whose
-    /// geotransform is `gt`: zone index + 1, 0 outside every zone.
-    pub fn burn(
-        &self,
-        gt: [f64; 6],
-        projection: &str,
-        w: usize,
-        h: usize,
-        out: &mut [u32],
-    ) -> Result<()> {
+    /// Burns the zones into `out` (`w * h`, row-major) for the block of rows `block`:
+    /// zone index + 1, 0 outside every zone.
+    pub fn burn(&self, block: &PixelGrid, out: &mut [u32]) -> Result<()> {
+        let (w, h) = (block.width_px, block.height_px);
+        let gt = block
+            .geo_transform
+            .ok_or_else(|| Error::Internal("zones burnt into a grid without a geotransform".into()))?
+            .0;
         let e = |e: gdal::errors::GdalError| {
             Error::input(
                 &self.path,
                 format!("cannot rasterize the zones: {}", gdal_text(&e)),
             )
+            .caused_by(e)
         };
         let mem = DriverManager::get_driver_by_name("MEM").map_err(e)?;
         let mut ds = mem
@@ -162,7 +162,7 @@ impl Zones {
             )
             .map_err(e)?;
         ds.set_geo_transform(&gt).map_err(e)?;
-        ds.set_projection(projection).map_err(e)?;
+        ds.set_projection(&block.crs_wkt).map_err(e)?;
         // only the polygons that reach the block's rows (in the original order, so the
         // later of two overlapping polygons still wins)
         let (y_a, y_b) = (gt[3], gt[3] + h as f64 * gt[5]);

@@ -2,6 +2,7 @@
 //! Runtime session runs batches of prepared tiles and turns whatever the model outputs
 //! (logits, probabilities, a sigmoid, labels) into per-class probabilities.
 
+pub mod batch;
 pub mod model;
 pub mod runtime;
 mod tta;
@@ -13,6 +14,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::error::{Error, Result};
+pub use batch::Batcher;
 pub use model::{ModelInfo, OutputKind};
 
 /// Where the model runs.

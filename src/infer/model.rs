@@ -212,7 +212,7 @@ impl ModelInfo {
                     })
                     .collect::<Result<Vec<_>>>()?
             }
-            None => default_colours(class_names.len()),
+            None => crate::raster::legend::default_colours(class_names.len()),
         };
 
         let floats = |key: &str| -> Option<Vec<f32>> {
@@ -373,33 +373,6 @@ fn parse_colour(s: &str) -> Option<[u8; 3]> {
     }
     let b = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
     Some([b(0)?, b(2)?, b(4)?])
-}
-
-/// A qualitative palette (Tableau 10, then repeated darker) for models without colours.
-fn default_colours(n: usize) -> Vec<[u8; 3]> {
-    const P: [[u8; 3]; 10] = [
-        [78, 121, 167],
-        [242, 142, 43],
-        [225, 87, 89],
-        [118, 183, 178],
-        [89, 161, 79],
-        [237, 201, 72],
-        [176, 122, 161],
-        [255, 157, 167],
-        [156, 117, 95],
-        [186, 176, 172],
-    ];
-    (0..n)
-        .map(|i| {
-            let c = P[i % 10];
-            let k = 1.0 / (1.0 + (i / 10) as f32 * 0.5);
-            [
-                (c[0] as f32 * k) as u8,
-                (c[1] as f32 * k) as u8,
-                (c[2] as f32 * k) as u8,
-            ]
-        })
-        .collect()
 }
 
 #[cfg(test)]

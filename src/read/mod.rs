@@ -1,6 +1,7 @@
-//! Stage 1 of the flow (**read** -> prepare -> infer -> stitch -> write): opening an
-//! input raster with GDAL and reading windows of chosen bands as f32, with a validity
-//! mask that combines each band's nodata, mask band, alpha and non-finite values.
+//! Stage 1 of the flow (**read** -> prepare -> infer -> stitch -> write): reading
+//! windows of chosen bands of an input raster as f32, with a validity mask that combines
+//! each band's nodata, mask band, alpha and non-finite values; and ([`resample`]) reading
+//! it at the model's resolution. Opening and describing rasters is [`crate::raster`]'s.
 //!
 //! A GDAL `Dataset` is `Send` but not `Sync`: each thread that reads opens its own
 //! [`Reader`].
@@ -13,70 +14,8 @@ use gdal::raster::{ColorInterpretation, GdalDataType};
 use gdal::Dataset;
 use tiles::Rect;
 
-use crate::error::{gdal_text, Error, Result};
-
-/// What terratile needs to know about an input raster.
-#[derive(Debug, Clone)]
-pub struct RasterInfo {
-    pub path: PathBuf,
-    pub width: usize,
-    pub height: usize,
-    pub band_count: usize,
-    /// GDAL geotransform, when the raster has one.
-    pub geo_transform: Option<[f64; 6]>,
-    /// CRS as WKT ("" when none).
-    pub projection: String,
-    /// Band descriptions (GDAL's `GetDescription`), "" when unset.
-    pub band_descriptions: Vec<String>,
-    /// 1-based numbers of bands whose colour interpretation is alpha (transparency).
-    pub alpha_bands: Vec<usize>,
-}
-
-/// Opens a raster with GDAL, with errors a user can act on.
-pub fn open(path: &Path) -> Result<Dataset> {
-    if !path.exists() {
-        return Err(Error::input(path, "no such file; check the input path"));
-    }
-    let ds = Dataset::open(path).map_err(|e| {
-        let what = if path.is_dir() { "folder" } else { "file" };
-        Error::input(path, format!("GDAL cannot open this {what} as a raster ({}); pass a GeoTIFF, COG, VRT or another GDAL raster format, and check the file is complete", gdal_text(&e)))
-    })?;
-    if ds.raster_count() == 0 {
-        return Err(Error::input(
-            path,
-            "has no raster bands (is it a vector file?); pass a raster",
-        ));
-    }
-    Ok(ds)
-}
-
-/// Describes an opened raster.
-pub fn describe(path: &Path, ds: &Dataset) -> Result<RasterInfo> {
-    use gdal::Metadata;
-    let (width, height) = ds.raster_size();
-    let band_count = ds.raster_count();
-    let mut band_descriptions = Vec::with_capacity(band_count);
-    let mut alpha_bands = Vec::new();
-    for b in 1..=band_count {
-        let band = ds
-            .rasterband(b)
-            .map_err(|e| Error::input(path, format!("cannot open band {b}: {}", gdal_text(&e))))?;
-        band_descriptions.push(band.description().unwrap_or_default());
-        if band.color_interpretation() == ColorInterpretation::AlphaBand {
-            alpha_bands.push(b);
-        }
-    }
-    Ok(RasterInfo {
-        path: path.to_path_buf(),
-        width,
-        height,
-        band_count,
-        geo_transform: ds.geo_transform().ok(),
-        projection: ds.projection(),
-        band_descriptions,
-        alpha_bands,
-    })
-}
+use crate::error::{gdal_text, Error, GdalContext, Result};
+use crate::raster::open;
 
 /// Where a window's validity comes from, besides finite values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,12 +55,10 @@ impl Reader {
         let mut nodata = Vec::with_capacity(bands.len());
         let (mut per_dataset, mut alpha_used) = (false, false);
         for &b in bands {
-            let band = ds.rasterband(b).map_err(|e| {
-                Error::input(path, format!("cannot open band {b}: {}", gdal_text(&e)))
-            })?;
-            let flags = band
-                .mask_flags()
-                .map_err(|e| Error::input(path, gdal_text(&e)))?;
+            let band = ds
+                .rasterband(b)
+                .gdal_err(|t| Error::input(path, format!("cannot open band {b}: {t}")))?;
+            let flags = band.mask_flags().gdal_err(|t| Error::input(path, t))?;
             alpha_used |= flags.is_alpha();
             let nd = band
                 .no_data_value()
@@ -136,9 +73,7 @@ impl Reader {
         // GDAL only takes alpha as the mask of 2- and 4-band rasters: honour it always.
         if !alpha_used {
             for b in 1..=ds.raster_count() {
-                let band = ds
-                    .rasterband(b)
-                    .map_err(|e| Error::input(path, gdal_text(&e)))?;
+                let band = ds.rasterband(b).gdal_err(|t| Error::input(path, t))?;
                 if band.color_interpretation() == ColorInterpretation::AlphaBand {
                     masks.push(MaskSource::Alpha(b));
                 }
@@ -167,9 +102,9 @@ impl Reader {
             let band = self
                 .ds
                 .rasterband(b)
-                .map_err(|e| Error::input(&self.path, gdal_text(&e)))?;
+                .gdal_err(|t| Error::input(&self.path, t))?;
             band.read_into_slice::<f32>(offset, size, size, buf, None)
-                .map_err(|e| self.read_error(rect, b, &e))?;
+                .map_err(|e| self.read_error(rect, b, e))?;
             match self.nodata[c] {
                 // NaN nodata is caught by is_finite; any other value is compared exactly
                 Some(nd) if !nd.is_nan() => {
@@ -192,7 +127,7 @@ impl Reader {
             let band = self
                 .ds
                 .rasterband(b)
-                .map_err(|e| Error::input(&self.path, gdal_text(&e)))?;
+                .gdal_err(|t| Error::input(&self.path, t))?;
             let read = match m {
                 MaskSource::MaskOf(_) => band.open_mask_band().and_then(|mask| {
                     mask.read_into_slice::<u8>(offset, size, size, &mut self.mask_buf, None)
@@ -201,7 +136,7 @@ impl Reader {
                     band.read_into_slice::<u8>(offset, size, size, &mut self.mask_buf, None)
                 }
             };
-            read.map_err(|e| self.read_error(rect, b, &e))?;
+            read.map_err(|e| self.read_error(rect, b, e))?;
             for (v, m) in valid[..n].iter_mut().zip(&self.mask_buf) {
                 *v &= (*m != 0) as u8;
             }
@@ -209,13 +144,14 @@ impl Reader {
         Ok(valid[..n].iter().map(|&v| v as usize).sum())
     }
 
-    fn read_error(&self, rect: Rect, band: usize, e: &gdal::errors::GdalError) -> Error {
+    fn read_error(&self, rect: Rect, band: usize, e: gdal::errors::GdalError) -> Error {
         Error::input(
             &self.path,
             format!(
                 "cannot read band {band} at x={} y={} ({}x{} px): {}; the file may be truncated or corrupt",
-                rect.x0, rect.y0, rect.w, rect.h, gdal_text(e)
+                rect.x0, rect.y0, rect.w, rect.h, gdal_text(&e)
             ),
         )
+        .caused_by(e)
     }
 }

@@ -6,62 +6,36 @@
 //! bounded and results equal GDAL's own. The class map is brought back onto the input's
 //! grid afterwards (nearest when the model grid is coarser, mode when it is finer).
 
-use std::ffi::{c_char, CString};
-use std::path::Path;
-
 use gdal::spatial_ref::SpatialRef;
 
-use super::RasterInfo;
-use crate::error::{Error, Result};
+use crate::raster::{PixelGrid, RasterInfo, Resampling};
 
 /// Resolutions within 10% of each other are used as they are.
 pub const TOLERANCE: f64 = 0.10;
 
-/// How GDAL resamples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Average,
-    Bilinear,
-    Nearest,
-    Mode,
-}
-
-impl Method {
-    pub fn gdal_name(self) -> &'static str {
-        match self {
-            Method::Average => "average",
-            Method::Bilinear => "bilinear",
-            Method::Nearest => "nearest",
-            Method::Mode => "mode",
-        }
-    }
-}
-
 /// The grid the model reads: the input's extent at (about) the model's resolution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resample {
-    pub width: usize,
-    pub height: usize,
-    pub geo_transform: [f64; 6],
+    /// The model grid.
+    pub grid: PixelGrid,
+    /// Width of the input grid, in pixels.
+    pub input_width_px: usize,
     /// Pixel size of the input and of the model, in metres.
     pub input_res_m: f64,
     pub model_res_m: f64,
     /// Input -> model grid.
-    pub method: Method,
+    pub method: Resampling,
 }
 
 impl Resample {
-    /// Model grid -> input grid, for the class map.
-    pub fn back_method(&self) -> Method {
-        if self.width <= self.input_width() {
-            Method::Nearest
+    /// Model grid -> input grid, for the class map: nearest when the model grid is
+    /// coarser, mode when it is finer.
+    pub fn back_method(&self) -> Resampling {
+        if self.grid.width_px <= self.input_width_px {
+            Resampling::Nearest
         } else {
-            Method::Mode
+            Resampling::Mode
         }
-    }
-    fn input_width(&self) -> usize {
-        // the geotransform keeps the extent: input width = width * model px / input px
-        (self.width as f64 * self.model_res_m / self.input_res_m).round() as usize
     }
 }
 
@@ -69,15 +43,17 @@ impl Resample {
 /// the CRS's linear unit for projected CRSs, metres per degree at the raster's centre
 /// for geographic ones. None without a geotransform or CRS.
 pub fn pixel_size_m(raster: &RasterInfo) -> Option<f64> {
-    let gt = raster.geo_transform?;
-    if raster.projection.is_empty() {
+    let g = &raster.grid;
+    let gt = g.geo_transform?;
+    if g.crs_wkt.is_empty() {
         return None;
     }
-    let srs = SpatialRef::from_wkt(&raster.projection).ok()?;
-    let px = gt[1].hypot(gt[4]);
-    let py = gt[2].hypot(gt[5]);
+    let srs = SpatialRef::from_wkt(&g.crs_wkt).ok()?;
+    let (px, py) = gt.pixel_size();
     if srs.is_geographic() {
-        let lat = (gt[3] + gt[4] * raster.width as f64 / 2.0 + gt[5] * raster.height as f64 / 2.0)
+        let lat = gt
+            .apply(g.width_px as f64 / 2.0, g.height_px as f64 / 2.0)
+            .1
             .to_radians();
         // metres per degree on the WGS 84 ellipsoid (good to well under 1%)
         let m_lon = 111_412.84 * lat.cos() - 93.5 * (3.0 * lat).cos();
@@ -96,82 +72,22 @@ pub fn plan(raster: &RasterInfo, model_res_m: Option<f64>) -> Option<Resample> {
     if ((input / model) - 1.0).abs() <= TOLERANCE {
         return None;
     }
-    let gt = raster.geo_transform?;
+    let g = &raster.grid;
+    g.geo_transform?;
     let f = input / model;
-    let width = ((raster.width as f64 * f).round() as usize).max(1);
-    let height = ((raster.height as f64 * f).round() as usize).max(1);
-    let (sx, sy) = (
-        raster.width as f64 / width as f64,
-        raster.height as f64 / height as f64,
-    );
-    let geo_transform = [gt[0], gt[1] * sx, gt[2] * sy, gt[3], gt[4] * sx, gt[5] * sy];
+    let width = ((g.width_px as f64 * f).round() as usize).max(1);
+    let height = ((g.height_px as f64 * f).round() as usize).max(1);
     Some(Resample {
-        width,
-        height,
-        geo_transform,
+        grid: g.resized(width, height),
+        input_width_px: g.width_px,
         input_res_m: input,
         model_res_m: model,
         method: if f < 1.0 {
-            Method::Average
+            Resampling::Average
         } else {
-            Method::Bilinear
+            Resampling::Bilinear
         },
     })
-}
-
-/// Writes a VRT at `dst` that reads `src` at `width` x `height` pixels with `method`
-/// (as `gdal_translate -of VRT -outsize width height -r method [-ot Float32]`).
-pub fn write_vrt(
-    src: &Path,
-    dst: &Path,
-    width: usize,
-    height: usize,
-    method: Method,
-    float32: bool,
-) -> Result<()> {
-    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
-    let ds = super::open(&src_abs)?;
-    let mut args: Vec<String> = vec!["-of".into(), "VRT".into()];
-    if float32 {
-        args.extend(["-ot".into(), "Float32".into()]);
-    }
-    args.extend([
-        "-outsize".into(),
-        width.to_string(),
-        height.to_string(),
-        "-r".into(),
-        method.gdal_name().into(),
-    ]);
-    let fail = |why: String| {
-        Error::output(
-            dst,
-            format!("cannot write the resampling VRT ({why}); check the output folder is writable"),
-        )
-    };
-    let c_args: Vec<CString> = args
-        .iter()
-        .map(|a| CString::new(a.as_str()).expect("no NUL in arguments"))
-        .collect();
-    let mut ptrs: Vec<*mut c_char> = c_args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
-    ptrs.push(std::ptr::null_mut());
-    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
-        .map_err(|_| fail("the path holds a NUL byte".into()))?;
-    // SAFETY: the argument strings outlive the options; the dataset handle is valid
-    // while `ds` lives; the returned handle is closed before returning.
-    unsafe {
-        let opts = gdal_sys::GDALTranslateOptionsNew(ptrs.as_mut_ptr(), std::ptr::null_mut());
-        if opts.is_null() {
-            return Err(fail("GDAL rejected the translate options".into()));
-        }
-        let mut usage_error: std::ffi::c_int = 0;
-        let out = gdal_sys::GDALTranslate(c_dst.as_ptr(), ds.c_dataset(), opts, &mut usage_error);
-        gdal_sys::GDALTranslateOptionsFree(opts);
-        if out.is_null() {
-            return Err(fail(crate::error::last_gdal_error()));
-        }
-        gdal_sys::GDALClose(out);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -181,11 +97,13 @@ mod tests {
     fn info(gt: [f64; 6], wkt: &str, w: usize, h: usize) -> RasterInfo {
         RasterInfo {
             path: "x.tif".into(),
-            width: w,
-            height: h,
+            grid: PixelGrid {
+                width_px: w,
+                height_px: h,
+                geo_transform: Some(crate::raster::GeoTransform(gt)),
+                crs_wkt: wkt.into(),
+            },
             band_count: 1,
-            geo_transform: Some(gt),
-            projection: wkt.into(),
             band_descriptions: vec![String::new()],
             alpha_bands: vec![],
         }
@@ -199,15 +117,19 @@ mod tests {
         assert!(plan(&r, Some(10.5)).is_none(), "within 10%");
         assert!(plan(&r, None).is_none());
         let p = plan(&r, Some(30.0)).unwrap();
-        assert_eq!((p.width, p.height, p.method), (644, 649, Method::Average));
+        assert_eq!(
+            (p.grid.width_px, p.grid.height_px, p.method),
+            (644, 649, Resampling::Average)
+        );
         // same extent
-        assert!((p.geo_transform[1] * 644.0 - 19330.0).abs() < 1e-6);
-        assert!((p.geo_transform[5] * 649.0 + 19470.0).abs() < 1e-6);
-        assert_eq!(p.back_method(), Method::Nearest);
+        let gt = p.grid.geo_transform.unwrap().0;
+        assert!((gt[1] * 644.0 - 19330.0).abs() < 1e-6);
+        assert!((gt[5] * 649.0 + 19470.0).abs() < 1e-6);
+        assert_eq!(p.back_method(), Resampling::Nearest);
         let p = plan(&r, Some(5.0)).unwrap();
         assert_eq!(
-            (p.width, p.method, p.back_method()),
-            (3866, Method::Bilinear, Method::Mode)
+            (p.grid.width_px, p.method, p.back_method()),
+            (3866, Resampling::Bilinear, Resampling::Mode)
         );
     }
 

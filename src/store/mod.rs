@@ -13,12 +13,13 @@
 //! or none of it, and concurrent runs queue instead of failing.
 
 pub mod gpkg;
-pub mod log;
 pub mod report;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use sha2::{Digest, Sha256};
 
 use crate::change::{TileStat, ZoneStat};
 use crate::error::{Error, Result};
@@ -526,3 +527,22 @@ pub fn utc_now() -> String {
         secs % 60
     )
 }
+
+/// The sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+

@@ -1,6 +1,7 @@
 //! Stage 5 of the flow (read -> prepare -> infer -> stitch -> **write**): the class map
 //! (and optional confidence) as a Cloud Optimized GeoTIFF with the input's CRS and
-//! geotransform, nodata, a colour table and category names.
+//! geotransform, nodata, a colour table and category names. [`output`] holds the rules
+//! every command follows for its output paths (temporary names, companions, checks).
 //!
 //! Rows are streamed into a staging GeoTIFF beside the output as they become final;
 //! `finish` turns it into a COG (DEFLATE, overviews by mode) under a temporary name and
@@ -8,22 +9,23 @@
 //! (or a drop without `finish`) the temporary files are removed.
 
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gdal::raster::{Buffer, ColorEntry, ColorTable, PaletteInterpretation, RasterCreationOptions};
 use gdal::{Dataset, DriverManager, Metadata};
 
-use crate::error::{gdal_text, Error, Result};
+pub mod output;
+
+use crate::error::{gdal_text, Error, GdalContext, Result};
+use crate::raster::PixelGrid;
 use crate::stitch::Rows;
+use output::{aux_path as aux, create_beside, temp_beside};
 
 /// What the output raster looks like.
 #[derive(Debug, Clone)]
 pub struct OutputSpec {
     pub path: PathBuf,
-    pub width: usize,
-    pub height: usize,
-    pub geo_transform: Option<[f64; 6]>,
-    pub projection: String,
+    pub grid: PixelGrid,
     pub class_names: Vec<String>,
     pub class_colors: Vec<[u8; 3]>,
     pub confidence: bool,
@@ -56,72 +58,13 @@ pub struct ClassWriter {
     finished: bool,
 }
 
-/// `dir/.name.terratile-PID.suffix`: hidden, beside the output, unique per process.
-pub(crate) fn temp_beside(path: &Path, suffix: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.terratile-{}.{suffix}", std::process::id()))
-}
-
-/// Checks, before any work, that `path` can be written: its folder exists, it is not a
-/// folder, and the folder is writable (a hidden probe file is created and removed).
-pub fn check_output(path: &Path) -> Result<()> {
-    let probe = temp_beside(path, "probe");
-    check_output_at(path, &probe)?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
-/// The checks of [`check_output`], leaving the (empty) file `probe` created.
-fn check_output_at(path: &Path, probe: &Path) -> Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !parent.is_dir() {
-        return Err(Error::output(
-            path,
-            format!("the output folder {} does not exist (or is not a folder); create it or choose another output path", parent.display()),
-        ));
-    }
-    if path
-        .as_os_str()
-        .to_string_lossy()
-        .ends_with(std::path::MAIN_SEPARATOR)
-        || path.is_dir()
-    {
-        return Err(Error::output(
-            path,
-            "is a folder; give a file name such as classes.tif",
-        ));
-    }
-    std::fs::File::create(probe).map_err(|e| {
-        Error::output(
-            path,
-            format!(
-                "cannot write in the output folder {} ({e}); choose a writable folder",
-                parent.display()
-            ),
-        )
-    })?;
-    Ok(())
-}
-
-fn aux(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".aux.xml");
-    PathBuf::from(s)
-}
-
 impl ClassWriter {
     /// Checks the output folder and creates the staging file.
     pub fn create(spec: OutputSpec) -> Result<ClassWriter> {
         let path = spec.path.clone();
         let stage = temp_beside(&path, "stage.tif");
         let tmp = temp_beside(&path, "tif");
-        check_output_at(&path, &stage)?;
+        create_beside(&path, &stage)?;
         let mut w = ClassWriter {
             spec,
             stage,
@@ -130,20 +73,18 @@ impl ClassWriter {
             finished: false,
         };
         let bands = if w.spec.confidence { 2 } else { 1 };
-        let driver = DriverManager::get_driver_by_name("GTiff")
-            .map_err(|e| Error::output(&path, gdal_text(&e)))?;
+        let driver =
+            DriverManager::get_driver_by_name("GTiff").gdal_err(|t| Error::output(&path, t))?;
         let opts = RasterCreationOptions::from_iter([
             "BIGTIFF=IF_SAFER",
             "INTERLEAVE=BAND",
             "COMPRESS=LZW",
             "BLOCKYSIZE=64",
         ]);
-        let (cols, rows) = (w.spec.width, w.spec.height);
+        let (cols, rows) = (w.spec.grid.width_px, w.spec.grid.height_px);
         let create_err = |e: gdal::errors::GdalError| {
-            Error::output(
-                &path,
-                format!("cannot create the output: {}", gdal_text(&e)),
-            )
+            Error::output(&path, format!("cannot create the output: {}", gdal_text(&e)))
+                .caused_by(e)
         };
         let mut ds = if w.spec.wide() {
             driver
@@ -154,12 +95,12 @@ impl ClassWriter {
                 .create_with_band_type_with_options::<u8, _>(&w.stage, cols, rows, bands, &opts)
                 .map_err(create_err)?
         };
-        let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e));
-        if let Some(gt) = w.spec.geo_transform {
-            ds.set_geo_transform(&gt).map_err(e)?;
+        let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e)).caused_by(e);
+        if let Some(gt) = w.spec.grid.geo_transform {
+            ds.set_geo_transform(&gt.0).map_err(e)?;
         }
-        if !w.spec.projection.is_empty() {
-            ds.set_projection(&w.spec.projection).map_err(e)?;
+        if !w.spec.grid.crs_wkt.is_empty() {
+            ds.set_projection(&w.spec.grid.crs_wkt).map_err(e)?;
         }
         for (k, v) in &w.spec.metadata {
             ds.set_metadata_item(k, v, "").map_err(e)?;
@@ -212,6 +153,7 @@ impl ClassWriter {
                     gdal_text(&e)
                 ),
             )
+            .caused_by(e)
         };
         let planes = std::iter::once(&rows.classes).chain(rows.confidence.as_ref());
         for (b, data) in planes.enumerate() {
@@ -236,7 +178,7 @@ impl ClassWriter {
     pub fn finish(mut self, class_counts: &[u64]) -> Result<()> {
         let path = self.spec.path.clone();
         let e = |e: gdal::errors::GdalError| {
-            Error::output(&path, format!("cannot write the COG: {}", gdal_text(&e)))
+            Error::output(&path, format!("cannot write the COG: {}", gdal_text(&e))).caused_by(e)
         };
         let mut stage = self.ds.take().expect("finish called once");
         set_attribute_table(&stage.rasterband(1).map_err(e)?, &self.spec, class_counts);
@@ -255,8 +197,9 @@ impl ClassWriter {
         stage.close().map_err(e)?;
         // Category names live in the PAM sidecar (.aux.xml): move it first, then the COG.
         let (tmp_aux, out_aux) = (aux(&self.tmp), aux(&path));
-        let io =
-            |what: &str, err: std::io::Error| Error::output(&path, format!("cannot {what}: {err}"));
+        let io = |what: &str, err: std::io::Error| {
+            Error::output(&path, format!("cannot {what}: {err}")).caused_by(err)
+        };
         if tmp_aux.exists() {
             std::fs::rename(&tmp_aux, &out_aux)
                 .map_err(|err| io("move the .aux.xml into place", err))?;
@@ -273,13 +216,14 @@ impl ClassWriter {
     /// rasters that terratile reads back.
     pub fn finish_plain(mut self, class_counts: &[u64]) -> Result<()> {
         let path = self.spec.path.clone();
-        let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e));
+        let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e)).caused_by(e);
         let mut stage = self.ds.take().expect("finish called once");
         set_attribute_table(&stage.rasterband(1).map_err(e)?, &self.spec, class_counts);
         stage.flush_cache().map_err(e)?;
         stage.close().map_err(e)?;
-        let io =
-            |err: std::io::Error| Error::output(&path, format!("cannot move into place: {err}"));
+        let io = |err: std::io::Error| {
+            Error::output(&path, format!("cannot move into place: {err}")).caused_by(err)
+        };
         if aux(&self.stage).exists() {
             std::fs::rename(aux(&self.stage), aux(&path)).map_err(io)?;
         }
@@ -292,8 +236,7 @@ impl ClassWriter {
     fn cleanup(&mut self) {
         self.ds = None;
         for p in [&self.stage, &self.tmp] {
-            let _ = std::fs::remove_file(p);
-            let _ = std::fs::remove_file(aux(p));
+            output::remove_with_companions(p);
         }
         let _ = std::fs::remove_file(temp_beside(&self.spec.path, "stage.tif.msk"));
     }

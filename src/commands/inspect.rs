@@ -1,4 +1,4 @@
-//! The `inspect` job: what a model takes and gives (from its graph, Deepness metadata
+//! `terratile inspect`: what a model takes and gives (from its graph, Deepness metadata
 //! and sidecar), and, given a raster, whether that raster can feed it: which bands go
 //! to which channels, and whether it will be resampled to the model's resolution.
 
@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 use crate::infer::{self, Device, ModelInfo};
 use crate::prepare::BandSpec;
-use crate::read::{self, resample};
+use crate::raster::RasterInfo;
+use crate::read::resample;
 use crate::segment::{plan, SegmentOptions};
 
 /// What to inspect.
@@ -129,9 +130,7 @@ fn describe_model(m: &ModelInfo) -> String {
 }
 
 fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result<String> {
-    let ds = read::open(raster)?;
-    let info = read::describe(raster, &ds)?;
-    drop(ds);
+    let info = RasterInfo::open(raster)?;
     let opts = SegmentOptions {
         input: raster.to_path_buf(),
         model: m.path.clone(),
@@ -140,10 +139,8 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
     };
     let resampled = resample::plan(&info, m.resolution_m);
     let grid_info = match &resampled {
-        Some(r) => read::RasterInfo {
-            width: r.width,
-            height: r.height,
-            geo_transform: Some(r.geo_transform),
+        Some(r) => RasterInfo {
+            grid: r.grid.clone(),
             ..info.clone()
         },
         None => info.clone(),
@@ -154,8 +151,8 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
         s,
         "\nraster      {} ({}x{} px, {} bands{})",
         raster.display(),
-        info.width,
-        info.height,
+        info.grid.width_px,
+        info.grid.height_px,
         info.band_count,
         resample::pixel_size_m(&info)
             .map(|r| format!(", {r:.2} m pixels"))
@@ -187,8 +184,8 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
                 r.input_res_m,
                 r.model_res_m,
                 r.method.gdal_name(),
-                r.width,
-                r.height,
+                r.grid.width_px,
+                r.grid.height_px,
                 r.back_method().gdal_name()
             );
         }

@@ -1,6 +1,8 @@
-//! The change raster: the from-to code of every comparison pixel as a COG, written with
-//! [`crate::write::ClassWriter`] (streamed rows, colour table, category names, raster
-//! attribute table, nodata).
+//! The legend of a comparison: the classes compared (names and colours merged from both
+//! class maps' legends, the palette for classes without a colour), and the change
+//! raster's legend and description: the from-to code of every comparison pixel as a COG,
+//! written with [`crate::write::ClassWriter`] (streamed rows, colour table, category
+//! names, raster attribute table, nodata).
 //!
 //! With N classes, `code = from * N + to`; Byte (nodata 255) while `N * N <= 254`, else
 //! UInt16 (nodata 65535). Unchanged pairs are drawn in a light grey tint of their
@@ -10,7 +12,68 @@
 use std::path::Path;
 
 use super::grid::CompareGrid;
+use crate::error::{Error, Result};
+use crate::raster::legend::default_colour;
+use crate::raster::{ClassMap, RasterInfo};
 use crate::write::OutputSpec;
+
+/// Names, colours and count of the classes compared.
+pub fn classes_of(
+    before: &RasterInfo,
+    after: &RasterInfo,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<String>, Vec<[u8; 3]>)> {
+    let lb = ClassMap::open(&before.path)?.legend()?;
+    let la = ClassMap::open(&after.path)?.legend()?;
+    let differ: Vec<String> = lb
+        .names
+        .iter()
+        .zip(&la.names)
+        .enumerate()
+        .filter(|(_, (x, y))| !x.is_empty() && !y.is_empty() && x != y)
+        .map(|(i, (x, y))| format!("{i}: {x:?} vs {y:?}"))
+        .collect();
+    if !differ.is_empty() {
+        notes.push(format!(
+            "the class maps name their classes differently ({}); BEFORE's names are used: compare maps of the same model",
+            differ.join(", ")
+        ));
+    }
+    let mut n = lb.names.len().max(la.names.len());
+    for (l, p) in [(&lb, &before.path), (&la, &after.path)] {
+        if let Some(min) = l.min_value.filter(|m| *m < 0.0) {
+            return Err(Error::input(p, format!("holds the negative value {min}, not a class index; pass a class map (terratile segment's output) with classes 0, 1, 2, ... and nodata")));
+        }
+        if let Some(max) = l.max_value {
+            if max >= 255.0 {
+                return Err(Error::input(p, format!("holds the value {max}, but change detection supports class indices 0..254 (the change code from * N + to must fit UInt16); pass a class map with at most 255 classes and nodata set")));
+            }
+            n = n.max(max as usize + 1);
+        }
+    }
+    let names = (0..n)
+        .map(|i| {
+            lb.names
+                .get(i)
+                .or(la.names.get(i))
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("class {i}"))
+        })
+        .collect();
+    let colors = (0..n)
+        .map(|i| {
+            lb.colors
+                .get(i)
+                .copied()
+                .flatten()
+                .or(la.colors.get(i).copied().flatten())
+                .unwrap_or_else(|| default_colour(i))
+        })
+        .collect();
+    Ok((names, colors))
+}
+
 
 /// Names and colours of the N*N change codes.
 pub fn change_legend(names: &[String], colors: &[[u8; 3]]) -> (Vec<String>, Vec<[u8; 3]>) {
@@ -59,10 +122,7 @@ pub fn spec(
     metadata.extend(extra);
     OutputSpec {
         path: output.to_path_buf(),
-        width: grid.width_px,
-        height: grid.height_px,
-        geo_transform: Some(grid.geo_transform),
-        projection: grid.projection.clone(),
+        grid: grid.grid.clone(),
         class_names: code_names,
         class_colors: code_colors,
         confidence: false,
@@ -95,10 +155,12 @@ mod tests {
         let grid = CompareGrid {
             x0_px: 0,
             y0_px: 0,
-            width_px: 1,
-            height_px: 1,
-            geo_transform: [0.0, 1.0, 0.0, 0.0, 0.0, -1.0],
-            projection: String::new(),
+            grid: crate::raster::PixelGrid {
+                width_px: 1,
+                height_px: 1,
+                geo_transform: Some(crate::raster::GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, -1.0])),
+                crs_wkt: String::new(),
+            },
         };
         let s = spec(Path::new("x.tif"), &grid, &names, &colors, Some(1), vec![]);
         assert!(

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use gdal::spatial_ref::SpatialRef;
 
-use crate::error::{Error, Result};
+use super::PixelGrid;
+use crate::error::{Error, GdalContext, Result};
 
 /// The area of the pixels of one grid, by row.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,23 +30,27 @@ pub enum PixelArea {
 }
 
 impl PixelArea {
-    /// Pixel areas of a grid given by its geotransform and CRS (WKT). `path` names the
+    /// Pixel areas of a grid (it needs a geotransform and a CRS). `path` names the
     /// raster in errors.
-    pub fn of_grid(path: &Path, gt: &[f64; 6], wkt: &str) -> Result<PixelArea> {
+    pub fn of_grid(path: &Path, grid: &PixelGrid) -> Result<PixelArea> {
+        let gt = &grid
+            .geo_transform
+            .ok_or_else(|| {
+                Error::input(
+                    path,
+                    "has no geotransform, so pixel areas are unknown; georeference it first",
+                )
+            })?
+            .0;
+        let wkt = &grid.crs_wkt;
         if wkt.trim().is_empty() {
             return Err(Error::input(
                 path,
                 "has no coordinate reference system, so pixel areas are unknown; assign one (gdal_edit.py -a_srs EPSG:...)",
             ));
         }
-        let srs = SpatialRef::from_wkt(wkt).map_err(|e| {
-            Error::input(
-                path,
-                format!(
-                    "its CRS cannot be read ({}); assign a valid one",
-                    crate::error::gdal_text(&e)
-                ),
-            )
+        let srs = SpatialRef::from_wkt(wkt).gdal_err(|t| {
+            Error::input(path, format!("its CRS cannot be read ({t}); assign a valid one"))
         })?;
         if srs.is_geographic() {
             if gt[2] != 0.0 || gt[4] != 0.0 {
@@ -55,12 +60,8 @@ impl PixelArea {
                 ));
             }
             let deg = srs.angular_units().to_degrees(); // degrees per angular unit
-            let a = srs
-                .semi_major()
-                .map_err(|e| Error::input(path, crate::error::gdal_text(&e)))?;
-            let b = srs
-                .semi_minor()
-                .map_err(|e| Error::input(path, crate::error::gdal_text(&e)))?;
+            let a = srs.semi_major().gdal_err(|t| Error::input(path, t))?;
+            let b = srs.semi_minor().gdal_err(|t| Error::input(path, t))?;
             Ok(PixelArea::Geographic {
                 top_deg: gt[3] * deg,
                 dlat_deg: gt[5] * deg,
@@ -71,28 +72,8 @@ impl PixelArea {
         } else {
             let unit_m = srs.linear_units();
             Ok(PixelArea::Constant {
-                pixel_area_m2: (gt[1] * gt[5] - gt[2] * gt[4]).abs() * unit_m * unit_m,
+                pixel_area_m2: super::GeoTransform(*gt).pixel_area() * unit_m * unit_m,
             })
-        }
-    }
-
-    /// The same grid shifted down by `rows` rows (a window starting lower).
-    pub fn shifted(&self, rows: usize) -> PixelArea {
-        match *self {
-            PixelArea::Geographic {
-                top_deg,
-                dlat_deg,
-                dlon_deg,
-                semi_major_m,
-                semi_minor_m,
-            } => PixelArea::Geographic {
-                top_deg: top_deg + rows as f64 * dlat_deg,
-                dlat_deg,
-                dlon_deg,
-                semi_major_m,
-                semi_minor_m,
-            },
-            ref c => c.clone(),
         }
     }
 

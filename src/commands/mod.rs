@@ -1,0 +1,96 @@
+//! The commands: each runs one job and, with `--db`, logs it to the statistics database
+//! (the database is opened first, so a database that cannot be written stops the run
+//! before any work). This layer sits above the jobs ([`crate::segment`],
+//! [`crate::change`]) and the database ([`crate::store`]), which know nothing of each
+//! other; it turns a job's results into the database's records.
+
+pub mod change;
+pub mod inspect;
+pub mod segment;
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::error::Result;
+use crate::raster::RasterInfo;
+use crate::segment::SegmentOptions;
+use crate::store::{self, ModelRecord, RasterRecord, RunRecord, Store};
+use crate::write::output::remove_with_companions;
+
+/// A raster as the database records it.
+pub(crate) fn raster_record(role: &str, r: &RasterInfo) -> RasterRecord {
+    RasterRecord {
+        role: role.into(),
+        path: r.path.clone(),
+        width_px: r.grid.width_px,
+        height_px: r.grid.height_px,
+        bands: r.band_count,
+        crs_wkt: r.grid.crs_wkt.clone(),
+        geo_transform: r.grid.geo_transform.map(|g| g.0),
+    }
+}
+
+/// The engine settings of a run, as JSON.
+pub(crate) fn segment_parameters(o: &SegmentOptions) -> serde_json::Value {
+    json!({
+        "tile_px": o.tile_px, "overlap_px": o.overlap_px, "margin_px": o.margin_px,
+        "batch": o.batch, "bands": o.bands.as_ref().map(|b| b.to_string()), "threads": o.threads,
+        "device": format!("{:?}", o.device), "blend": format!("{:?}", o.blend),
+        "confidence": o.confidence,
+        "mask_model": o.mask_model.as_ref().map(|p| p.display().to_string()),
+        "mask_classes": o.mask_classes, "tta": o.tta, "model_grid": o.model_grid,
+        "mask_bands": o.mask_bands.as_ref().map(|b| b.to_string()), "no_resample": o.no_resample,
+    })
+}
+
+/// The models of a run, with their checksums.
+pub(crate) fn models(
+    model: Option<&Path>,
+    classes: &[String],
+    mask: Option<&Path>,
+) -> Result<Vec<ModelRecord>> {
+    let mut v = Vec::new();
+    if let Some(m) = model {
+        v.push(ModelRecord {
+            role: "segmentation".into(),
+            path: m.to_path_buf(),
+            sha256: store::sha256_file(m)?,
+            classes: classes.to_vec(),
+        });
+    }
+    if let Some(m) = mask {
+        v.push(ModelRecord {
+            role: "mask".into(),
+            path: m.to_path_buf(),
+            sha256: store::sha256_file(m)?,
+            classes: Vec::new(),
+        });
+    }
+    Ok(v)
+}
+
+/// Runs `job`, logging its record to `db` when given; returns the job's result and the
+/// run id. When the run cannot be logged its output is removed, so that a failed command
+/// leaves nothing behind.
+pub(crate) fn logged<T>(
+    db: Option<&Path>,
+    output: &Path,
+    job: impl FnOnce() -> Result<T>,
+    record: impl FnOnce(&T, String, String) -> Result<RunRecord>,
+) -> Result<(T, Option<i64>)> {
+    let mut store = db.map(Store::open).transpose()?;
+    let started = store::utc_now();
+    let result = job()?;
+    let id = match store.as_mut() {
+        Some(st) => match record(&result, started, store::utc_now()).and_then(|r| st.record(&r)) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                remove_with_companions(output);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    Ok((result, id))
+}

@@ -1,0 +1,68 @@
+//! `terratile segment`: one raster through one model into a class-map COG, logged with
+//! its per-class areas when `--db` is given.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{logged, models, raster_record, segment_parameters};
+use crate::error::Result;
+use crate::raster::{ClassMap, RasterInfo};
+use crate::segment::{segment, SegmentOptions, Summary};
+use crate::store::{ClassAreaRecord, RunRecord};
+
+/// Runs `segment`, logging it to `db` when given; returns the summary and the run id.
+pub fn run(opts: &SegmentOptions, db: Option<&Path>) -> Result<(Summary, Option<i64>)> {
+    logged(db, &opts.output, || segment(opts), |s, started, finished| {
+        record(opts, s, started, finished)
+    })
+}
+
+/// The record of a segment run: its class areas from the written class map.
+pub fn record(
+    opts: &SegmentOptions,
+    s: &Summary,
+    started: String,
+    finished: String,
+) -> Result<RunRecord> {
+    let areas = ClassMap::open(&opts.output)?.class_areas(s.class_names.len())?;
+    let (px, m2, pixel_area_m2) = (areas.pixels, areas.area_m2, areas.pixel_area_m2);
+    let valid_area_m2 = m2.iter().sum();
+    let class_areas = (0..s.class_names.len())
+        .map(|c| ClassAreaRecord {
+            date: "classes".into(),
+            class: c,
+            pixels: px[c],
+            area_m2: m2[c],
+        })
+        .collect();
+    let mut parameters = segment_parameters(opts);
+    parameters["input"] = json!(opts.input.display().to_string());
+    parameters["model"] = json!(opts.model.display().to_string());
+    parameters["output"] = json!(opts.output.display().to_string());
+    Ok(RunRecord {
+        command: "segment".into(),
+        parameters,
+        started,
+        finished,
+        output: opts.output.clone(),
+        class_names: s.class_names.clone(),
+        pixel_area_m2,
+        valid_px: px.iter().sum(),
+        valid_area_m2,
+        models: models(
+            Some(&opts.model),
+            &s.class_names,
+            opts.mask_model.as_deref(),
+        )?,
+        rasters: vec![
+            raster_record("input", &RasterInfo::open(&opts.input)?),
+            raster_record("output", &RasterInfo::open(&opts.output)?),
+        ],
+        class_areas,
+        transitions: Vec::new(),
+        tiles: Vec::new(),
+        zones: Vec::new(),
+    })
+}
+

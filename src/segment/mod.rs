@@ -1,0 +1,242 @@
+//! The `segment` job: read -> prepare -> infer -> stitch -> write, streamed.
+//!
+//! [`segment()`] reads as the table of contents; each stage is one call into its own
+//! file:
+//! 1. open: the input is described once, the output path checked, the model loaded;
+//! 2. [`regrid`]: the grid the model reads (the input, or the input resampled to the
+//!    model's resolution through a VRT);
+//! 3. [`plan`]: bands, tiles, overlap, batch;
+//! 4. [`mask`]: a second model's classes that become nodata;
+//! 5. [`pipeline`]: three threads joined by bounded queues (reader, inference,
+//!    stitcher/writer), so memory depends on the tile size, never on the raster's;
+//! 6. [`regrid`] again: the class map back on the input grid, when it was resampled.
+//!
+//! [`metadata`] says what goes into the output's GDAL metadata.
+
+pub mod mask;
+pub mod metadata;
+pub mod pipeline;
+pub mod plan;
+pub mod regrid;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tiles::Grid;
+
+use crate::error::{Error, Result};
+use crate::infer::{self, Device};
+use crate::prepare::BandSpec;
+use crate::raster::RasterInfo;
+use crate::stitch::Blend;
+use crate::write::output::{check_writable, refuse_overwriting, TempFiles};
+use crate::write::OutputSpec;
+pub use plan::{choose_bands, ort_threads, plan, BandSource, Plan};
+
+/// Everything `segment` can be told. `None` means "from the model, else a default".
+#[derive(Debug, Clone, Default)]
+pub struct SegmentOptions {
+    pub input: PathBuf,
+    pub model: PathBuf,
+    pub output: PathBuf,
+    pub tile_px: Option<usize>,
+    pub overlap_px: Option<usize>,
+    pub margin_px: Option<usize>,
+    pub batch: Option<usize>,
+    /// Raster bands, one per model input channel: numbers, or names matched against
+    /// band descriptions or a sensor preset.
+    pub bands: Option<BandSpec>,
+    pub threads: Option<usize>,
+    pub device: Device,
+    pub confidence: bool,
+    pub blend: Blend,
+    pub progress: bool,
+    pub ort_lib: Option<PathBuf>,
+    /// A second model (e.g. ukis-csmask) run over the same raster; pixels it assigns to
+    /// one of `mask_classes` (0-based class indices) become nodata in the output.
+    pub mask_model: Option<PathBuf>,
+    pub mask_classes: Vec<u32>,
+    /// Test-time augmentation: average the 8 flips/rotations of every tile.
+    pub tta: bool,
+    /// Write on the model's grid (its resolution) instead of the input's grid when the
+    /// input is resampled to the model's resolution.
+    pub model_grid: bool,
+    /// Bands of the mask model (default: its sidecar, band descriptions, first bands).
+    pub mask_bands: Option<BandSpec>,
+    /// Run the model on the raster's own pixels even when it declares another resolution.
+    pub no_resample: bool,
+}
+
+impl SegmentOptions {
+    /// The thread budget: `threads`, else every core.
+    pub fn thread_budget(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub output: PathBuf,
+    pub width: usize,
+    pub height: usize,
+    pub tiles: usize,
+    pub tiles_inferred: usize,
+    pub tile_px: usize,
+    pub overlap_px: usize,
+    pub batch: usize,
+    pub seconds: f64,
+    pub class_names: Vec<String>,
+    pub class_counts: Vec<u64>,
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn pixels(&self) -> usize {
+        self.width * self.height
+    }
+    pub fn mpx_per_s(&self) -> f64 {
+        self.pixels() as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+}
+
+/// The one-line summary printed after a run.
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let valid: u64 = self.class_counts.iter().sum();
+        write!(
+            f,
+            "{}: {}x{} px ({:.1} Mpx, {:.1}% valid), {} tiles ({} inferred, {} px, overlap {}, batch {}), {:.1} s, {:.2} Mpx/s",
+            self.output.display(),
+            self.width,
+            self.height,
+            self.pixels() as f64 / 1e6,
+            100.0 * valid as f64 / self.pixels().max(1) as f64,
+            self.tiles,
+            self.tiles_inferred,
+            self.tile_px,
+            self.overlap_px,
+            self.batch,
+            self.seconds,
+            self.mpx_per_s()
+        )
+    }
+}
+
+/// Segments `opts.input` with `opts.model` into the COG `opts.output`.
+pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let threads = opts.thread_budget();
+
+    // 1. open: the input once; the output checked before any work (and before temporary
+    //    files go beside it); the model
+    let raster = RasterInfo::open(&opts.input)?;
+    refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
+    check_writable(&opts.output)?;
+    mask::check_flags(opts)?;
+    let mut engine = infer::load(
+        &opts.model,
+        opts.ort_lib.as_deref(),
+        ort_threads(threads),
+        opts.device,
+    )?;
+    let info = engine.info.clone();
+    let temps = TempFiles::beside(&opts.output);
+    let mut notes = Vec::new();
+
+    // 2. the grid the model reads: the input's, or the input resampled on read
+    let work = regrid::model_grid(opts, &raster, &info, &temps, &mut notes)?;
+
+    // 3. bands, tiles, batch
+    let plan = plan(opts, &info, &work.raster)?;
+    let grid = Grid::new(plan.grid)?;
+
+    // 4. the mask model's classes, on the grid the model reads
+    let mask = match &opts.mask_model {
+        None => None,
+        Some(m) => Some(mask::run(opts, m, &work.path, &temps, threads)?),
+    };
+
+    // 5. the streamed pass: straight into the output, or onto the model grid first
+    let on_input_grid = work.resample.is_some() && !opts.model_grid;
+    let stage_path = if on_input_grid {
+        temps.path("model-grid.tif")
+    } else {
+        opts.output.clone()
+    };
+    let spec = OutputSpec {
+        path: stage_path.clone(),
+        grid: work.raster.grid.clone(),
+        class_names: info.class_names.clone(),
+        class_colors: info.class_colors.clone(),
+        confidence: opts.confidence,
+        threads,
+        metadata: metadata::of_run(opts, &plan, work.resample.as_ref(), on_input_grid, mask.as_ref()),
+    };
+    let final_spec = OutputSpec {
+        path: opts.output.clone(),
+        grid: raster.grid.clone(),
+        ..spec.clone()
+    };
+    let done = pipeline::run(opts, &mut engine, &plan, &grid, &work.path, mask.as_ref(), spec)?;
+    if let (Some(m), Some(mk)) = (&opts.mask_model, &mask) {
+        notes.push(format!(
+            "{}: {} px ({:.1}% of the grid) masked as {}",
+            m.display(),
+            done.masked_px,
+            100.0 * done.masked_px as f64 / work.raster.grid.pixels().max(1) as f64,
+            mk.describe()
+        ));
+    }
+
+    // 6. publish: back on the input grid, or as written
+    let class_counts = match &work.resample {
+        Some(r) if on_input_grid => {
+            done.writer.finish_plain(&done.class_counts)?;
+            regrid::to_input_grid(&stage_path, &opts.input, &plan.bands, r, final_spec, &temps)?
+        }
+        _ => {
+            done.writer.finish(&done.class_counts)?;
+            done.class_counts
+        }
+    };
+    let out_grid = if on_input_grid || work.resample.is_none() {
+        &raster.grid
+    } else {
+        &work.raster.grid
+    };
+    notes.extend(engine.notes.iter().chain(&plan.notes).cloned());
+    Ok(Summary {
+        output: opts.output.clone(),
+        width: out_grid.width_px,
+        height: out_grid.height_px,
+        tiles: grid.tile_count(),
+        tiles_inferred: done.tiles_inferred,
+        tile_px: plan.grid.tile_px,
+        overlap_px: plan.grid.overlap_px,
+        batch: plan.batch,
+        seconds: started.elapsed().as_secs_f64(),
+        class_names: info.class_names.clone(),
+        class_counts,
+        notes,
+    })
+}
+
+/// The file name of a path, for metadata.
+pub(crate) fn file_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// An interruption of a job run inside another (the mask model, a date of `change`)
+/// names the outer job's output.
+pub(crate) fn renamed_interruption(e: Error, output: &std::path::Path) -> Error {
+    match e {
+        Error::Interrupted(_) => Error::Interrupted(output.to_path_buf()),
+        other => other,
+    }
+}

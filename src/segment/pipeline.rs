@@ -1,0 +1,312 @@
+//! The streamed pass over the tile grid: three threads joined by bounded queues, so that
+//! memory stays bounded by the tiles in flight.
+//!
+//! - the reader ([`read_tiles`]): GDAL windows, the mask model's classes, preparation
+//!   into model input;
+//! - inference ([`infer_tiles`], the caller's thread): batches through ONNX Runtime;
+//! - the stitcher ([`stitch_tiles`]): blends tiles and writes rows as soon as they are
+//!   final.
+//!
+//! ONNX Runtime gets the thread budget less what the pipeline needs
+//! ([`super::ort_threads`]).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tiles::{Grid, Tile};
+
+use super::mask::Mask;
+use super::{Plan, SegmentOptions};
+use crate::cancel;
+use crate::error::{Error, Result};
+use crate::infer::{BatchProbs, Batcher, Engine};
+use crate::prepare::Normalizer;
+use crate::raster::ClassMap;
+use crate::read::Reader;
+use crate::stitch::{Stitcher, TileProbs};
+use crate::write::{ClassWriter, OutputSpec};
+
+/// One tile after reading and preparation.
+struct ReadTile {
+    tile: Tile,
+    valid: Vec<u8>,
+    /// `[C, th, tw]` model input, or None when the tile holds no valid pixel.
+    tensor: Option<Vec<f32>>,
+}
+
+/// One tile ready to stitch.
+struct InferredTile {
+    tile: Tile,
+    valid: Vec<u8>,
+    probs: Option<(Arc<BatchProbs>, usize)>,
+}
+
+/// What the pass produced: the writer holding every row (not yet published), the
+/// pixels per class, the tiles run through the model and the pixels masked.
+pub struct Done {
+    pub writer: ClassWriter,
+    pub class_counts: Vec<u64>,
+    pub tiles_inferred: usize,
+    pub masked_px: u64,
+}
+
+/// Runs every tile of `grid` over `input` through `engine` into a writer of `spec`.
+pub fn run(
+    opts: &SegmentOptions,
+    engine: &mut Engine,
+    plan: &Plan,
+    grid: &Grid,
+    input: &Path,
+    mask: Option<&Mask>,
+    spec: OutputSpec,
+) -> Result<Done> {
+    let info = engine.info.clone();
+    let nodata = spec.nodata();
+    let writer = ClassWriter::create(spec)?;
+    let progress = progress_bar(opts.progress, grid.tile_count());
+    let normalizer = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
+    let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
+    let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
+    let outcome = std::thread::scope(|s| {
+        let reader = s.spawn(|| read_tiles(input, plan, grid, &normalizer, mask, read_tx));
+        let stitcher = s.spawn(|| {
+            let mut st = Stitcher::new(
+                grid.clone(),
+                info.classes(),
+                opts.blend,
+                nodata,
+                opts.confidence,
+            );
+            stitch_tiles(&mut st, grid, writer, stitch_rx, &progress)
+        });
+        let inferred = infer_tiles(engine, plan, read_rx, stitch_tx);
+        let stitched = stitcher.join().expect("stitcher thread panicked");
+        let read = reader.join().expect("reader thread panicked");
+        if cancel::requested() {
+            return Err(Error::Interrupted(opts.output.clone()));
+        }
+        // report the root cause: reading first, then inference, then writing
+        let masked_px = read?;
+        let tiles_inferred = inferred?;
+        let (writer, class_counts) = stitched?;
+        Ok(Done {
+            writer,
+            class_counts,
+            tiles_inferred,
+            masked_px,
+        })
+    });
+    progress.finish_and_clear();
+    let done = outcome?;
+    if cancel::requested() {
+        return Err(Error::Interrupted(opts.output.clone())); // the writer's drop cleans up
+    }
+    Ok(done)
+}
+
+fn progress_bar(show: bool, tiles: usize) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(tiles as u64), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} tiles  {per_sec}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// The reader: every tile's window, masked and prepared. Returns the pixels masked.
+fn read_tiles(
+    input: &Path,
+    plan: &Plan,
+    grid: &Grid,
+    norm: &Normalizer,
+    mask: Option<&Mask>,
+    tx: Sender<ReadTile>,
+) -> Result<u64> {
+    // On an error the sender is dropped, which ends the run downstream; the caller
+    // reports this function's error first.
+    let mut reader = Reader::new(input, &plan.bands)?;
+    let mask_map = mask.map(|m| ClassMap::open(&m.path)).transpose()?;
+    let mut mask_buf: Vec<u16> = Vec::new();
+    let mut masked = 0u64;
+    let (th, tw) = plan.tensor_hw;
+    let c = plan.bands.len();
+    let mut bufs = vec![Vec::new(); c];
+    for tile in grid.tiles() {
+        if cancel::requested() {
+            return Ok(masked); // the caller reports the interruption
+        }
+        let mut valid = vec![0u8; tile.window.area()];
+        let mut n_valid = reader.read(tile.window, &mut bufs, &mut valid)?;
+        if let (Some(map), Some(m)) = (&mask_map, mask) {
+            let win = tile.window;
+            mask_buf.resize(win.area(), 0);
+            map.read_u16(1, (win.x0, win.y0), (win.w, win.h), &mut mask_buf)?;
+            for (v, &k) in valid.iter_mut().zip(&mask_buf) {
+                if *v != 0 && m.classes.contains(&(k as u32)) {
+                    *v = 0;
+                    n_valid -= 1;
+                }
+            }
+            // pixels in the overlap are read twice or more: count tile cores only
+            masked += count_in_core(&tile, &valid, &mask_buf, &m.classes);
+        }
+        let tensor = (n_valid > 0).then(|| {
+            let mut t = vec![0f32; c * th * tw];
+            norm.prepare(
+                &bufs,
+                &valid,
+                (tile.window.w, tile.window.h),
+                (tw, th),
+                &mut t,
+            );
+            t
+        });
+        if tx
+            .send(ReadTile {
+                tile,
+                valid,
+                tensor,
+            })
+            .is_err()
+        {
+            break; // downstream stopped; its error is reported there
+        }
+    }
+    Ok(masked)
+}
+
+/// Masked pixels inside the tile's core (each raster pixel lies in exactly one core).
+fn count_in_core(tile: &Tile, valid: &[u8], mask: &[u16], classes: &[u32]) -> u64 {
+    let (win, core) = (tile.window, tile.core);
+    let mut n = 0;
+    for y in core.y0..core.y0 + core.h {
+        let row = (y - win.y0) * win.w;
+        for x in core.x0..core.x0 + core.w {
+            let i = row + x - win.x0;
+            n += (valid[i] == 0 && classes.contains(&(mask[i] as u32))) as u64;
+        }
+    }
+    n
+}
+
+/// Inference: tiles in batches through the model, passed on in order. Returns the tiles
+/// inferred.
+fn infer_tiles(
+    engine: &mut Engine,
+    plan: &Plan,
+    rx: Receiver<ReadTile>,
+    tx: Sender<InferredTile>,
+) -> Result<usize> {
+    let mut batcher = Batcher::new(
+        engine.info.channels,
+        plan.batch,
+        plan.tensor_hw,
+        plan.tta,
+        plan.grid,
+    );
+    let mut pending: Vec<ReadTile> = Vec::new();
+    let mut in_batch = 0usize;
+    for t in rx.iter() {
+        if cancel::requested() {
+            return Ok(batcher.inferred); // the reader reports the interruption
+        }
+        in_batch += t.tensor.is_some() as usize;
+        pending.push(t);
+        // Flush a full batch; pass tiles without data straight on when no tile waits for
+        // inference; and never hold more than a few batches' worth of tiles (long
+        // stretches of nodata would otherwise pile up behind one waiting tile).
+        let due = in_batch == plan.batch || in_batch == 0 || pending.len() >= 4 * plan.batch;
+        if due && !flush(&mut batcher, engine, &mut pending, in_batch, &tx)? {
+            return Ok(batcher.inferred);
+        }
+        if due {
+            in_batch = 0;
+        }
+    }
+    flush(&mut batcher, engine, &mut pending, in_batch, &tx)?;
+    Ok(batcher.inferred)
+}
+
+/// Runs the pending tiles that hold data as one batch and sends every pending tile on.
+/// Returns false when the stitcher has stopped.
+fn flush(
+    batcher: &mut Batcher,
+    engine: &mut Engine,
+    pending: &mut Vec<ReadTile>,
+    in_batch: usize,
+    tx: &Sender<InferredTile>,
+) -> Result<bool> {
+    let probs = if in_batch > 0 {
+        let tensors = pending.iter().filter_map(|t| t.tensor.as_deref());
+        Some(Arc::new(batcher.run(engine, tensors)?))
+    } else {
+        None
+    };
+    let mut k = 0;
+    for t in pending.drain(..) {
+        let p = match (&probs, t.tensor.is_some()) {
+            (Some(b), true) => {
+                k += 1;
+                Some((b.clone(), k - 1))
+            }
+            _ => None,
+        };
+        let sent = tx.send(InferredTile {
+            tile: t.tile,
+            valid: t.valid,
+            probs: p,
+        });
+        if sent.is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The stitcher: blends tiles in order and writes each tile row's finished pixel rows.
+fn stitch_tiles(
+    st: &mut Stitcher,
+    grid: &Grid,
+    mut writer: ClassWriter,
+    rx: Receiver<InferredTile>,
+    progress: &ProgressBar,
+) -> Result<(ClassWriter, Vec<u64>)> {
+    let mut counts: Vec<u64> = Vec::new();
+    let mut done_rows = 0;
+    for t in rx.iter() {
+        if cancel::requested() {
+            break; // reported by the reader or the caller
+        }
+        let probs = t.probs.as_ref().map(|(b, i)| TileProbs {
+            data: b.item(*i),
+            h: b.h,
+            w: b.w,
+            off_y: b.off_y,
+            off_x: b.off_x,
+            sparse: b.sparse,
+        });
+        st.add(&t.tile, &t.valid, probs);
+        progress.inc(1);
+        if t.tile.col + 1 == grid.cols() {
+            let rows = st.finish_row(t.tile.row);
+            writer.write_rows(&rows)?;
+            counts.resize(rows.class_counts.len(), 0);
+            for (c, n) in counts.iter_mut().zip(&rows.class_counts) {
+                *c += n;
+            }
+            done_rows += 1;
+        }
+    }
+    if done_rows != grid.rows() {
+        // upstream stopped early: its error is reported by the caller
+        return Err(Error::Internal(
+            "the run stopped before all tiles were stitched".into(),
+        ));
+    }
+    Ok((writer, counts))
+}

@@ -1,0 +1,208 @@
+//! Planning a run: which raster bands feed the model's channels, the tile grid (tile,
+//! overlap, edge margin), the model's input size and the batch, before any tile runs.
+//! `inspect` uses the same planning to say how a raster would be run.
+
+use tiles::{Grid, GridSpec};
+
+use super::SegmentOptions;
+use crate::error::{Error, Result};
+use crate::infer::ModelInfo;
+use crate::prepare::{bands, BandSpec};
+use crate::raster::RasterInfo;
+
+/// The plan derived from options, model and raster before any tile runs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub bands: Vec<usize>,
+    pub grid: GridSpec,
+    /// Model input size (th, tw) for every tile.
+    pub tensor_hw: (usize, usize),
+    pub batch: usize,
+    /// Average the 8 flips/rotations of every tile.
+    pub tta: bool,
+    /// Things the user should know (flags that could not be honoured).
+    pub notes: Vec<String>,
+}
+
+/// ONNX Runtime's share of the thread budget: one core is left to the reader and the
+/// stitcher when there are four or more (they mostly wait on I/O and ORT otherwise).
+pub fn ort_threads(threads: usize) -> usize {
+    if threads >= 4 { threads - 1 } else { threads }.max(1)
+}
+
+/// Chooses bands, tile size, overlap, batch and threads, or says why the model and the
+/// raster cannot work together.
+pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
+    let mut notes = Vec::new();
+    let (bands, from) = choose_bands(opts.bands.as_ref(), info, raster)?;
+    if let (Some(b), BandSource::Descriptions | BandSource::FirstBands) = (&info.band_indices, from)
+    {
+        notes.push(format!(
+            "the model sidecar's band_indices {} do not fit {} ({} bands); using bands {} instead",
+            join(b),
+            raster.path.display(),
+            raster.band_count,
+            join(&bands)
+        ));
+    } else if from == BandSource::FirstBands && raster.band_count > info.channels {
+        notes.push(format!(
+            "{} has {} bands and the model takes {}: using bands {}; choose others with --bands",
+            raster.path.display(),
+            raster.band_count,
+            info.channels,
+            join(&bands)
+        ));
+    }
+    let fixed = info.fixed_hw;
+    if let Some((h, w)) = fixed {
+        if h != w {
+            return Err(Error::model(&info.path, format!("takes {h}x{w} inputs; terratile tiles are square, so export the model with square or dynamic H/W")));
+        }
+    }
+    let tile_px = match (opts.tile_px, fixed) {
+        (Some(t), Some((f, _))) if t != f => {
+            return Err(Error::Usage(format!(
+                "--tile {t}: {} takes fixed {f}x{f} tiles; drop --tile or export the model with dynamic H/W",
+                info.path.display()
+            )))
+        }
+        (_, Some((f, _))) => f,
+        (Some(t), None) => t,
+        (None, None) => info.tile_px.unwrap_or(512),
+    };
+    if tile_px == 0 {
+        return Err(tiles::GridError::ZeroTile.into());
+    }
+    // The model's overlap is meant for its own tile size: scale it to the tile in use.
+    let overlap_px = match (opts.overlap_px, info.overlap_px, info.tile_px) {
+        (Some(o), _, _) => o,
+        (None, Some(o), Some(t)) if t > 0 && t != tile_px => (o * tile_px / t).min(tile_px - 1),
+        (None, Some(o), _) => o.min(tile_px - 1),
+        (None, None, _) => tile_px / 4,
+    };
+    let grid = GridSpec {
+        width_px: raster.grid.width_px,
+        height_px: raster.grid.height_px,
+        tile_px,
+        overlap_px,
+        margin_px: opts.margin_px.unwrap_or(overlap_px / 8),
+    };
+    // the tile grid's own checks (overlap below the tile, margin within the overlap)
+    Grid::new(grid)?;
+    // Always a full tile: windows of rasters smaller than a tile are zero-padded, so
+    // models that need particular sizes (a U-Net's multiples of 32) always get them.
+    let tensor_hw = fixed.unwrap_or((tile_px, tile_px));
+    let batch = match (info.fixed_batch, opts.batch) {
+        (Some(n), Some(b)) if b != n => {
+            notes.push(format!(
+                "the model takes batches of exactly {n} tiles; --batch {b} is ignored"
+            ));
+            n
+        }
+        (Some(n), _) => n,
+        (None, Some(b)) => b.max(1),
+        (None, None) => 4,
+    };
+    Ok(Plan {
+        bands,
+        grid,
+        tensor_hw,
+        batch,
+        tta: opts.tta,
+        notes,
+    })
+}
+
+/// Where the band choice came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BandSource {
+    Flag,
+    Sidecar,
+    Descriptions,
+    FirstBands,
+}
+
+pub fn choose_bands(
+    flag: Option<&BandSpec>,
+    info: &ModelInfo,
+    raster: &RasterInfo,
+) -> Result<(Vec<usize>, BandSource)> {
+    let c = info.channels;
+    let fix = format!("{} expects {}", info.path.display(), info.describe_bands());
+    let check =
+        |bands: Vec<usize>, from: &str, source: BandSource| -> Result<(Vec<usize>, BandSource)> {
+            if bands.len() != c {
+                return Err(Error::Usage(format!(
+                    "{from} lists {} bands but {fix}",
+                    bands.len()
+                )));
+            }
+            if let Some(&b) = bands.iter().find(|&&b| b == 0 || b > raster.band_count) {
+                return Err(Error::mismatch(
+                    &raster.path,
+                    format!(
+                        "has {} bands, so band {b} (from {from}) does not exist; {fix}",
+                        raster.band_count
+                    ),
+                ));
+            }
+            Ok((bands, source))
+        };
+    match flag {
+        Some(BandSpec::Numbers(b)) => return check(b.clone(), "--bands", BandSource::Flag),
+        Some(BandSpec::Names { sensor, names }) => {
+            let b =
+                bands::resolve_names(*sensor, names, &raster.band_descriptions).map_err(|why| {
+                    Error::mismatch(&raster.path, format!("--bands {}: {why}", names.join(",")))
+                })?;
+            return check(b, "--bands", BandSource::Flag);
+        }
+        None => {}
+    }
+    if let Some(b) = &info.band_indices {
+        if let Some(a) = b.iter().find(|i| raster.alpha_bands.contains(i)) {
+            return Err(Error::mismatch(
+                &raster.path,
+                format!("band {a} is an alpha (transparency) band, but the sidecar of {} feeds it to the model; choose the data bands with --bands", info.path.display()),
+            ));
+        }
+        if b.iter().all(|&i| i <= raster.band_count) {
+            return check(
+                b.clone(),
+                "the model sidecar's band_indices",
+                BandSource::Sidecar,
+            );
+        }
+    }
+    // band descriptions matching the model's band names (e.g. "B02" or "nir")
+    if !info.band_names.is_empty() {
+        if let Ok(b) = bands::resolve_names(None, &info.band_names, &raster.band_descriptions) {
+            return check(b, "the band descriptions", BandSource::Descriptions);
+        }
+    }
+    // the first C bands that carry data (an alpha band is a mask, not a channel)
+    let data: Vec<usize> = (1..=raster.band_count)
+        .filter(|b| !raster.alpha_bands.contains(b))
+        .take(c)
+        .collect();
+    if data.len() < c {
+        let alpha = if raster.alpha_bands.is_empty() {
+            String::new()
+        } else {
+            " (not counting its alpha band)".to_string()
+        };
+        return Err(Error::mismatch(
+            &raster.path,
+            format!("has {} band(s){alpha} but {fix}; pass a raster with those bands (or choose them with --bands)", data.len()),
+        ));
+    }
+    Ok((data, BandSource::FirstBands))
+}
+
+
+pub(crate) fn join(v: &[usize]) -> String {
+    v.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}

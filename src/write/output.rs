@@ -1,0 +1,132 @@
+//! Output hygiene, in one place: nothing half-written ever sits at an output path, and
+//! no input is overwritten.
+//!
+//! - Temporary files go beside the output under hidden, per-process names
+//!   ([`temp_beside`]: `.NAME.terratile-PID.SUFFIX`) and are renamed into place at the
+//!   end; [`TempFiles`] owns the ones a job makes and removes them (with their
+//!   `.aux.xml` companions) when dropped, whatever happened.
+//! - GDAL keeps category names and attribute tables in a PAM companion
+//!   ([`aux_path`]: `NAME.aux.xml`) that moves and disappears with its raster.
+//! - Before any work: the output's folder must exist and be writable
+//!   ([`check_writable`]) and the output may not be one of the inputs
+//!   ([`refuse_overwriting`]).
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// `dir/.name.terratile-PID.suffix`: hidden, beside `path`, unique per process.
+pub fn temp_beside(path: &Path, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.terratile-{}.{suffix}", std::process::id()))
+}
+
+/// GDAL's PAM companion of a raster: `path.aux.xml`.
+pub fn aux_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".aux.xml");
+    PathBuf::from(s)
+}
+
+/// Removes a raster and its `.aux.xml` companion, ignoring files that do not exist.
+pub fn remove_with_companions(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(aux_path(path));
+}
+
+/// Temporary files beside one output, removed (with their companions) on drop.
+#[derive(Debug)]
+pub struct TempFiles {
+    output: PathBuf,
+    made: RefCell<Vec<PathBuf>>,
+}
+
+impl TempFiles {
+    pub fn beside(output: &Path) -> TempFiles {
+        TempFiles {
+            output: output.to_path_buf(),
+            made: RefCell::default(),
+        }
+    }
+
+    /// A new temporary path `.OUTPUT.terratile-PID.SUFFIX`, removed on drop.
+    pub fn path(&self, suffix: &str) -> PathBuf {
+        let p = temp_beside(&self.output, suffix);
+        self.made.borrow_mut().push(p.clone());
+        p
+    }
+}
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for p in self.made.borrow().iter() {
+            remove_with_companions(p);
+        }
+    }
+}
+
+/// Checks, before any work, that `path` can be written: its folder exists, it is not a
+/// folder, and the folder is writable (a hidden probe file is created and removed).
+pub fn check_writable(path: &Path) -> Result<()> {
+    let probe = temp_beside(path, "probe");
+    create_beside(path, &probe)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// The checks of [`check_writable`], leaving the (empty) file `probe` created.
+pub(crate) fn create_beside(path: &Path, probe: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::output(
+            path,
+            format!("the output folder {} does not exist (or is not a folder); create it or choose another output path", parent.display()),
+        ));
+    }
+    if path
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::MAIN_SEPARATOR)
+        || path.is_dir()
+    {
+        return Err(Error::output(
+            path,
+            "is a folder; give a file name such as classes.tif",
+        ));
+    }
+    std::fs::File::create(probe).map_err(|e| {
+        Error::output(
+            path,
+            format!(
+                "cannot write in the output folder {} ({e}); choose a writable folder",
+                parent.display()
+            ),
+        )
+        .caused_by(e)
+    })?;
+    Ok(())
+}
+
+/// Refuses an `output` that is one of `inputs` (the same file, however named). `what`
+/// says what the input is ("the input raster", "one of the inputs").
+pub fn refuse_overwriting(output: &Path, inputs: &[&Path], what: &str) -> Result<()> {
+    let Ok(out) = output.canonicalize() else {
+        return Ok(()); // a new file overwrites nothing
+    };
+    for i in inputs {
+        if i.canonicalize().is_ok_and(|i| i == out) {
+            return Err(Error::output(
+                output,
+                format!("is {what}; choose another output path so the input is not overwritten"),
+            ));
+        }
+    }
+    Ok(())
+}
