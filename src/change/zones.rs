@@ -12,7 +12,7 @@ use gdal::vector::{Geometry, LayerAccess};
 use gdal::{Dataset, DatasetOptions, DriverManager, GdalOpenFlags};
 
 use super::grid::{srs, CompareGrid};
-use crate::error::{gdal_text, Error, Result};
+use crate::error::{gdal_text, Error, GdalContext, Result};
 use crate::raster::PixelGrid;
 
 /// Polygons in the comparison grid's CRS, with their names.
@@ -37,19 +37,18 @@ impl Zones {
                 ..DatasetOptions::default()
             },
         )
-        .map_err(|e| {
+        .gdal_err(|t| {
             Error::input(
                 path,
                 format!(
-                    "GDAL cannot open it as vector data ({}); pass a GeoPackage, GeoJSON or Shapefile of polygons",
-                    gdal_text(&e)
+                    "GDAL cannot open it as vector data ({t}); pass a GeoPackage, GeoJSON or Shapefile of polygons"
                 ),
             )
         })?;
         if ds.layer_count() == 0 {
             return Err(Error::input(path, "has no layers; pass a file of polygons"));
         }
-        let mut layer = ds.layer(0).map_err(|e| Error::input(path, gdal_text(&e)))?;
+        let mut layer = ds.layer(0).gdal_err(|t| Error::input(path, t))?;
         let mut src = layer.spatial_ref().ok_or_else(|| {
             Error::input(
                 path,
@@ -58,13 +57,10 @@ impl Zones {
         })?;
         src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
         let dst = srs(path, &grid.grid.crs_wkt)?;
-        let ct = CoordTransform::new(&src, &dst).map_err(|e| {
+        let ct = CoordTransform::new(&src, &dst).gdal_err(|t| {
             Error::input(
                 path,
-                format!(
-                    "its CRS cannot be transformed to the raster's ({})",
-                    gdal_text(&e)
-                ),
+                format!("its CRS cannot be transformed to the raster's ({t})"),
             )
         })?;
         let field_idx = match field {
@@ -86,13 +82,12 @@ impl Zones {
             let Some(g) = feature.geometry() else {
                 continue;
             };
-            let g = g.transform(&ct).map_err(|e| {
+            let g = g.transform(&ct).gdal_err(|t| {
                 Error::input(
                     path,
                     format!(
-                        "feature {} cannot be reprojected to the raster's CRS ({})",
-                        feature.fid().unwrap_or(0),
-                        gdal_text(&e)
+                        "feature {} cannot be reprojected to the raster's CRS ({t})",
+                        feature.fid().unwrap_or(0)
                     ),
                 )
             })?;

@@ -122,17 +122,14 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
         Some(C::DiskFull) => "the disk is full; free some space and run again".to_string(),
         _ => format!("statistics database error: {e}"),
     };
-    Error::output(path, problem)
+    Error::output(path, problem).caused_by(e)
 }
 
 impl Store {
     /// Opens (creating it when missing) a statistics database and brings its schema up to
     /// date. Fails early, before any work, when it cannot be written.
     pub fn open(path: &Path) -> Result<Store> {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = crate::write::output::folder_of(path);
         if !parent.is_dir() {
             return Err(Error::output(
                 path,
@@ -531,13 +528,13 @@ pub fn utc_now() -> String {
 /// The sha256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")))?;
+        .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f
             .read(&mut buf)
-            .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")))?;
+            .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e))?;
         if n == 0 {
             break;
         }

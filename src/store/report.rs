@@ -46,12 +46,17 @@ pub struct ZoneReport {
     pub transitions: Vec<(usize, usize, u64, f64)>,
 }
 
+/// Pixels and m2 of the transitions `(from, to, px, m2)` that changed class.
+fn changed(transitions: &[(usize, usize, u64, f64)]) -> (u64, f64) {
+    transitions
+        .iter()
+        .filter(|t| t.0 != t.1)
+        .fold((0, 0.0), |(p, a), t| (p + t.2, a + t.3))
+}
+
 impl ZoneReport {
     pub fn changed(&self) -> (u64, f64) {
-        self.transitions
-            .iter()
-            .filter(|t| t.0 != t.1)
-            .fold((0, 0.0), |(p, a), t| (p + t.2, a + t.3))
+        changed(&self.transitions)
     }
 }
 
@@ -60,10 +65,7 @@ impl Report {
         self.dates.iter().position(|x| x == d)
     }
     pub fn changed(&self) -> (u64, f64) {
-        self.transitions
-            .iter()
-            .filter(|t| t.0 != t.1)
-            .fold((0, 0.0), |(p, a), t| (p + t.2, a + t.3))
+        changed(&self.transitions)
     }
 }
 

@@ -78,12 +78,17 @@ pub fn check_writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The checks of [`check_writable`], leaving the (empty) file `probe` created.
-pub(crate) fn create_beside(path: &Path, probe: &Path) -> Result<()> {
-    let parent = match path.parent() {
+/// The folder a path lies in ("." for a bare file name).
+pub fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+/// The checks of [`check_writable`], leaving the (empty) file `probe` created.
+pub(crate) fn create_beside(path: &Path, probe: &Path) -> Result<()> {
+    let parent = folder_of(path);
     if !parent.is_dir() {
         return Err(Error::output(
             path,
