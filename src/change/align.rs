@@ -22,9 +22,8 @@ pub const WARPED_NODATA: u16 = u16::MAX;
 /// the comparison pixels (coarsening): then mode.
 pub fn choose_resampling(after: &RasterInfo, grid: &CompareGrid) -> Result<Resampling> {
     let mut g = after.grid.clone();
-    g.geo_transform.get_or_insert(crate::raster::GeoTransform([
-        0.0, 1.0, 0.0, 0.0, 0.0, -1.0,
-    ]));
+    g.geo_transform
+        .get_or_insert(crate::raster::GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]));
     let (mut xs, mut ys) = g.outline(8).expect("georeferenced above");
     let ct = CoordTransform::new(
         &srs(&after.path, &after.grid.crs_wkt)?,
@@ -38,8 +37,8 @@ pub fn choose_resampling(after: &RasterInfo, grid: &CompareGrid) -> Result<Resam
             - v.iter().copied().fold(f64::INFINITY, f64::min)
     };
     let after_px = (span(&xs) / g.width_px as f64).min(span(&ys) / g.height_px as f64);
-    let gt = grid.gt().0;
-    let grid_px = gt[1].abs().min(gt[5].abs());
+    let (px, py) = grid.gt().pixel_size();
+    let grid_px = px.min(py);
     Ok(if after_px < grid_px * 2.0 / 3.0 {
         Resampling::Mode
     } else {

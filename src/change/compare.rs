@@ -238,4 +238,3 @@ fn footprint(
     ring.push(ring[0]);
     Ok(ring)
 }
-

@@ -65,7 +65,7 @@ fn north_up(info: &RasterInfo) -> Result<GeoTransform> {
 /// The window of `before`'s grid covered by `after`, or an error naming both when they do
 /// not overlap.
 pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid> {
-    let bgt = north_up(before)?.0;
+    let bgt = north_up(before)?;
     after.require_geo_transform()?;
     let bsrs = srs(&before.path, &before.grid.crs_wkt)?;
     let asrs = srs(&after.path, &after.grid.crs_wkt)?;
@@ -79,15 +79,16 @@ pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid>
             ),
         )
     })?;
-    ct.transform_coords(&mut xs, &mut ys, &mut []).gdal_err(|t| {
-        Error::mismatch(
-            &after.path,
-            format!(
-                "its footprint cannot be transformed to the CRS of {} ({t})",
-                before.path.display()
-            ),
-        )
-    })?;
+    ct.transform_coords(&mut xs, &mut ys, &mut [])
+        .gdal_err(|t| {
+            Error::mismatch(
+                &after.path,
+                format!(
+                    "its footprint cannot be transformed to the CRS of {} ({t})",
+                    before.path.display()
+                ),
+            )
+        })?;
     let fold = |v: &[f64], f: fn(f64, f64) -> f64, init| v.iter().copied().fold(init, f);
     let (xmin, xmax) = (
         fold(&xs, f64::min, f64::INFINITY),
@@ -99,14 +100,18 @@ pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid>
     );
     // to BEFORE's pixel coordinates; a tolerance keeps exact edges from adding a pixel
     const EPS: f64 = 1e-6;
-    let c0 = ((xmin - bgt[0]) / bgt[1] + EPS).floor().max(0.0);
-    let c1 = ((xmax - bgt[0]) / bgt[1] - EPS)
-        .ceil()
-        .min(before.grid.width_px as f64);
-    let r0 = ((ymax - bgt[3]) / bgt[5] + EPS).floor().max(0.0);
-    let r1 = ((ymin - bgt[3]) / bgt[5] - EPS)
-        .ceil()
-        .min(before.grid.height_px as f64);
+    let degenerate = || {
+        Error::input(
+            &before.path,
+            "has a degenerate geotransform (zero pixel size); fix its georeferencing",
+        )
+    };
+    let (cmin, rmin) = bgt.to_pixel(xmin, ymax).ok_or_else(degenerate)?;
+    let (cmax, rmax) = bgt.to_pixel(xmax, ymin).ok_or_else(degenerate)?;
+    let c0 = (cmin + EPS).floor().max(0.0);
+    let c1 = (cmax - EPS).ceil().min(before.grid.width_px as f64);
+    let r0 = (rmin + EPS).floor().max(0.0);
+    let r1 = (rmax - EPS).ceil().min(before.grid.height_px as f64);
     if !(c1 > c0 && r1 > r0) {
         return Err(Error::mismatch(
             &after.path,

@@ -106,7 +106,6 @@ impl ChangeStats {
     }
 }
 
-
 /// The off-diagonal sums of an `n` x `n` matrix in pixels and m2: what changed class.
 pub fn changed(matrix_px: &[u64], matrix_area_m2: &[f64], n: usize) -> (u64, f64) {
     let mut px = 0;

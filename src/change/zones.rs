@@ -137,7 +137,9 @@ impl Zones {
         let (w, h) = (block.width_px, block.height_px);
         let gt = block
             .geo_transform
-            .ok_or_else(|| Error::Internal("zones burnt into a grid without a geotransform".into()))?
+            .ok_or_else(|| {
+                Error::Internal("zones burnt into a grid without a geotransform".into())
+            })?
             .0;
         let e = |e: gdal::errors::GdalError| {
             Error::input(
@@ -160,8 +162,7 @@ impl Zones {
         ds.set_projection(&block.crs_wkt).map_err(e)?;
         // only the polygons that reach the block's rows (in the original order, so the
         // later of two overlapping polygons still wins)
-        let (y_a, y_b) = (gt[3], gt[3] + h as f64 * gt[5]);
-        let (ymin, ymax) = (y_a.min(y_b), y_a.max(y_b));
+        let [_, ymin, _, ymax] = block.bounds().expect("georeferenced above");
         let (mut geoms, mut burn) = (Vec::new(), Vec::new());
         for (i, (g, &(g0, g1))) in self.geoms.iter().zip(&self.y_ranges).enumerate() {
             if g1 >= ymin && g0 <= ymax {

@@ -13,9 +13,12 @@ use crate::store::{ClassAreaRecord, RunRecord, TransitionRecord};
 
 /// Runs `change`, logging it to `db` when given; returns the statistics and the run id.
 pub fn run(opts: &ChangeOptions, db: Option<&Path>) -> Result<(ChangeStats, Option<i64>)> {
-    logged(db, &opts.output, || change(opts), |s, started, finished| {
-        record(opts, s, started, finished)
-    })
+    logged(
+        db,
+        &opts.output,
+        || change(opts),
+        |s, started, finished| record(opts, s, started, finished),
+    )
 }
 
 /// The record of a change run.
@@ -95,4 +98,3 @@ pub fn record(
         zones: s.zones.clone(),
     })
 }
-

@@ -13,9 +13,12 @@ use crate::store::{ClassAreaRecord, RunRecord};
 
 /// Runs `segment`, logging it to `db` when given; returns the summary and the run id.
 pub fn run(opts: &SegmentOptions, db: Option<&Path>) -> Result<(Summary, Option<i64>)> {
-    logged(db, &opts.output, || segment(opts), |s, started, finished| {
-        record(opts, s, started, finished)
-    })
+    logged(
+        db,
+        &opts.output,
+        || segment(opts),
+        |s, started, finished| record(opts, s, started, finished),
+    )
 }
 
 /// The record of a segment run: its class areas from the written class map.
@@ -65,4 +68,3 @@ pub fn record(
         zones: Vec::new(),
     })
 }
-

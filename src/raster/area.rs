@@ -50,7 +50,10 @@ impl PixelArea {
             ));
         }
         let srs = SpatialRef::from_wkt(wkt).gdal_err(|t| {
-            Error::input(path, format!("its CRS cannot be read ({t}); assign a valid one"))
+            Error::input(
+                path,
+                format!("its CRS cannot be read ({t}); assign a valid one"),
+            )
         })?;
         if srs.is_geographic() {
             if gt[2] != 0.0 || gt[4] != 0.0 {

@@ -17,6 +17,25 @@ impl GeoTransform {
         )
     }
 
+    /// Pixel coordinates (col, row) of the map point (x, y): the inverse of [`apply`](Self::apply).
+    /// None for a degenerate geotransform.
+    pub fn to_pixel(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        let g = &self.0;
+        if g[2] == 0.0 && g[4] == 0.0 {
+            // north-up (or flipped): exact division, no cross terms
+            if g[1] == 0.0 || g[5] == 0.0 {
+                return None;
+            }
+            return Some(((x - g[0]) / g[1], (y - g[3]) / g[5]));
+        }
+        let det = g[1] * g[5] - g[2] * g[4];
+        if det == 0.0 {
+            return None;
+        }
+        let (dx, dy) = (x - g[0], y - g[3]);
+        Some(((g[5] * dx - g[2] * dy) / det, (g[1] * dy - g[4] * dx) / det))
+    }
+
     /// The geotransform of a window whose top-left pixel is (x0, y0) of this grid.
     pub fn window(&self, x0: usize, y0: usize) -> GeoTransform {
         let g = &self.0;
@@ -135,6 +154,12 @@ mod tests {
         let r = g.resized(50, 25);
         assert_eq!(r.bounds(), g.bounds());
         assert_eq!(r.geo_transform.unwrap().pixel_size(), (20.0, 20.0));
-        assert!(g.geo_transform.unwrap().is_north_up());
+        let gt = g.geo_transform.unwrap();
+        assert!(gt.is_north_up());
+        assert_eq!(gt.to_pixel(1100.0, 4950.0), Some((10.0, 5.0)));
+        let rotated = GeoTransform([10.0, 2.0, 1.0, 20.0, 0.5, -3.0]);
+        let (x, y) = rotated.apply(7.0, 4.0);
+        let (c, r) = rotated.to_pixel(x, y).unwrap();
+        assert!((c - 7.0).abs() < 1e-12 && (r - 4.0).abs() < 1e-12);
     }
 }

@@ -527,14 +527,15 @@ pub fn utc_now() -> String {
 
 /// The sha256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e))?;
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e)
+    })?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e))?;
+        let n = f.read(&mut buf).map_err(|e| {
+            Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e)
+        })?;
         if n == 0 {
             break;
         }
@@ -542,4 +543,3 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
-
