@@ -10,14 +10,20 @@
 #  4. the per-pixel model on a 19330x19470 mosaic (376 Mpx);
 #  5. change detection on class maps 6060 px wide and 24240 or 48480 px tall.
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
+#        TERRATILE_BIN=path/to/terratile scripts/bench.sh   (another build, e.g. an older
+#        revision, on the same jobs: for before/after figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 CACHE="${TERRATILE_CACHE:-$PWD/.cache}"
 S2="$CACHE/data/s2/s2_b02_b03_b04_b08.tif"
 [[ -f "$S2" ]] || { echo "bench.sh: $S2 missing: run scripts/setup.sh first" >&2; exit 1; }
-cargo build --release --locked -q
-BIN=target/release/terratile
+if [[ -n "${TERRATILE_BIN:-}" ]]; then
+  BIN=$(realpath "$TERRATILE_BIN")
+else
+  cargo build --release --locked -q
+  BIN=target/release/terratile
+fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -50,7 +56,7 @@ run() { # label input model extra...
   printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "$label" "$wall" "$rss" "$summary"
 }
 
-echo "terratile bench on $(nproc) cores, $(date -u +%F)"
+echo "terratile bench on $(nproc) cores, $(date -u +%F), $BIN ($("$BIN" --version))"
 CS="$CACHE/models/csmask/model_4b_l1c.onnx"
 LC=models/landcover-nc7/model.onnx
 run "U-Net (ukis-csmask), S2 1933x1947 at 10 m" "$S2" "$CS" --no-resample
