@@ -22,12 +22,7 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     terratile::configure_gdal();
-    // First Ctrl-C: stop cleanly (temporary files removed); second: exit at once.
-    let _ = ctrlc::set_handler(|| {
-        if !terratile::cancel::request() {
-            std::process::exit(130);
-        }
-    });
+    stop_on_signals();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => run_inspect(&args),
@@ -41,11 +36,30 @@ fn main() -> ExitCode {
             // the message is the whole story; causes stay in the error's source chain
             eprintln!("terratile: error: {e}");
             match e {
-                terratile::Error::Interrupted(_) => ExitCode::from(130),
+                terratile::Error::Interrupted(_) => {
+                    ExitCode::from((128 + terratile::cancel::signal()) as u8)
+                }
                 _ => ExitCode::FAILURE,
             }
         }
     }
+}
+
+/// SIGINT (Ctrl-C), SIGTERM (`timeout`, `kill`, every scheduler) and SIGHUP (a closed
+/// terminal): the first stops the job cleanly (temporary files removed, exit 128 + the
+/// signal); a second one exits at once.
+fn stop_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return; // no handler: the default (immediate) termination stays
+    };
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if !terratile::cancel::request_by(sig) {
+                std::process::exit(128 + sig);
+            }
+        }
+    });
 }
 
 /// `inspect`: prints what a model takes and gives, and how a raster would feed it.

@@ -38,7 +38,7 @@ use std::time::Instant;
 
 use crate::error::Result;
 use crate::segment::SegmentOptions;
-use crate::write::output::TempFiles;
+use crate::write::output::{remove_stale, stale_note, TempFiles};
 pub use compare::compare;
 pub use grid::CompareGrid;
 pub use legend::change_legend;
@@ -76,6 +76,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
     let started = Instant::now();
     // 1. every input, flag and the output path, before any work
     dates::check(opts)?;
+    let stale = remove_stale(&opts.output);
     // 2. no overlap is found before any date is segmented, naming the files the user gave
     let early = grid::intersect(
         &dates::grid_raster(&opts.before, &opts.before_classes)?,
@@ -99,6 +100,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         opts.segment.threads,
         zones.as_ref(),
     )?;
+    stats.notes.extend(stale_note(&opts.output, &stale));
     for d in [&before, &after] {
         if let Some(s) = &d.segmented {
             stats.notes.extend(s.notes.iter().cloned());

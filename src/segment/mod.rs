@@ -30,7 +30,9 @@ use crate::infer::{self, Device};
 use crate::prepare::BandSpec;
 use crate::raster::RasterInfo;
 use crate::stitch::Blend;
-use crate::write::output::{check_writable, refuse_overwriting, TempFiles};
+use crate::write::output::{
+    check_writable, refuse_overwriting, remove_stale, stale_note, TempFiles,
+};
 use crate::write::OutputSpec;
 pub use plan::{choose_bands, ort_threads, plan, BandSource, Plan};
 
@@ -136,6 +138,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let raster = RasterInfo::open(&opts.input)?;
     refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
     check_writable(&opts.output)?;
+    let stale = remove_stale(&opts.output);
     mask::check_flags(opts)?;
     let mut engine = infer::load(
         &opts.model,
@@ -145,7 +148,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     )?;
     let info = engine.info.clone();
     let temps = TempFiles::beside(&opts.output);
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = stale_note(&opts.output, &stale).into_iter().collect();
 
     // 2. the grid the model reads: the input's, or the input resampled on read
     let work = regrid::model_grid(opts, &raster, &info, &temps, &mut notes)?;

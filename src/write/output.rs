@@ -69,6 +69,61 @@ impl Drop for TempFiles {
     }
 }
 
+/// Removes the temporary files beside `output` that a terratile process left when it was
+/// killed outright (SIGKILL, a crash, a power cut) and that no running process owns: the
+/// hidden `.NAME.terratile-PID.*` files (and those of the jobs it ran inside, such as
+/// the mask model's) whose PID is no longer alive. Returns what was removed and the
+/// PIDs. Needs `/proc` to tell whether a process lives; without it nothing is removed.
+pub fn remove_stale(output: &Path) -> (Vec<PathBuf>, Vec<u32>) {
+    let (mut removed, mut pids) = (Vec::new(), Vec::new());
+    let Some(name) = output.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return (removed, pids);
+    };
+    if !Path::new("/proc/self").exists() {
+        return (removed, pids);
+    }
+    let Ok(entries) = std::fs::read_dir(folder_of(output)) else {
+        return (removed, pids);
+    };
+    let prefix = format!("{name}.terratile-");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if !file.starts_with('.') {
+            continue;
+        }
+        let Some(rest) = file.trim_start_matches('.').strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue; // ours, or a run that is still going
+        }
+        if std::fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+    }
+    (removed, pids)
+}
+
+/// What [`remove_stale`] did, as a note for the user (None when it removed nothing).
+pub fn stale_note(output: &Path, (removed, pids): &(Vec<PathBuf>, Vec<u32>)) -> Option<String> {
+    if removed.is_empty() {
+        return None;
+    }
+    let pids: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    Some(format!(
+        "removed {} temporary file(s) beside {} left by an earlier run that was killed (process {})",
+        removed.len(),
+        output.display(),
+        pids.join(", ")
+    ))
+}
+
 /// Checks, before any work, that `path` can be written: its folder exists, it is not a
 /// folder, and the folder is writable (a hidden probe file is created and removed).
 pub fn check_writable(path: &Path) -> Result<()> {
