@@ -208,7 +208,8 @@ for name in files(before, ".tif"):
         nd = (ba.GetNoDataValue(), bb.GetNoDataValue())
         report(nd[0] == nd[1] and ba.DataType == bb.DataType, f"{name}: band {i} type and nodata", f"{nd[0]}" if nd[0] == nd[1] else f"{nd[0]} vs {nd[1]}")
         ca, cb = ba.GetCategoryNames() or [], bb.GetCategoryNames() or []
-        report(ca == cb, f"{name}: band {i} category names", (", ".join(ca) or "none") if ca == cb else f"{ca} vs {cb}")
+        shown = ", ".join(ca[:7]) + (f", ... ({len(ca)} names)" if len(ca) > 7 else "")
+        report(ca == cb, f"{name}: band {i} category names", (shown or "none") if ca == cb else f"{ca} vs {cb}")
 
 # The .aux.xml companions, whole.
 for name in files(before, ".aux.xml"):
@@ -246,6 +247,17 @@ def rows(db, table, side):
                          for c, v in zip(cols, r)))
     return cols, out
 
+def cell_diff(u, v):
+    """Two differing cells, briefly: JSON text by its first differing member."""
+    try:
+        d = first_diff(json.loads(u), json.loads(v))
+        if d:
+            return f"{d[0]}: {d[1]!r} vs {d[2]!r}"
+    except (TypeError, ValueError):
+        pass
+    short = lambda c: (repr(c)[:60] + "...") if len(repr(c)) > 60 else repr(c)
+    return f"{short(u)} vs {short(v)}"
+
 for name in files(before, ".gpkg"):
     if not os.path.exists(os.path.join(after, name)):
         continue
@@ -265,8 +277,9 @@ for name in files(before, ".gpkg"):
             k = next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))
             x, y = (ra[k] if k < len(ra) else None), (rb[k] if k < len(rb) else None)
             cols = [c for c, u, v in zip(ca, x or (), y or ()) if u != v] if x and y else []
+            where = "; ".join(f"{c}: {cell_diff(x[ca.index(c)], y[ca.index(c)])}" for c in cols[:3])
             report(False, f"{name}: table {t}",
-                   f"{len(ra)} vs {len(rb)} rows; first difference at row {k + 1}" + (f" in {cols}: {[x[ca.index(c)] for c in cols][:3]} vs {[y[ca.index(c)] for c in cols][:3]}" if cols else ""))
+                   f"{len(ra)} vs {len(rb)} rows; first difference at row {k + 1}" + (f", {where}" if where else ""))
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
