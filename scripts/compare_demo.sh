@@ -125,6 +125,7 @@ from osgeo import gdal
 
 gdal.UseExceptions()
 before, after, src_before, src_after = sys.argv[1:5]
+CACHE = os.environ["TERRATILE_CACHE"]
 passed, failed = 0, int(sys.argv[5])  # the commands that failed, reported above
 
 def report(ok, what, detail=""):
@@ -142,7 +143,8 @@ TIME_KEYS = {"started", "finished", "last_change"}
 
 def norm(s, side):
     run, src = (before, src_before) if side == 0 else (after, src_after)
-    s = s.replace(run, "<run>").replace(src, "<src>")
+    # the shared data cache first: it may lie inside one side's source tree
+    s = s.replace(CACHE, "<cache>").replace(run, "<run>").replace(src, "<src>")
     return TIME.sub("<time>", s)
 
 def norm_json(v, side, key=None):
@@ -196,7 +198,8 @@ for name in files(before, ".tif"):
     ma = {k: norm(v, 0) for k, v in (da.GetMetadata() or {}).items()}
     mb = {k: norm(v, 1) for k, v in (db.GetMetadata() or {}).items()}
     diff = sorted(k for k in set(ma) | set(mb) if ma.get(k) != mb.get(k))
-    report(not diff, f"{name}: metadata", f"{len(ma)} item(s)" if not diff else f"differ in {diff}")
+    shown = "; ".join(f"{k}: {ma.get(k)!r} vs {mb.get(k)!r}" for k in diff)
+    report(not diff, f"{name}: metadata", f"{len(ma)} item(s)" if not diff else f"differ: {shown}")
     for i in range(1, min(da.RasterCount, db.RasterCount) + 1):
         ba, bb = da.GetRasterBand(i), db.GetRasterBand(i)
         xa, xb = ba.ReadAsArray(), bb.ReadAsArray()
