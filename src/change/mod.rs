@@ -98,6 +98,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         opts.stats_tile_px,
         opts.segment.threads,
         zones.as_ref(),
+        &opts.segment.publish,
     )?;
     for d in [&before, &after] {
         if let Some(s) = &d.segmented {
