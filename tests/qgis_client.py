@@ -178,7 +178,8 @@ def check_gpkg(path, png_dir):
             continue
         want = cats.get(to) or cats.get(str(to)) or cats.get(int(to))
         got = (int(px[2]), int(px[1]), int(px[0]))
-        if want is None or got != tuple(want[1]) or px[3] != 255:
+        # the style draws tiles at 80 % opacity over the map: colour exact, alpha 204
+        if want is None or got != tuple(want[1]) or px[3] < 200:
             fail(f"{path}: tile {f.id()} (dominant_to {to}) drawn {got} alpha {px[3]}, want {want}")
         checked += 1
     if checked == 0:
