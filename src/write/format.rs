@@ -143,7 +143,8 @@ fn validate(driver: &gdal::Driver, options: &[String]) -> std::result::Result<()
         // GDAL calls the handler on this thread only (the handler stack is thread-local).
         let messages = gdal_sys::CPLGetErrorHandlerUserData() as *mut Vec<String>;
         if !messages.is_null() && !msg.is_null() {
-            (*messages).push(CStr::from_ptr(msg).to_string_lossy().into_owned());
+            let text = CStr::from_ptr(msg).to_string_lossy();
+            (*messages).push(text.trim_end_matches('.').to_string());
         }
     }
     // SAFETY: a NULL-terminated list of valid C strings outliving the call; the handler
