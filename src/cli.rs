@@ -8,6 +8,7 @@ use terratile::commands::inspect::InspectOptions;
 use terratile::infer::Device;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
+use terratile::write::{Format, Publish};
 use terratile::SegmentOptions;
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,56 @@ pub enum Command {
     /// Describe a model: inputs, outputs, classes, bands, resolution, tile size; with
     /// --raster, whether that raster can feed it and how its bands map.
     Inspect(InspectArgs),
+    /// Shell completions (bash, zsh, fish, ...) on stdout, or with --out-dir every
+    /// shell's completions and the man pages written into a folder.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for
+    #[arg(value_enum, required_unless_present = "out_dir")]
+    pub shell: Option<clap_complete::Shell>,
+    /// Write terratile.bash, _terratile (zsh), terratile.fish and man1/terratile*.1 here
+    #[arg(long, value_name = "DIR", conflicts_with = "shell")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// Cloud Optimized GeoTIFF (tiled, overviews)
+    #[value(name = "COG", alias = "cog")]
+    Cog,
+    /// Plain tiled GeoTIFF, no overviews
+    #[value(name = "GTiff", alias = "gtiff")]
+    GTiff,
+}
+
+/// The output raster's format and creation options, as in GDAL's programs.
+#[derive(Debug, clap::Args)]
+pub struct FormatArgs {
+    /// Output format
+    #[arg(long = "of", value_enum, value_name = "FORMAT", default_value = "COG")]
+    pub format: FormatArg,
+    /// A GDAL creation option for the output driver, KEY=VALUE (repeatable); it replaces
+    /// the default of the same key. Defaults for COG: COMPRESS=DEFLATE (LEVEL 6),
+    /// BLOCKSIZE=512, OVERVIEW_RESAMPLING=MODE, BIGTIFF=IF_SAFER, NUM_THREADS=--threads;
+    /// for GTiff: TILED=YES, BLOCKXSIZE=512, BLOCKYSIZE=512, COMPRESS=DEFLATE,
+    /// BIGTIFF=IF_SAFER, NUM_THREADS=--threads
+    #[arg(long = "co", value_name = "KEY=VALUE")]
+    pub creation_options: Vec<String>,
+}
+
+impl FormatArgs {
+    pub fn to_publish(&self) -> Publish {
+        Publish {
+            format: match self.format {
+                FormatArg::Cog => Format::Cog,
+                FormatArg::GTiff => Format::GTiff,
+            },
+            creation_options: self.creation_options.clone(),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +237,8 @@ pub struct SegmentArgs {
     #[arg(long, value_name = "STATS.sqlite")]
     pub db: Option<PathBuf>,
     #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
@@ -197,6 +250,7 @@ impl SegmentArgs {
             output: self.output.clone(),
             confidence: self.confidence,
             model_grid: self.model_grid,
+            publish: self.format.to_publish(),
             ..self.engine.to_options(stderr_is_terminal)
         }
     }
@@ -235,6 +289,8 @@ pub struct ChangeArgs {
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
+    #[command(flatten)]
+    pub format: FormatArgs,
     /// How each date is segmented (the mask model runs over each date; its masked
     /// pixels drop out of the comparison)
     #[command(flatten)]
@@ -254,7 +310,10 @@ impl ChangeArgs {
             stats_tile_px: self.stats_tile,
             zones: self.zones.clone(),
             zone_field: self.zone_field.clone(),
-            segment: self.engine.to_options(stderr_is_terminal),
+            segment: SegmentOptions {
+                publish: self.format.to_publish(),
+                ..self.engine.to_options(stderr_is_terminal)
+            },
         }
     }
 }

@@ -6,7 +6,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{ChangeArgs, Cli, Command, InspectArgs, ReportArgs, ReportFormat, SegmentArgs};
+use cli::{
+    ChangeArgs, Cli, Command, CompletionsArgs, InspectArgs, ReportArgs, ReportFormat, SegmentArgs,
+};
 use terratile::commands;
 use terratile::store::{report, Store};
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Command::Segment(args) => run_segment(&args),
         Command::Change(args) => run_change(&args),
         Command::Report(args) => run_report(&args),
+        Command::Completions(args) => run_completions(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +116,46 @@ fn run_report(args: &ReportArgs) -> terratile::Result<()> {
         ReportFormat::Csv => report::to_csv(&r),
     };
     print_out(&text)
+}
+
+/// `completions`: one shell's completions on stdout, or every shell's completions and
+/// the man pages (all generated from the clap definitions) written into a folder.
+fn run_completions(args: &CompletionsArgs) -> terratile::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut cmd = Cli::command();
+    let Some(dir) = &args.out_dir else {
+        let shell = args.shell.expect("clap requires a shell without --out-dir");
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "terratile", &mut out);
+        return print_out(&String::from_utf8_lossy(&out));
+    };
+    let io = |p: &std::path::Path, e: std::io::Error| {
+        terratile::Error::output(p, format!("cannot write: {e}"))
+    };
+    let man = dir.join("man1");
+    std::fs::create_dir_all(&man).map_err(|e| io(&man, e))?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let p = clap_complete::generate_to(shell, &mut cmd, "terratile", dir)
+            .map_err(|e| io(dir, e))?;
+        println!("{}", p.display());
+    }
+    cmd.build();
+    let pages = std::iter::once((cmd.clone(), "terratile".to_string())).chain(
+        cmd.get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .map(|s| (s.clone(), format!("terratile-{}", s.get_name()))),
+    );
+    for (page, name) in pages {
+        let p = man.join(format!("{name}.1"));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page.name(name.clone()).bin_name(name.replace('-', " ")))
+            .render(&mut buf)
+            .map_err(|e| io(&p, e))?;
+        std::fs::write(&p, buf).map_err(|e| io(&p, e))?;
+        println!("{}", p.display());
+    }
+    Ok(())
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is a normal end.

@@ -77,8 +77,8 @@ fn output_is_a_cog_with_the_inputs_grid_classes_and_legend() {
     assert!(conf.iter().any(|&c| c >= 90) && conf.iter().any(|&c| c < 90));
     assert_eq!(
         files_in(&dir),
-        vec!["classes.tif", "classes.tif.aux.xml"],
-        "no temporary files left"
+        vec!["classes.qml", "classes.tif", "classes.tif.aux.xml"],
+        "no temporary files left (the QGIS style beside the map)"
     );
 }
 

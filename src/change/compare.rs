@@ -14,7 +14,7 @@ use crate::cancel;
 use crate::error::{Error, GdalContext, Result};
 use crate::raster::{ClassMap, PixelArea, PixelGrid, Resampling};
 use crate::stitch::Rows;
-use crate::write::ClassWriter;
+use crate::write::{ClassWriter, Publish};
 
 /// Compares two class maps into the change raster `output`.
 pub fn compare(
@@ -24,6 +24,7 @@ pub fn compare(
     tile_px: usize,
     threads: Option<usize>,
     zones: Option<&Zones>,
+    publish: &Publish,
 ) -> Result<ChangeStats> {
     let (b, a) = (&before.classes, &after.classes);
     let grid = grid::intersect(b, a)?;
@@ -41,7 +42,7 @@ pub fn compare(
     let before_band = before_map.band(1)?;
     let before_nodata = before_band.no_data_value();
 
-    let spec = legend::spec(
+    let mut spec = legend::spec(
         output,
         &grid,
         &class_names,
@@ -56,6 +57,7 @@ pub fn compare(
             ),
         ],
     );
+    spec.publish = publish.clone();
     let nodata = spec.nodata();
     let mut writer = ClassWriter::create(spec)?;
 

@@ -29,6 +29,7 @@ pub fn check(opts: &ChangeOptions) -> Result<()> {
     refuse_overwriting(&opts.output, &inputs, "one of the inputs")?;
     // the folder, before any segmentation writes temporary class maps beside it
     check_writable(&opts.output)?;
+    opts.segment.publish.check(&opts.output)?;
     if let Some(d) = &opts.keep_classes {
         if !d.is_dir() {
             return Err(Error::output(

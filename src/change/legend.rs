@@ -128,6 +128,7 @@ pub fn spec(
         threads: threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         metadata,
+        publish: Default::default(),
     }
 }
 

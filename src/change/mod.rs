@@ -99,6 +99,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         opts.stats_tile_px,
         opts.segment.threads,
         zones.as_ref(),
+        &opts.segment.publish,
     )?;
     stats.notes.extend(stale_note(&opts.output, &stale));
     for d in [&before, &after] {

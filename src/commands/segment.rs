@@ -50,6 +50,7 @@ pub fn record(
         finished,
         output: opts.output.clone(),
         class_names: s.class_names.clone(),
+        class_colors: Vec::new(),
         pixel_area_m2,
         valid_px: px.iter().sum(),
         valid_area_m2,

@@ -33,7 +33,7 @@ use crate::stitch::Blend;
 use crate::write::output::{
     check_writable, refuse_overwriting, remove_stale, stale_note, TempFiles,
 };
-use crate::write::OutputSpec;
+use crate::write::{OutputSpec, Publish};
 pub use plan::{choose_bands, ort_threads, plan, BandSource, Plan};
 
 /// Everything `segment` can be told. `None` means "from the model, else a default".
@@ -68,6 +68,8 @@ pub struct SegmentOptions {
     pub mask_bands: Option<BandSpec>,
     /// Run the model on the raster's own pixels even when it declares another resolution.
     pub no_resample: bool,
+    /// The output's format and creation options (`--of`, `--co`).
+    pub publish: Publish,
 }
 
 impl SegmentOptions {
@@ -138,6 +140,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let raster = RasterInfo::open(&opts.input)?;
     refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
     check_writable(&opts.output)?;
+    opts.publish.check(&opts.output)?;
     let stale = remove_stale(&opts.output);
     mask::check_flags(opts)?;
     let mut engine = infer::load(
@@ -184,6 +187,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
             on_input_grid,
             mask.as_ref(),
         ),
+        publish: opts.publish.clone(),
     };
     let final_spec = OutputSpec {
         path: opts.output.clone(),

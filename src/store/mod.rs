@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../schemas/migrations/0001_base.sql"),
     include_str!("../../schemas/migrations/0002_zones.sql"),
+    include_str!("../../schemas/migrations/0005_layer_styles.sql"),
 ];
 
 /// The schema version this build writes.
@@ -92,6 +93,8 @@ pub struct RunRecord {
     pub finished: String,
     pub output: PathBuf,
     pub class_names: Vec<String>,
+    /// The classes' colours (for the `tile_stats` layer's QGIS style; may be empty).
+    pub class_colors: Vec<[u8; 3]>,
     pub pixel_area_m2: Option<f64>,
     pub valid_px: u64,
     pub valid_area_m2: f64,
@@ -432,6 +435,29 @@ impl Store {
             }
         }
         if !run.tiles.is_empty() {
+            // the layer's default QGIS style, in this run's classes and colours
+            let colors: Vec<[u8; 3]> = (0..run.class_names.len())
+                .map(|i| {
+                    run.class_colors
+                        .get(i)
+                        .copied()
+                        .unwrap_or_else(|| crate::raster::legend::default_colour(i))
+                })
+                .collect();
+            tx.execute(
+                "DELETE FROM layer_styles WHERE f_table_name = 'tile_stats' AND styleName = 'terratile'",
+                [],
+            )
+            .map_err(e)?;
+            tx.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner, ui)
+                 VALUES ('', '', 'tile_stats', 'geom', 'terratile', ?1, '', 1, ?2, '', '')",
+                params![
+                    crate::write::style::tile_stats_qml(&run.class_names, &colors),
+                    format!("tiles by the class their largest change became (run {id})")
+                ],
+            )
+            .map_err(e)?;
             // the layer's extent in gpkg_contents, over all runs
             let (mut minx, mut maxx, mut miny, mut maxy) = (
                 f64::INFINITY,

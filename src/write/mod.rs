@@ -4,9 +4,15 @@
 //! every command follows for its output paths (temporary names, companions, checks).
 //!
 //! Rows are streamed into a staging GeoTIFF beside the output as they become final;
-//! `finish` turns it into a COG (DEFLATE, overviews by mode) under a temporary name and
-//! renames it into place. Until then nothing exists at the output path, and on any error
-//! (or a drop without `finish`) the temporary files are removed.
+//! `finish` turns it into a COG (or a plain tiled GeoTIFF: [`format`] holds the format,
+//! the default creation options and the user's `--co`) under a temporary name and
+//! renames it into place, with its QGIS style sidecar ([`style`]). Until then nothing
+//! exists at the output path, and on any error (or a drop without `finish`) the
+//! temporary files are removed.
+//!
+//! The colour table holds exactly the classes (plus a transparent entry at nodata 255);
+//! the optional confidence band is a plain grey band (not alpha: `ALPHA=NO`, so the
+//! TIFF's ExtraSamples says "unspecified") named "confidence", scale 0.01.
 
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -14,11 +20,14 @@ use std::path::PathBuf;
 use gdal::raster::{Buffer, ColorEntry, ColorTable, PaletteInterpretation, RasterCreationOptions};
 use gdal::{Dataset, DriverManager, Metadata};
 
+pub mod format;
 pub mod output;
+pub mod style;
 
 use crate::error::{gdal_text, Error, GdalContext, Result};
 use crate::raster::PixelGrid;
 use crate::stitch::Rows;
+pub use format::{Format, Publish};
 use output::{aux_path as aux, create_beside, temp_beside};
 
 /// What the output raster looks like.
@@ -33,6 +42,8 @@ pub struct OutputSpec {
     pub threads: usize,
     /// Extra dataset metadata (model, tool version, ...).
     pub metadata: Vec<(String, String)>,
+    /// Format and creation options of the published file.
+    pub publish: Publish,
 }
 
 impl OutputSpec {
@@ -54,6 +65,7 @@ pub struct ClassWriter {
     spec: OutputSpec,
     stage: PathBuf,
     tmp: PathBuf,
+    tmp_qml: PathBuf,
     ds: Option<Dataset>,
     finished: bool,
 }
@@ -64,11 +76,13 @@ impl ClassWriter {
         let path = spec.path.clone();
         let stage = temp_beside(&path, "stage.tif");
         let tmp = temp_beside(&path, "tif");
+        let tmp_qml = temp_beside(&path, "qml");
         create_beside(&path, &stage)?;
         let mut w = ClassWriter {
             spec,
             stage,
             tmp,
+            tmp_qml,
             ds: None,
             finished: false,
         };
@@ -80,6 +94,9 @@ impl ClassWriter {
             "INTERLEAVE=BAND",
             "COMPRESS=LZW",
             "BLOCKYSIZE=64",
+            // band 2 (confidence) is data, not transparency: ExtraSamples "unspecified"
+            "PHOTOMETRIC=MINISBLACK",
+            "ALPHA=NO",
         ]);
         let (cols, rows) = (w.spec.grid.width_px, w.spec.grid.height_px);
         let create_err = |e: gdal::errors::GdalError| {
@@ -112,11 +129,20 @@ impl ClassWriter {
         for b in 1..=bands {
             let mut band = ds.rasterband(b).map_err(e)?;
             band.set_no_data_value(Some(nodata)).map_err(e)?;
-            band.set_description(if b == 1 {
-                "class"
-            } else {
-                "confidence (winning probability x 100)"
-            })
+            band.set_description(if b == 1 { "class" } else { "confidence" })
+                .map_err(e)?;
+        }
+        if bands == 2 {
+            let mut band = ds.rasterband(2).map_err(e)?;
+            band.set_color_interpretation(gdal::raster::ColorInterpretation::GrayIndex)
+                .map_err(e)?;
+            band.set_scale(0.01).map_err(e)?;
+            band.set_offset(0.0).map_err(e)?;
+            band.set_metadata_item(
+                "CONFIDENCE",
+                "the winning class's probability x 100 (0..100); scale 0.01 gives the probability",
+                "",
+            )
             .map_err(e)?;
         }
         {
@@ -186,23 +212,23 @@ impl ClassWriter {
         let mut stage = self.ds.take().expect("finish called once");
         set_attribute_table(&stage.rasterband(1).map_err(e)?, &self.spec, class_counts);
         stage.flush_cache().map_err(e)?;
-        let cog = DriverManager::get_driver_by_name("COG").map_err(e)?;
-        let threads = format!("NUM_THREADS={}", self.spec.threads.max(1));
-        let opts = RasterCreationOptions::from_iter([
-            "COMPRESS=DEFLATE",
-            "OVERVIEW_RESAMPLING=MODE",
-            "BLOCKSIZE=512",
-            "BIGTIFF=IF_SAFER",
-            threads.as_str(),
-        ]);
-        let out = stage.create_copy(&cog, &self.tmp, &opts).map_err(e)?;
+        let publish = &self.spec.publish;
+        let driver = DriverManager::get_driver_by_name(publish.format.driver()).map_err(e)?;
+        let opts = RasterCreationOptions::from_iter(publish.options(self.spec.threads));
+        let out = stage.create_copy(&driver, &self.tmp, &opts).map_err(e)?;
         out.close().map_err(e)?;
         stage.close().map_err(e)?;
-        // Category names live in the PAM sidecar (.aux.xml): move it first, then the COG.
-        let (tmp_aux, out_aux) = (aux(&self.tmp), aux(&path));
         let io = |what: &str, err: std::io::Error| {
             Error::output(&path, format!("cannot {what}: {err}")).caused_by(err)
         };
+        // QGIS's default style for the class map, beside it: written under a temporary
+        // name, moved into place before the raster.
+        let qml = style::class_map_qml(&self.spec.class_names, &self.spec.class_colors);
+        std::fs::write(&self.tmp_qml, qml).map_err(|err| io("write the .qml style", err))?;
+        std::fs::rename(&self.tmp_qml, style::qml_path(&path))
+            .map_err(|err| io("move the .qml style into place", err))?;
+        // Category names live in the PAM sidecar (.aux.xml): move it first, then the COG.
+        let (tmp_aux, out_aux) = (aux(&self.tmp), aux(&path));
         if tmp_aux.exists() {
             std::fs::rename(&tmp_aux, &out_aux)
                 .map_err(|err| io("move the .aux.xml into place", err))?;
@@ -241,6 +267,7 @@ impl ClassWriter {
         for p in [&self.stage, &self.tmp] {
             output::remove_with_companions(p);
         }
+        let _ = std::fs::remove_file(&self.tmp_qml);
         let _ = std::fs::remove_file(temp_beside(&self.spec.path, "stage.tif.msk"));
     }
 }

@@ -6,7 +6,8 @@
 //!   end; [`TempFiles`] owns the ones a job makes and removes them (with their
 //!   `.aux.xml` companions) when dropped, whatever happened.
 //! - GDAL keeps category names and attribute tables in a PAM companion
-//!   ([`aux_path`]: `NAME.aux.xml`) that moves and disappears with its raster.
+//!   ([`aux_path`]: `NAME.aux.xml`) that moves and disappears with its raster, as does
+//!   the QGIS style sidecar (`NAME.qml`, [`super::style`]).
 //! - Before any work: the output's folder must exist and be writable
 //!   ([`check_writable`]) and the output may not be one of the inputs
 //!   ([`refuse_overwriting`]).
@@ -32,10 +33,12 @@ pub fn aux_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Removes a raster and its `.aux.xml` companion, ignoring files that do not exist.
+/// Removes a raster and its companions (`.aux.xml`, the QGIS style `.qml`), ignoring
+/// files that do not exist.
 pub fn remove_with_companions(path: &Path) {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(aux_path(path));
+    let _ = std::fs::remove_file(super::style::qml_path(path));
 }
 
 /// Temporary files beside one output, removed (with their companions) on drop.
