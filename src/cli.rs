@@ -95,6 +95,8 @@ pub struct InspectArgs {
     /// Bands to try (same forms as segment --bands)
     #[arg(long, value_name = "LIST", requires = "raster")]
     pub bands: Option<BandSpec>,
+    #[command(flatten)]
+    pub values: ValueArgs,
     /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
@@ -106,6 +108,9 @@ impl InspectArgs {
             model: self.model.clone(),
             raster: self.raster.clone(),
             bands: self.bands.clone(),
+            scale: self.values.scale,
+            offset: self.values.offset,
+            src_nodata: self.values.src_nodata.clone(),
             ort_lib: self.ort_lib.clone(),
         }
     }
@@ -123,6 +128,27 @@ pub enum BlendArg {
     Hann,
     /// plain centre-crop: each pixel from the one tile whose core holds it
     Center,
+}
+
+/// What the input's values mean: shared by `segment`, `change` and `inspect`.
+#[derive(Debug, clap::Args)]
+pub struct ValueArgs {
+    /// Input scaling: the model sees raw x SCALE + OFFSET, then its standardisation
+    /// [default: the model's input_scale]
+    #[arg(long, value_name = "SCALE", allow_negative_numbers = true)]
+    pub scale: Option<f32>,
+    /// Added after --scale [default: the model's input_offset]
+    #[arg(long, value_name = "OFFSET", allow_negative_numbers = true)]
+    pub offset: Option<f32>,
+    /// Input values that are no data, in place of the raster's own nodata (as gdalwarp
+    /// -srcnodata): one value for every band, or a comma list, one per band
+    #[arg(
+        long,
+        value_name = "VALUE",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub src_nodata: Option<Vec<f64>>,
 }
 
 /// How the engine segments imagery: shared by `segment` and `change`.
@@ -178,6 +204,12 @@ pub struct EngineArgs {
     /// Feed the raster's own pixels even when the model declares another resolution
     #[arg(long)]
     pub no_resample: bool,
+    /// Resample to the model's resolution even when that makes more than 64x the
+    /// input's pixels (8x finer on each side)
+    #[arg(long, conflicts_with = "no_resample")]
+    pub force: bool,
+    #[command(flatten)]
+    pub values: ValueArgs,
     /// No progress bar and no summary line
     #[arg(short, long)]
     pub quiet: bool,
@@ -211,6 +243,10 @@ impl EngineArgs {
             mask_classes: self.mask_classes.clone().unwrap_or_default(),
             mask_bands: self.mask_bands.clone(),
             no_resample: self.no_resample,
+            force: self.force,
+            scale: self.values.scale,
+            offset: self.values.offset,
+            src_nodata: self.values.src_nodata.clone(),
             ..SegmentOptions::default()
         }
     }

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use crate::error::Result;
 use crate::infer::{self, Device, ModelInfo};
 use crate::prepare::BandSpec;
+use crate::raster::programs;
 use crate::raster::RasterInfo;
 use crate::read::resample;
-use crate::segment::{plan, SegmentOptions};
+use crate::segment::{plan, regrid, scaling, SegmentOptions};
 
 /// What to inspect.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +19,10 @@ pub struct InspectOptions {
     pub model: PathBuf,
     pub raster: Option<PathBuf>,
     pub bands: Option<BandSpec>,
+    /// `--scale`, `--offset`, `--src-nodata`, as for `segment`.
+    pub scale: Option<f32>,
+    pub offset: Option<f32>,
+    pub src_nodata: Option<Vec<f64>>,
     pub ort_lib: Option<PathBuf>,
 }
 
@@ -28,7 +33,7 @@ pub fn inspect(opts: &InspectOptions) -> Result<String> {
     let info = &engine.info;
     let mut s = describe_model(info);
     if let Some(r) = &opts.raster {
-        s.push_str(&describe_fit(info, r, opts.bands.clone())?);
+        s.push_str(&describe_fit(info, r, opts)?);
     }
     Ok(s)
 }
@@ -129,14 +134,20 @@ fn describe_model(m: &ModelInfo) -> String {
     s
 }
 
-fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result<String> {
+fn describe_fit(m: &ModelInfo, raster: &Path, o: &InspectOptions) -> Result<String> {
     let info = RasterInfo::open(raster)?;
     let opts = SegmentOptions {
         input: raster.to_path_buf(),
         model: m.path.clone(),
-        bands,
+        bands: o.bands.clone(),
+        scale: o.scale,
+        offset: o.offset,
+        src_nodata: o.src_nodata.clone(),
         ..SegmentOptions::default()
     };
+    let mut m = m.clone();
+    scaling::apply_flags(&opts, &mut m);
+    let m = &m;
     let resampled = resample::plan(&info, m.resolution_m);
     let grid_info = match &resampled {
         Some(r) => RasterInfo {
@@ -146,16 +157,29 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
         None => info.clone(),
     };
     let p = plan(&opts, m, &grid_info)?;
+    let value_note = match &opts.src_nodata {
+        None => scaling::check_values(raster, &info, &p.bands, m)?,
+        Some(values) => {
+            // the sample leaves the --src-nodata values out, through a VRT in memory
+            scaling::check_nodata_count(values, &info)?;
+            let vrt = Path::new("/vsimem/terratile-inspect-nodata.vrt");
+            programs::nodata_vrt(raster, vrt, values)?;
+            let note = scaling::check_values(vrt, &info, &p.bands, m);
+            let _ = gdal::vsi::unlink_mem_file(vrt);
+            note?
+        }
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\nraster      {} ({}x{} px, {} bands{})",
+        "\nraster      {} ({}x{} px, {} band{}{})",
         raster.display(),
         info.grid.width_px,
         info.grid.height_px,
         info.band_count,
-        resample::pixel_size_m(&info)
-            .map(|r| format!(", {r:.2} m pixels"))
+        if info.band_count == 1 { "" } else { "s" },
+        resample::pixel_size_xy_m(&info)
+            .map(|r| format!(", {} pixels", resample::format_res(r)))
             .unwrap_or_default()
     );
     let _ = writeln!(s, "fits        yes: channel <- raster band");
@@ -165,7 +189,13 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
             .get(c)
             .cloned()
             .unwrap_or_else(|| format!("channel {c}"));
-        let desc = info.band_descriptions[b - 1].as_str();
+        let desc = match info.band_descriptions[b - 1].as_str() {
+            "" => match info.band_colours[b - 1].as_str() {
+                "Gray" | "Undefined" => "",
+                colour => colour,
+            },
+            d => d,
+        };
         let _ = writeln!(
             s,
             "  {c:>3}  {name:<10} <- band {b}{}",
@@ -176,12 +206,36 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
             }
         );
     }
+    let _ = writeln!(s, "bands from  {}", p.band_source);
+    let _ = writeln!(
+        s,
+        "scaling     (raw x {}{} - mean) / std{}",
+        m.input_scale,
+        match m.input_offset {
+            o if o < 0.0 => format!(" - {}", -o),
+            o => format!(" + {o}"),
+        },
+        match (o.scale, o.offset) {
+            (None, None) => " (the model's)",
+            _ => " (--scale/--offset)",
+        }
+    );
+    if let Some(v) = &o.src_nodata {
+        let v: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+        let _ = writeln!(s, "nodata      {} (--src-nodata)", v.join(","));
+    }
+    if let Some(n) = &value_note {
+        let _ = writeln!(s, "warning     {n}");
+    }
     match &resampled {
         Some(r) => {
+            if let Err(e) = regrid::check_growth(&info, r) {
+                let _ = writeln!(s, "warning     {e}");
+            }
             let _ = writeln!(
                 s,
-                "resampling  {:.2} m -> {:.2} m on read ({}, {}x{} px); classes back on the input grid ({}), or on the model grid with --model-grid",
-                r.input_res_m,
+                "resampling  {} -> {:.2} m on read ({}, {}x{} px); classes back on the input grid ({}), or on the model grid with --model-grid",
+                resample::format_res(r.input_res_m),
                 r.model_res_m,
                 r.method.gdal_name(),
                 r.grid.width_px,

@@ -144,6 +144,86 @@ impl Sensor {
     }
 }
 
+/// Sensor-neutral band names (STAC's common names and a few spellings of them), each
+/// with the one name terratile uses for it. GDAL's colour interpretations (`Red`, `Green`,
+/// `Blue`; `NIR`, `SWIR`, ... since GDAL 3.10) are matched through this list too.
+const NEUTRAL_NAMES: &[(&str, &str)] = &[
+    ("coastal", "coastal"),
+    ("blue", "blue"),
+    ("green", "green"),
+    ("red", "red"),
+    ("rededge", "rededge"),
+    ("yellow", "yellow"),
+    ("pan", "pan"),
+    ("panchromatic", "pan"),
+    ("nir", "nir"),
+    ("nearinfrared", "nir"),
+    ("near-infrared", "nir"),
+    ("near infrared", "nir"),
+    ("nir08", "nir08"),
+    ("swir16", "swir16"),
+    ("swir1", "swir16"),
+    ("swir22", "swir22"),
+    ("swir2", "swir22"),
+    ("swir", "swir"),
+    ("cirrus", "cirrus"),
+    ("lwir", "lwir"),
+    ("thermal", "lwir"),
+];
+
+/// The sensor-neutral name (`blue`, `nir`, `swir16`, ...) of a band name or a GDAL
+/// colour interpretation, or None when it is not one.
+pub fn neutral_name(name: &str) -> Option<&'static str> {
+    let n = name.trim().to_ascii_lowercase();
+    NEUTRAL_NAMES
+        .iter()
+        .find(|(alias, _)| *alias == n)
+        .map(|(_, neutral)| *neutral)
+}
+
+/// Maps the model's band names onto raster bands by GDAL's colour interpretation of
+/// each band (`colours[b - 1]`, GDAL's names: `Red`, `Gray`, `Undefined`, ...): a
+/// channel whose name is a tagged colour takes that band; the other channels take the
+/// bands without a colour meaning (`Gray`, `Undefined`), in order. Alpha bands are never
+/// used. `Err` says why this does not apply (no tagged colour the model names, or too
+/// few bands left).
+pub fn resolve_colours(model_names: &[String], colours: &[String]) -> Result<Vec<usize>, String> {
+    let tagged: Vec<Option<&str>> = colours.iter().map(|c| neutral_name(c)).collect();
+    let untagged: Vec<usize> = colours
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            matches!(
+                c.to_ascii_lowercase().as_str(),
+                "gray" | "grey" | "undefined"
+            )
+        })
+        .map(|(i, _)| i + 1)
+        .collect();
+    let wanted: Vec<Option<&str>> = model_names.iter().map(|n| neutral_name(n)).collect();
+    let by_colour = |w: Option<&str>| -> Option<usize> {
+        let w = w?;
+        let mut hits = tagged.iter().enumerate().filter(|(_, t)| **t == Some(w));
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Some(i + 1),
+            _ => None,
+        }
+    };
+    if wanted.iter().all(|w| by_colour(*w).is_none()) {
+        return Err("no band's colour interpretation names one of the model's bands".into());
+    }
+    let mut rest = untagged.into_iter();
+    wanted
+        .iter()
+        .zip(model_names)
+        .map(|(w, name)| {
+            by_colour(*w).or_else(|| rest.next()).ok_or_else(|| {
+                format!("no band is tagged {name} and no band without a colour is left for it")
+            })
+        })
+        .collect()
+}
+
 /// `SR_B02` / `b2` / `B02` -> `B2`; `B8a` -> `B8A`; other names upper-cased as they are.
 pub fn normalise(name: &str) -> String {
     let mut s = name.trim().to_ascii_uppercase();
@@ -249,7 +329,7 @@ pub fn resolve_names(
 ) -> Result<Vec<usize>, String> {
     let id = |n: &str| match sensor {
         Some(s) => s.band_id(n).unwrap_or_else(|| normalise(n)),
-        None => normalise(n),
+        None => neutral_name(n).map_or_else(|| normalise(n), str::to_string),
     };
     let described: Vec<String> = descriptions.iter().map(|d| id(d)).collect();
     let by_description: Option<Vec<usize>> = names
@@ -340,6 +420,26 @@ mod tests {
                 names: names(&["blue", "nir"])
             })
         );
+    }
+
+    #[test]
+    fn colour_interpretation_maps_named_channels_and_fills_the_rest_in_order() {
+        let model = names(&["blue", "green", "red", "nir"]);
+        let rgbu = names(&["Red", "Green", "Blue", "Undefined"]);
+        assert_eq!(resolve_colours(&model, &rgbu), Ok(vec![3, 2, 1, 4]));
+        // alpha is never a channel; no colour tagged: not applicable
+        assert!(resolve_colours(&model, &names(&["Red", "Green", "Blue", "Alpha"])).is_err());
+        assert!(resolve_colours(
+            &model,
+            &names(&["Gray", "Undefined", "Undefined", "Undefined"])
+        )
+        .is_err());
+        assert_eq!(
+            resolve_colours(&names(&["Red", "NIR"]), &names(&["Gray", "Red"])),
+            Ok(vec![2, 1])
+        );
+        assert_eq!(neutral_name("Near-Infrared"), Some("nir"));
+        assert_eq!(neutral_name("B02"), None);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct RasterInfo {
     pub band_descriptions: Vec<String>,
     /// 1-based numbers of bands whose colour interpretation is alpha (transparency).
     pub alpha_bands: Vec<usize>,
+    /// Each band's colour interpretation as GDAL names it (`Red`, `Gray`, `Undefined`).
+    pub band_colours: Vec<String>,
 }
 
 /// Opens a raster with GDAL, with errors a user can act on.
@@ -53,14 +55,17 @@ impl RasterInfo {
         let band_count = ds.raster_count();
         let mut band_descriptions = Vec::with_capacity(band_count);
         let mut alpha_bands = Vec::new();
+        let mut band_colours = Vec::with_capacity(band_count);
         for b in 1..=band_count {
             let band = ds
                 .rasterband(b)
                 .gdal_err(|t| Error::input(path, format!("cannot open band {b}: {t}")))?;
             band_descriptions.push(band.description().unwrap_or_default());
-            if band.color_interpretation() == ColorInterpretation::AlphaBand {
+            let colour = band.color_interpretation();
+            if colour == ColorInterpretation::AlphaBand {
                 alpha_bands.push(b);
             }
+            band_colours.push(colour.name());
         }
         Ok(RasterInfo {
             path: path.to_path_buf(),
@@ -73,6 +78,7 @@ impl RasterInfo {
             band_count,
             band_descriptions,
             alpha_bands,
+            band_colours,
         })
     }
 

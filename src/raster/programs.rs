@@ -154,6 +154,45 @@ pub fn resampling_vrt(
     Ok(())
 }
 
+/// Writes a VRT at `dst` that reads `src` as it is but declares `nodata` (one value for
+/// every band, or one per band) in place of its own nodata (as `gdalwarp -srcnodata`):
+/// readers and GDAL's resampling then treat those values as no data.
+pub fn nodata_vrt(src: &Path, dst: &Path, nodata: &[f64]) -> Result<()> {
+    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    let ds = open(&src_abs)?;
+    let fail = |why: String| {
+        Error::output(
+            dst,
+            format!("cannot write the nodata VRT ({why}); check the output folder is writable"),
+        )
+    };
+    let opts = TranslateOptions::new(&["-of".into(), "VRT".into()])?;
+    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
+        .map_err(|_| fail("the path holds a NUL byte".into()))?;
+    let mut usage_error: std::ffi::c_int = 0;
+    // SAFETY: the options and the source dataset are valid for the call; the returned
+    // handle is ours, its bands live as long as it, and it is closed once (which writes
+    // the VRT).
+    unsafe {
+        let out = gdal_sys::GDALTranslate(c_dst.as_ptr(), ds.c_dataset(), opts.0, &mut usage_error);
+        if out.is_null() {
+            return Err(fail(last_gdal_error()));
+        }
+        let bands = gdal_sys::GDALGetRasterCount(out) as usize;
+        for b in 1..=bands {
+            let v = if nodata.len() == 1 {
+                nodata[0]
+            } else {
+                nodata[b - 1]
+            };
+            let band = gdal_sys::GDALGetRasterBand(out, b as std::ffi::c_int);
+            gdal_sys::GDALSetRasterNoDataValue(band, v);
+        }
+        gdal_sys::GDALClose(out);
+    }
+    Ok(())
+}
+
 /// A warped VRT in memory and the source it reads (closed after the VRT, as gdalwarp
 /// does).
 pub struct Warped {

@@ -155,3 +155,50 @@ impl Reader {
         .caused_by(e)
     }
 }
+
+/// A sample of the valid values of `bands` of `path` (one vector per band): the whole
+/// raster when it is small, else 64 windows of 64x64 px spread evenly over it.
+pub fn sample_values(path: &Path, bands: &[usize]) -> Result<Vec<Vec<f32>>> {
+    const SIDE: usize = 8;
+    const WINDOW: usize = 64;
+    let mut reader = Reader::new(path, bands)?;
+    let (w, h) = reader.ds.raster_size();
+    let rects: Vec<Rect> = if w * h <= 512 * 512 {
+        (0..h)
+            .step_by(64)
+            .map(|y0| Rect {
+                x0: 0,
+                y0,
+                w,
+                h: 64.min(h - y0),
+            })
+            .collect()
+    } else {
+        let (ww, wh) = (WINDOW.min(w), WINDOW.min(h));
+        let at = |i: usize, n: usize, win: usize| i * (n - win) / (SIDE - 1);
+        (0..SIDE * SIDE)
+            .map(|k| Rect {
+                x0: at(k % SIDE, w, ww),
+                y0: at(k / SIDE, h, wh),
+                w: ww,
+                h: wh,
+            })
+            .collect()
+    };
+    let mut out = vec![Vec::new(); bands.len()];
+    let mut bufs = vec![Vec::new(); bands.len()];
+    let mut valid = Vec::new();
+    for rect in rects {
+        valid.resize(rect.area(), 0u8);
+        reader.read(rect, &mut bufs, &mut valid)?;
+        for (o, b) in out.iter_mut().zip(&bufs) {
+            o.extend(
+                b.iter()
+                    .zip(&valid)
+                    .filter(|(_, &v)| v != 0)
+                    .map(|(x, _)| *x),
+            );
+        }
+    }
+    Ok(out)
+}

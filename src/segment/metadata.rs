@@ -34,8 +34,8 @@ pub fn of_run(
         metadata.push((
             "TERRATILE_RESAMPLED".into(),
             format!(
-                "input {:.2} m -> model {:.2} m ({}){}",
-                r.input_res_m,
+                "input {} -> model {:.2} m ({}){}",
+                crate::read::resample::format_res(r.input_res_m),
                 r.model_res_m,
                 r.method.gdal_name(),
                 if on_input_grid {

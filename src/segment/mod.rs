@@ -11,13 +11,16 @@
 //!    stitcher/writer), so memory depends on the tile size, never on the raster's;
 //! 6. [`regrid`] again: the class map back on the input grid, when it was resampled.
 //!
-//! [`metadata`] says what goes into the output's GDAL metadata.
+//! [`scaling`] applies `--scale`/`--offset`/`--src-nodata` and notes input values far
+//! from what the model expects; [`metadata`] says what goes into the output's GDAL
+//! metadata.
 
 pub mod mask;
 pub mod metadata;
 pub mod pipeline;
 pub mod plan;
 pub mod regrid;
+pub mod scaling;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -70,6 +73,16 @@ pub struct SegmentOptions {
     pub no_resample: bool,
     /// The output's format and creation options (`--of`, `--co`).
     pub publish: Publish,
+    /// Resample even when that multiplies the pixel count by more than
+    /// [`regrid::MAX_GROWTH`].
+    pub force: bool,
+    /// Input scaling `raw * scale + offset`, in place of the model's `input_scale` and
+    /// `input_offset`.
+    pub scale: Option<f32>,
+    pub offset: Option<f32>,
+    /// Values of the input that are no data, in place of its own nodata (as `gdalwarp
+    /// -srcnodata`): one for every band, or one per band.
+    pub src_nodata: Option<Vec<f64>>,
 }
 
 impl SegmentOptions {
@@ -149,16 +162,20 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         ort_threads(threads),
         opts.device,
     )?;
+    scaling::apply_flags(opts, &mut engine.info);
     let info = engine.info.clone();
     let temps = TempFiles::beside(&opts.output);
     let mut notes: Vec<String> = stale_note(&opts.output, &stale).into_iter().collect();
 
-    // 2. the grid the model reads: the input's, or the input resampled on read
-    let work = regrid::model_grid(opts, &raster, &info, &temps, &mut notes)?;
+    // 2. the file read (the input, or a VRT declaring --src-nodata) and the grid the
+    //    model reads: the input's, or the input resampled on read
+    let source = scaling::nodata_source(opts, &raster, &temps)?;
+    let work = regrid::model_grid(opts, &source, &raster, &info, &temps, &mut notes)?;
 
-    // 3. bands, tiles, batch
+    // 3. bands, tiles, batch; values far from what the model expects are noted
     let plan = plan(opts, &info, &work.raster)?;
     let grid = Grid::new(plan.grid)?;
+    notes.extend(scaling::check_values(&source, &raster, &plan.bands, &info)?);
 
     // 4. the mask model's classes, on the grid the model reads
     let mask = match &opts.mask_model {
@@ -217,7 +234,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let class_counts = match &work.resample {
         Some(r) if on_input_grid => {
             done.writer.finish_plain(&done.class_counts)?;
-            regrid::to_input_grid(&stage_path, &opts.input, &plan.bands, r, final_spec, &temps)?
+            regrid::to_input_grid(&stage_path, &source, &plan.bands, r, final_spec, &temps)?
         }
         _ => {
             done.writer.finish(&done.class_counts)?;

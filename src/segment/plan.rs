@@ -14,6 +14,8 @@ use crate::raster::RasterInfo;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub bands: Vec<usize>,
+    /// Where the band choice came from.
+    pub band_source: BandSource,
     pub grid: GridSpec,
     /// Model input size (th, tw) for every tile.
     pub tensor_hw: (usize, usize),
@@ -35,23 +37,36 @@ pub fn ort_threads(threads: usize) -> usize {
 pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Result<Plan> {
     let mut notes = Vec::new();
     let (bands, from) = choose_bands(opts.bands.as_ref(), info, raster)?;
-    if let (Some(b), BandSource::Descriptions | BandSource::FirstBands) = (&info.band_indices, from)
-    {
-        notes.push(format!(
+    match (&info.band_indices, from) {
+        (Some(b), BandSource::FirstBands) => notes.push(format!(
             "the model sidecar's band_indices {} do not fit {} ({} bands); using bands {} instead",
             join(b),
             raster.path.display(),
             raster.band_count,
             join(&bands)
-        ));
-    } else if from == BandSource::FirstBands && raster.band_count > info.channels {
-        notes.push(format!(
+        )),
+        (_, BandSource::FirstBands) if raster.band_count > info.channels => notes.push(format!(
             "{} has {} bands and the model takes {}: using bands {}; choose others with --bands",
             raster.path.display(),
             raster.band_count,
             info.channels,
             join(&bands)
-        ));
+        )),
+        (sidecar, BandSource::Descriptions | BandSource::ColourInterpretation) => {
+            let unused = match sidecar {
+                Some(b) if *b != bands => {
+                    format!(" (not the model sidecar's band_indices {})", join(b))
+                }
+                _ => String::new(),
+            };
+            notes.push(format!(
+                "{}: bands {} by {}{unused}; choose others with --bands",
+                raster.path.display(),
+                describe_mapping(info, raster, &bands),
+                from
+            ));
+        }
+        _ => {}
     }
     let fixed = info.fixed_hw;
     if let Some((h, w)) = fixed {
@@ -105,6 +120,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
     };
     Ok(Plan {
         bands,
+        band_source: from,
         grid,
         tensor_hw,
         batch,
@@ -119,9 +135,45 @@ pub enum BandSource {
     Flag,
     Sidecar,
     Descriptions,
+    ColourInterpretation,
     FirstBands,
 }
 
+impl std::fmt::Display for BandSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BandSource::Flag => "--bands",
+            BandSource::Sidecar => "the model sidecar's band_indices",
+            BandSource::Descriptions => "band descriptions",
+            BandSource::ColourInterpretation => "colour interpretation",
+            BandSource::FirstBands => "the first bands that carry data",
+        })
+    }
+}
+
+/// "blue <- 3 (Blue), green <- 2 (Green), ..." for notes.
+fn describe_mapping(info: &ModelInfo, raster: &RasterInfo, bands: &[usize]) -> String {
+    bands
+        .iter()
+        .enumerate()
+        .map(|(c, &b)| {
+            let name = info.band_names.get(c).map_or(c.to_string(), |n| n.clone());
+            let what = [&raster.band_descriptions, &raster.band_colours]
+                .iter()
+                .filter_map(|v| v.get(b - 1))
+                .find(|d| !d.is_empty())
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            format!("{name} <- {b}{what}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The raster bands feeding the model's channels, and where that choice came from: the
+/// flag; else the raster's own account of its bands (band descriptions, then GDAL's colour
+/// interpretation, matched to the model's band names through the sensor-neutral names);
+/// else the model sidecar's band_indices; else the first bands that carry data.
 pub fn choose_bands(
     flag: Option<&BandSpec>,
     info: &ModelInfo,
@@ -159,6 +211,20 @@ pub fn choose_bands(
         }
         None => {}
     }
+    if !info.band_names.is_empty() {
+        // band descriptions matching the model's band names (e.g. "B02" or "nir")
+        if let Ok(b) = bands::resolve_names(None, &info.band_names, &raster.band_descriptions) {
+            return check(b, "the band descriptions", BandSource::Descriptions);
+        }
+        // GDAL's colour interpretation (Red, Green, Blue, ...) naming them
+        if let Ok(b) = bands::resolve_colours(&info.band_names, &raster.band_colours) {
+            return check(
+                b,
+                "the colour interpretation",
+                BandSource::ColourInterpretation,
+            );
+        }
+    }
     if let Some(b) = &info.band_indices {
         if let Some(a) = b.iter().find(|i| raster.alpha_bands.contains(i)) {
             return Err(Error::mismatch(
@@ -172,12 +238,6 @@ pub fn choose_bands(
                 "the model sidecar's band_indices",
                 BandSource::Sidecar,
             );
-        }
-    }
-    // band descriptions matching the model's band names (e.g. "B02" or "nir")
-    if !info.band_names.is_empty() {
-        if let Ok(b) = bands::resolve_names(None, &info.band_names, &raster.band_descriptions) {
-            return check(b, "the band descriptions", BandSource::Descriptions);
         }
     }
     // the first C bands that carry data (an alpha band is a mask, not a channel)

