@@ -459,7 +459,9 @@ def main():
           f"{train_s:.0f} s")
 
     desc = (f"U-Net ({args.levels} max-poolings, widths {model.ch}, BatchNorm folded, {args.up} upsampling"
-            + (f", full-resolution 1x1 path of width {args.pix}" if args.pix else "") + "), "
+            + (f", full-resolution 1x1 path of width {args.pix}" if args.pix else "")
+            + (", input + 6 spectral indices computed in the graph (" + ", ".join(fx.INDEX_NAMES) + ")"
+               if args.indices else "") + "), "
             f"{nparams} parameters; 7-class land cover from Landsat 7 ETM+ bands 1,2,3,4,5,7 at 28.5 m. "
             "Input: raw band values standardised ((raw - mean) / std), 0 for nodata. "
             "Output: logits, channel i = strata class i+1.")
