@@ -36,6 +36,10 @@ def build(paths, weights):
                                rename_value_infos=True, rename_functions=True)
         # rename_inputs=False keeps "input" shared
         g = m.graph
+        for nd in g.node:   # every member reads the shared input
+            for j, v in enumerate(nd.input):
+                if v == f"m{i}_input":
+                    nd.input[j] = "input"
         nodes += list(g.node)
         inits += list(g.initializer)
         for o in m.opset_import:

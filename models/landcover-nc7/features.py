@@ -15,7 +15,7 @@ r0..r5):
 
 (denominator + 1 so a zero/zero pixel gives 0). `base` = the 6 standardised bands and the
 6 indices (12 channels). Context features: AveragePool (stride 1, same padding,
-count_include_pad=0) of `base` over k x k windows for each k in `windows`, and the local
+count_include_pad=0, computed as separable box sums) of `base` over k x k windows for each k in `windows`, and the local
 standard deviation over `std_window`.
 """
 
@@ -68,19 +68,34 @@ def base_channels(b, x, mean, std):
     return b.op("Concat", [x, idx], "base", axis=1)
 
 
-def box_mean(b, t, k):
+def box_sum(b, t, k, c):
+    """Separable k x k box sum (two depthwise Convs, zero padding): 2k operations a pixel
+    instead of AveragePool's k*k."""
     p = k // 2
-    return b.op("AveragePool", [t], f"avg{k}", kernel_shape=[k, k], strides=[1, 1],
-                pads=[p, p, p, p], count_include_pad=0)
+    h = b.op("Conv", [t, b.const(np.ones((c, 1, 1, k), np.float32), f"boxh{k}")], f"sumh{k}",
+             kernel_shape=[1, k], pads=[0, p, 0, p], group=c)
+    return b.op("Conv", [h, b.const(np.ones((c, 1, k, 1), np.float32), f"boxv{k}")], f"sum{k}",
+                kernel_shape=[k, 1], pads=[p, 0, p, 0], group=c)
 
 
-def context_features(b, base, windows=(5, 11, 25), std_window=5):
+def box_mean(b, t, k, c, ones):
+    """Mean over the k x k window's pixels inside the raster/tile (= AveragePool with
+    count_include_pad=0): box sum / box sum of ones."""
+    return b.op("Div", [box_sum(b, t, k, c), box_sum(b, ones, k, 1)], f"avg{k}")
+
+
+def context_features(b, base, windows=(5, 11, 25), std_window=5, c=12):
     outs = [base]
+    # a [N,1,H,W] tensor of ones shaped like the input
+    first = b.op("Slice", [base, b.const(np.array([0], np.int64), "s0"), b.const(np.array([1], np.int64), "s1"),
+                           b.const(np.array([1], np.int64), "sax")], "first")
+    ones = b.op("Add", [b.op("Mul", [first, b.const(np.float32(0), "zero")], "zeros"),
+                        b.const(np.float32(1), "onef")], "ones")
     for k in windows:
-        outs.append(box_mean(b, base, k))
+        outs.append(box_mean(b, base, k, c, ones))
     if std_window:
-        m = box_mean(b, base, std_window)
-        m2 = box_mean(b, b.op("Mul", [base, base]), std_window)
+        m = box_mean(b, base, std_window, c, ones)
+        m2 = box_mean(b, b.op("Mul", [base, base]), std_window, c, ones)
         var = b.op("Relu", [b.op("Sub", [m2, b.op("Mul", [m, m])])])
         outs.append(b.op("Sqrt", [var], "std"))
     return b.op("Concat", outs, "feat", axis=1)

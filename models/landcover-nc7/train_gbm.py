@@ -69,6 +69,15 @@ def fit(args, Xtr, ytr, wtr):
             n_estimators=args.trees, learning_rate=args.lr, num_leaves=args.leaves,
             min_child_samples=args.min_leaf, subsample=0.7, subsample_freq=1,
             colsample_bytree=0.7, reg_lambda=1.0, n_jobs=1, random_state=args.seed, verbose=-1)
+    elif args.algo == "mlp":
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        clf = make_pipeline(StandardScaler(), MLPClassifier(
+            hidden_layer_sizes=tuple(args.hidden), alpha=1e-3, batch_size=256, learning_rate_init=1e-3,
+            max_iter=args.epochs, random_state=args.seed, early_stopping=False))
+        clf.fit(Xtr, ytr, mlpclassifier__sample_weight=wtr)
+        return clf
     else:
         from sklearn.ensemble import RandomForestClassifier
         clf = RandomForestClassifier(
@@ -92,11 +101,13 @@ def class_weights(y, mode):
 def export(clf, args, mean, std, path, props, doc):
     """The feature graph + the converted tree ensemble + the reshape to NCHW logits."""
     k = len(fx.feature_names(args.windows, args.std_window))
+    if args.algo == "mlp":
+        return export_mlp(clf, args, mean, std, path, props, doc)
     if args.algo == "lgbm":
         from onnxmltools import convert_lightgbm
         from onnxmltools.convert.common.data_types import FloatTensorType
         tm = convert_lightgbm(clf, initial_types=[("X", FloatTensorType([None, k]))],
-                              zipmap=False, target_opset={"": 17, "ai.onnx.ml": 3})
+                              zipmap=False, target_opset=15)
     else:
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType
@@ -144,6 +155,40 @@ def export(clf, args, mean, std, path, props, doc):
     return m
 
 
+def export_mlp(clf, args, mean, std, path, props, doc):
+    """Feature graph + the MLP as 1x1 Convs (StandardScaler folded into the first)."""
+    sc, mlp = clf[0], clf[-1]
+    b = fx.Builder("g")
+    x = fx.context_features(b, fx.base_channels(b, "input", mean, std), args.windows, args.std_window)
+    ws = [w.astype(np.float64) for w in mlp.coefs_]
+    bs = [v.astype(np.float64) for v in mlp.intercepts_]
+    ws[0], bs[0] = ws[0] / sc.scale_[:, None], bs[0] - (sc.mean_ / sc.scale_) @ ws[0]
+    # output rows for all NCLS classes (a class absent from the fit gets a very low logit)
+    wo = np.zeros((ws[-1].shape[0], NCLS))
+    bo = np.full(NCLS, -30.0)
+    for j, c in enumerate(mlp.classes_):
+        wo[:, c], bo[c] = ws[-1][:, j], bs[-1][j]
+    ws[-1], bs[-1] = wo, bo
+    for i, (w, bb) in enumerate(zip(ws, bs)):
+        x = b.op("Conv", [x, b.const(w.T[:, :, None, None].astype(np.float32), "w"),
+                          b.const(bb.astype(np.float32), "b")], "fc", kernel_shape=[1, 1])
+        if i < len(ws) - 1:
+            x = b.op("Relu", [x])
+    b.nodes.append(helper.make_node("Identity", [x], ["logits"]))
+    graph = helper.make_graph(
+        b.nodes, "landcover_nc7_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 6, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NCLS, "H", "W"])], b.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                          producer_name="terratile models/landcover-nc7/train_gbm.py")
+    m.ir_version = 8
+    m.doc_string = doc
+    helper.set_model_props(m, props)
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, path)
+    return m
+
+
 def predict_scene(clf, feats, mask):
     X = feats[:, mask].T
     p = clf.predict_proba(X)
@@ -160,7 +205,9 @@ def main():
     ap.add_argument("--split", default=os.path.join(HERE, "split.json"))
     ap.add_argument("--out", default=None, help="write model.onnx/.json + train_log_gbm.json here")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--algo", default="lgbm", choices=["lgbm", "rf"])
+    ap.add_argument("--algo", default="lgbm", choices=["lgbm", "rf", "mlp"])
+    ap.add_argument("--hidden", type=int, nargs="*", default=[64, 64], help="mlp: hidden widths")
+    ap.add_argument("--epochs", type=int, default=40, help="mlp: epochs")
     ap.add_argument("--trees", type=int, default=150)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--leaves", type=int, default=31)
@@ -231,13 +278,16 @@ def main():
             f.write(json.dumps(res) + "\n")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        desc = (f"{'LightGBM gradient-boosted trees' if args.algo == 'lgbm' else 'random forest'} "
-                f"({args.trees} rounds/trees) on {len(names)} per-pixel features computed in the graph "
+        what = {"lgbm": f"LightGBM gradient-boosted trees ({args.trees} rounds)",
+                "rf": f"random forest ({args.trees} trees)",
+                "mlp": f"per-pixel MLP (hidden {args.hidden}, 1x1 convolutions)"}[args.algo]
+        desc = (f"{what} on {len(names)} per-pixel features computed in the graph "
                 f"(6 bands, indices {', '.join(fx.INDEX_NAMES)}; their means over "
                 f"{', '.join(f'{k}x{k}' for k in args.windows)} px windows and local std over "
                 f"{args.std_window}x{args.std_window}); 7-class land cover from Landsat 7 ETM+ bands "
                 "1,2,3,4,5,7 at 28.5 m. Input: raw band values standardised ((raw - mean) / std), 0 for "
-                "nodata. Output: log class probabilities (softmax = the trees' probabilities), "
+                "nodata. Output: " + ("logits" if args.algo == "mlp" else
+                                      "log class probabilities (softmax = the trees' probabilities)") + ", "
                 "channel i = strata class i+1.")
         props = {"model_type": "Segmentor", "class_names": {str(i): n for i, n in enumerate(CLASS_NAMES)},
                  "resolution": 2850, "tile_size": 256, "tiles_overlap": 25,
