@@ -265,7 +265,7 @@ def receptive_field(model, size=192):
     """Edge of the square of output pixels whose value changes when one input pixel does."""
     model.eval()
     torch.manual_seed(0)
-    x = torch.randn(1, 6, size, size, dtype=torch.float64) * 0.1
+    x = torch.randn(1, 6, size, size, dtype=torch.float64)
     m = model.double()
     with torch.no_grad():
         a = m(x)
