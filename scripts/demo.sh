@@ -52,3 +52,20 @@ target/release/terratile report --db demo/landsat_stats.gpkg
   --title "Landsat 5, 2000-03-09 -> 2010-12-18: change of land cover (terratile)"
 ogrinfo -so demo/landsat_stats.gpkg tile_stats | grep -E 'driver|Geometry:|Feature Count'
 echo "demo: wrote demo/landsat_change.tif (from-to codes, + .png) and demo/landsat_stats.gpkg (runs, areas, transitions, tile_stats layer)"
+
+# A second change demo, on a change that exists: the same pair with the per-pixel
+# NDVI/MNDWI classes of models/ndvi-classes (water, bare / dry, sparse and green
+# vegetation; fixed thresholds on raw DN). March 2000 (dry season) vs December 2010:
+# mostly seasonal green-up, which the land-cover model above does not separate.
+rm -f demo/landsat_change_ndvi.tif demo/landsat_change_ndvi.tif.aux.xml demo/landsat_stats_ndvi.gpkg
+target/release/terratile change "$LS/lt05_2000.tif" "$LS/lt5_2010.tif" -m models/ndvi-classes/model.onnx \
+  --stats-tile 32 -o demo/landsat_change_ndvi.tif --db demo/landsat_stats_ndvi.gpkg
+target/release/terratile report --db demo/landsat_stats_ndvi.gpkg
+/usr/bin/python3 scripts/quicklook.py demo/landsat_change_ndvi.tif demo/landsat_change_ndvi.png \
+  --rgb "$LS/lt5_2010.tif" --rgb-bands 3,2,1 \
+  --title "Landsat 5, 2000-03-09 -> 2010-12-18: change of NDVI classes (terratile)"
+echo "demo: wrote demo/landsat_change_ndvi.tif (+ .png) and demo/landsat_stats_ndvi.gpkg"
+
+# How the land-cover model transfers: its class shares on each demo scene against MODIS
+# MCD12C1 (2019, 0.05 degree IGBP classes mapped onto the 7 classes).
+/usr/bin/python3 scripts/modis_transfer.py | tee demo/modis_transfer.md

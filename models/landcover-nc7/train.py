@@ -59,6 +59,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import features as fx  # noqa: E402
 from common import (BAND_NAMES, CLASS_COLORS, CLASS_NAMES, DEFAULT_DATA, HERE, NCLS,  # noqa: E402
                     confusion, load_scene, metrics, rect_mask, standardise)
 
@@ -121,8 +122,16 @@ class UNet(nn.Module):
     size: any H, W. pix > 0: a full-resolution per-pixel path (two 1x1 convolutions on the
     input) concatenated with the last decoder block's output before the 1x1 head."""
 
-    def __init__(self, cin=6, ncls=NCLS, c=16, levels=3, up="nearest", pix=0):
+    def __init__(self, cin=6, ncls=NCLS, c=16, levels=3, up="nearest", pix=0, pre=None):
         super().__init__()
+        # pre: None, or (mean[6], std[6], imean[6], istd[6]): the 6 spectral indices of
+        # features.py are computed from the de-standardised bands, standardised with
+        # imean/istd and appended to the input (6 -> 12 channels) inside the network
+        self.pre = pre
+        if pre is not None:
+            cin = 6 + len(fx.INDEX_PAIRS)
+            for k, v in zip(("p_mean", "p_std", "p_imean", "p_istd"), pre):
+                self.register_buffer(k, torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1))
         ch = [c * 2 ** i for i in range(levels)]
         ch.append(ch[-1] if levels == 3 else 2 * ch[-1])   # levels=3: the original widths
         self.ch, self.up, self.pix = ch, up, pix
@@ -135,7 +144,15 @@ class UNet(nn.Module):
                 nn.Conv2d(pix, pix, 1, bias=False), nn.BatchNorm2d(pix), nn.ReLU(inplace=True))
         self.head = nn.Conv2d(ch[0] + pix, ncls, 1)
 
+    def indices(self, x):
+        raw = x * self.p_std + self.p_mean
+        num = torch.stack([raw[:, a] - raw[:, b] for a, b in fx.INDEX_PAIRS], 1)
+        den = torch.stack([raw[:, a] + raw[:, b] + 1 for a, b in fx.INDEX_PAIRS], 1)
+        return num / den.abs()
+
     def forward(self, x):
+        if self.pre is not None:
+            x = torch.cat([x, (self.indices(x) - self.p_imean) / self.p_istd], 1)
         inp = x
         skips = []
         for e in self.enc:
@@ -188,6 +205,16 @@ def export_onnx(model, path, props, doc):
         return conv_bn_relu(x, s[3], s[4])
 
     x = "input"
+    if model.pre is not None:
+        b = fx.Builder("pre")
+        base = fx.base_channels(b, "input", model.pre[0], model.pre[1])
+        sc = np.concatenate([np.ones(6), 1 / np.asarray(model.pre[3], np.float64)]).astype(np.float32)
+        of = np.concatenate([np.zeros(6), -np.asarray(model.pre[2], np.float64) / np.asarray(model.pre[3], np.float64)]).astype(np.float32)
+        x = b.op("Add", [b.op("Mul", [base, b.const(sc.reshape(1, -1, 1, 1), "isc")]),
+                         b.const(of.reshape(1, -1, 1, 1), "iof")], "prein")
+        nodes += b.nodes
+        inits += b.inits
+    x0 = x
     skips = []
     for e in model.enc:
         x = blk(x, e)
@@ -210,7 +237,7 @@ def export_onnx(model, path, props, doc):
         nodes.append(helper.make_node("Concat", [up, s], [cat], axis=1))
         x = blk(cat, d)
     if model.pix:
-        p = conv_bn_relu("input", model.pixnet[0], model.pixnet[1])
+        p = conv_bn_relu(x0, model.pixnet[0], model.pixnet[1])
         p = conv_bn_relu(p, model.pixnet[3], model.pixnet[4])
         cat = name("cat")
         nodes.append(helper.make_node("Concat", [x, p], [cat], axis=1))
@@ -279,6 +306,15 @@ def main():
     ap.add_argument("--pix", type=int, default=16, help="width of the full-resolution 1x1 path (0: none)")
     ap.add_argument("--wd", type=float, default=1e-3, help="AdamW weight decay")
     ap.add_argument("--smooth", type=float, default=0.1, help="label smoothing")
+    ap.add_argument("--indices", action="store_true",
+                    help="append the 6 spectral indices of features.py (computed in the graph) to the input")
+    ap.add_argument("--balance", default="none", choices=["none", "sqrt", "balanced"],
+                    help="class weights of the loss from the train label counts")
+    ap.add_argument("--sparse-weight", type=float, default=0.0,
+                    help="extra loss weight of the train-block pixels of landsat96_labelled_pixels.tif")
+    ap.add_argument("--jitter", type=float, default=0.0,
+                    help="augmentation: per-crop, per-band gain 1 +- jitter and offset +- jitter*std on "
+                         "the raw values (0: off)")
     ap.add_argument("--cv-folds", type=int, default=0,
                     help="spatial cross-validation over the train blocks: number of folds (0: off)")
     ap.add_argument("--cv-fold", type=int, default=0,
@@ -322,14 +358,44 @@ def main():
     xin = standardise(raw, valid, mean, std)          # what terratile feeds (0 = nodata)
     xtr = xin * train_m[None]                          # val/test pixels -> 0 in training input
     ytr = np.where(train_m & scored, lab, -1)
+    wmap = np.ones(lab.shape, np.float32)
+    if args.sparse_weight:
+        from osgeo import gdal
+        sp = gdal.Open(os.path.join(args.data, "landsat96_labelled_pixels.tif")).ReadAsArray()
+        spm = (sp >= 1) & (sp <= NCLS) & train_m & scored
+        ytr = np.where(spm, sp.astype(np.int64) - 1, ytr)
+        wmap += args.sparse_weight * spm
+        print(f"sparse labels: {int(spm.sum())} train pixels, weight 1 + {args.sparse_weight}")
+    ncount = np.bincount(ytr[ytr >= 0], minlength=NCLS).astype(float)
+    if args.balance == "none":
+        cw = np.ones(NCLS)
+    elif args.balance == "sqrt":
+        cw = np.where(ncount > 0, np.sqrt(ncount.max() / np.maximum(ncount, 1)), 0)
+    else:
+        cw = np.where(ncount > 0, ncount.sum() / (NCLS * np.maximum(ncount, 1)), 0)
+    cw = cw / (cw[ytr[ytr >= 0]].mean())
+    print("class weights", np.round(cw, 3).tolist())
+    pre = None
+    if args.indices:
+        rawv = (xin * np.asarray(std, np.float32)[:, None, None] + np.asarray(mean, np.float32)[:, None, None])
+        sel = train_m & valid_all
+        ii = np.stack([(rawv[a] - rawv[b])[sel] / np.abs(rawv[a] + rawv[b] + 1)[sel] for a, b in fx.INDEX_PAIRS])
+        imean = [round(float(v), 5) for v in ii.mean(1)]
+        istd = [round(float(v), 5) for v in ii.std(1)]
+        pre = (mean, std, imean, istd)
+        print("index mean", imean, "std", istd)
     P = args.crop
     xpad = np.zeros((6, h + 2 * P, w + 2 * P), np.float32)
     xpad[:, P:P + h, P:P + w] = xtr
     ypad = np.full((h + 2 * P, w + 2 * P), -1, np.int64)
     ypad[P:P + h, P:P + w] = ytr
+    wpad = np.zeros((h + 2 * P, w + 2 * P), np.float32)
+    wpad[P:P + h, P:P + w] = wmap
+    sd = np.asarray(std, np.float32)[:, None, None]
+    mn = np.asarray(mean, np.float32)[:, None, None]
     cy, cx = np.nonzero(ytr >= 0)
 
-    model = UNet(c=args.width, levels=args.levels, up=args.up, pix=args.pix)
+    model = UNet(c=args.width, levels=args.levels, up=args.up, pix=args.pix, pre=pre)
     nparams = sum(p.numel() for p in model.parameters())
     print("params", nparams)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
@@ -339,7 +405,7 @@ def main():
     log = []
     run = 0.0
     for it in range(1, args.iters + 1):
-        xs, ys = [], []
+        xs, ys, ws = [], [], []
         idx = rng.integers(0, len(cy), args.batch)
         for i in idx:
             # a crop containing the chosen train pixel at a random position
@@ -347,15 +413,30 @@ def main():
             ox = cx[i] + P - rng.integers(0, args.crop)
             xc = xpad[:, oy:oy + args.crop, ox:ox + args.crop]
             yc = ypad[oy:oy + args.crop, ox:ox + args.crop]
+            wc = wpad[oy:oy + args.crop, ox:ox + args.crop]
+            if args.jitter:
+                # raw' = raw * gain + offset per band; zeros (nodata / not train) stay zero
+                nz = (xc != 0).any(0, keepdims=True)
+                g = 1 + rng.uniform(-args.jitter, args.jitter, (6, 1, 1)).astype(np.float32)
+                o = (rng.uniform(-args.jitter, args.jitter, (6, 1, 1)) * sd).astype(np.float32)
+                xc = np.where(nz, ((xc * sd + mn) * g + o - mn) / sd, 0).astype(np.float32)
             r = int(rng.integers(0, 4))
-            xc, yc = np.rot90(xc, r, (1, 2)), np.rot90(yc, r)
+            xc, yc, wc = np.rot90(xc, r, (1, 2)), np.rot90(yc, r), np.rot90(wc, r)
             if rng.integers(0, 2):
-                xc, yc = xc[:, :, ::-1], yc[:, ::-1]
+                xc, yc, wc = xc[:, :, ::-1], yc[:, ::-1], wc[:, ::-1]
             xs.append(np.ascontiguousarray(xc))
             ys.append(np.ascontiguousarray(yc))
+            ws.append(np.ascontiguousarray(wc))
         xb = torch.from_numpy(np.stack(xs))
         yb = torch.from_numpy(np.stack(ys))
-        loss = F.cross_entropy(model(xb), yb, ignore_index=-1, label_smoothing=args.smooth)
+        wb = torch.from_numpy(np.stack(ws))
+        if args.balance == "none" and not args.sparse_weight:
+            loss = F.cross_entropy(model(xb), yb, ignore_index=-1, label_smoothing=args.smooth)
+        else:
+            ce = F.cross_entropy(model(xb), yb, ignore_index=-1, label_smoothing=args.smooth,
+                                 weight=torch.tensor(cw, dtype=torch.float32), reduction="none")
+            wv = wb * (yb >= 0) * torch.tensor(cw, dtype=torch.float32)[yb.clamp(min=0)]
+            loss = (ce * wb).sum() / wv.sum().clamp(min=1e-6)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -378,7 +459,9 @@ def main():
           f"{train_s:.0f} s")
 
     desc = (f"U-Net ({args.levels} max-poolings, widths {model.ch}, BatchNorm folded, {args.up} upsampling"
-            + (f", full-resolution 1x1 path of width {args.pix}" if args.pix else "") + "), "
+            + (f", full-resolution 1x1 path of width {args.pix}" if args.pix else "")
+            + (", input + 6 spectral indices computed in the graph (" + ", ".join(fx.INDEX_NAMES) + ")"
+               if args.indices else "") + "), "
             f"{nparams} parameters; 7-class land cover from Landsat 7 ETM+ bands 1,2,3,4,5,7 at 28.5 m. "
             "Input: raw band values standardised ((raw - mean) / std), 0 for nodata. "
             "Output: logits, channel i = strata class i+1.")
