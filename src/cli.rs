@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::change::ChangeOptions;
-use terratile::infer::Device;
 use terratile::commands::inspect::InspectOptions;
+use terratile::infer::Device;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::SegmentOptions;

@@ -22,9 +22,8 @@ pub const WARPED_NODATA: u16 = u16::MAX;
 /// the comparison pixels (coarsening): then mode.
 pub fn choose_resampling(after: &RasterInfo, grid: &CompareGrid) -> Result<Resampling> {
     let mut g = after.grid.clone();
-    g.geo_transform.get_or_insert(crate::raster::GeoTransform([
-        0.0, 1.0, 0.0, 0.0, 0.0, -1.0,
-    ]));
+    g.geo_transform
+        .get_or_insert(crate::raster::GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]));
     let (mut xs, mut ys) = g.outline(8).expect("georeferenced above");
     let ct = CoordTransform::new(
         &srs(&after.path, &after.grid.crs_wkt)?,

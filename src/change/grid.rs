@@ -79,15 +79,16 @@ pub fn intersect(before: &RasterInfo, after: &RasterInfo) -> Result<CompareGrid>
             ),
         )
     })?;
-    ct.transform_coords(&mut xs, &mut ys, &mut []).gdal_err(|t| {
-        Error::mismatch(
-            &after.path,
-            format!(
-                "its footprint cannot be transformed to the CRS of {} ({t})",
-                before.path.display()
-            ),
-        )
-    })?;
+    ct.transform_coords(&mut xs, &mut ys, &mut [])
+        .gdal_err(|t| {
+            Error::mismatch(
+                &after.path,
+                format!(
+                    "its footprint cannot be transformed to the CRS of {} ({t})",
+                    before.path.display()
+                ),
+            )
+        })?;
     let fold = |v: &[f64], f: fn(f64, f64) -> f64, init| v.iter().copied().fold(init, f);
     let (xmin, xmax) = (
         fold(&xs, f64::min, f64::INFINITY),

@@ -74,7 +74,6 @@ pub fn classes_of(
     Ok((names, colors))
 }
 
-
 /// Names and colours of the N*N change codes.
 pub fn change_legend(names: &[String], colors: &[[u8; 3]]) -> (Vec<String>, Vec<[u8; 3]>) {
     let n = names.len();

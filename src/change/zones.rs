@@ -137,7 +137,9 @@ impl Zones {
         let (w, h) = (block.width_px, block.height_px);
         let gt = block
             .geo_transform
-            .ok_or_else(|| Error::Internal("zones burnt into a grid without a geotransform".into()))?
+            .ok_or_else(|| {
+                Error::Internal("zones burnt into a grid without a geotransform".into())
+            })?
             .0;
         let e = |e: gdal::errors::GdalError| {
             Error::input(

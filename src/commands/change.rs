@@ -13,9 +13,12 @@ use crate::store::{ClassAreaRecord, RunRecord, TransitionRecord};
 
 /// Runs `change`, logging it to `db` when given; returns the statistics and the run id.
 pub fn run(opts: &ChangeOptions, db: Option<&Path>) -> Result<(ChangeStats, Option<i64>)> {
-    logged(db, &opts.output, || change(opts), |s, started, finished| {
-        record(opts, s, started, finished)
-    })
+    logged(
+        db,
+        &opts.output,
+        || change(opts),
+        |s, started, finished| record(opts, s, started, finished),
+    )
 }
 
 /// The record of a change run.
@@ -84,7 +87,7 @@ pub fn record(
         finished,
         output: opts.output.clone(),
         class_names: s.class_names.clone(),
-        pixel_area_m2: s.pixel_area_m2,
+        area_method: Some(s.area_method),
         valid_px: s.valid_px,
         valid_area_m2: s.valid_area_m2,
         models,
@@ -95,4 +98,3 @@ pub fn record(
         zones: s.zones.clone(),
     })
 }
-

@@ -13,9 +13,12 @@ use crate::store::{ClassAreaRecord, RunRecord};
 
 /// Runs `segment`, logging it to `db` when given; returns the summary and the run id.
 pub fn run(opts: &SegmentOptions, db: Option<&Path>) -> Result<(Summary, Option<i64>)> {
-    logged(db, &opts.output, || segment(opts), |s, started, finished| {
-        record(opts, s, started, finished)
-    })
+    logged(
+        db,
+        &opts.output,
+        || segment(opts),
+        |s, started, finished| record(opts, s, started, finished),
+    )
 }
 
 /// The record of a segment run: its class areas from the written class map.
@@ -26,7 +29,7 @@ pub fn record(
     finished: String,
 ) -> Result<RunRecord> {
     let areas = ClassMap::open(&opts.output)?.class_areas(s.class_names.len())?;
-    let (px, m2, pixel_area_m2) = (areas.pixels, areas.area_m2, areas.pixel_area_m2);
+    let (px, m2, area_method) = (areas.pixels, areas.area_m2, areas.method);
     let valid_area_m2 = m2.iter().sum();
     let class_areas = (0..s.class_names.len())
         .map(|c| ClassAreaRecord {
@@ -47,7 +50,7 @@ pub fn record(
         finished,
         output: opts.output.clone(),
         class_names: s.class_names.clone(),
-        pixel_area_m2,
+        area_method: Some(area_method),
         valid_px: px.iter().sum(),
         valid_area_m2,
         models: models(
@@ -65,4 +68,3 @@ pub fn record(
         zones: Vec::new(),
     })
 }
-

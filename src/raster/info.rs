@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use gdal::raster::ColorInterpretation;
-use gdal::Metadata;
 use gdal::Dataset;
+use gdal::Metadata;
 
 use super::grid::{GeoTransform, PixelGrid};
 use crate::error::{gdal_text, Error, GdalContext, Result};

@@ -174,14 +174,28 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         class_colors: info.class_colors.clone(),
         confidence: opts.confidence,
         threads,
-        metadata: metadata::of_run(opts, &plan, work.resample.as_ref(), on_input_grid, mask.as_ref()),
+        metadata: metadata::of_run(
+            opts,
+            &plan,
+            work.resample.as_ref(),
+            on_input_grid,
+            mask.as_ref(),
+        ),
     };
     let final_spec = OutputSpec {
         path: opts.output.clone(),
         grid: raster.grid.clone(),
         ..spec.clone()
     };
-    let done = pipeline::run(opts, &mut engine, &plan, &grid, &work.path, mask.as_ref(), spec)?;
+    let done = pipeline::run(
+        opts,
+        &mut engine,
+        &plan,
+        &grid,
+        &work.path,
+        mask.as_ref(),
+        spec,
+    )?;
     if let (Some(m), Some(mk)) = (&opts.mask_model, &mask) {
         notes.push(format!(
             "{}: {} px ({:.1}% of the grid) masked as {}",

@@ -199,7 +199,6 @@ pub fn choose_bands(
     Ok((data, BandSource::FirstBands))
 }
 
-
 pub(crate) fn join(v: &[usize]) -> String {
     v.iter()
         .map(|b| b.to_string())

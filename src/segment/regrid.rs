@@ -64,7 +64,10 @@ pub fn model_grid(
         if opts.model_grid {
             "; output on the model grid (--model-grid)".to_string()
         } else {
-            format!("; output on the input grid ({})", r.back_method().gdal_name())
+            format!(
+                "; output on the input grid ({})",
+                r.back_method().gdal_name()
+            )
         }
     ));
     Ok(Work {

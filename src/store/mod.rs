@@ -23,12 +23,14 @@ use sha2::{Digest, Sha256};
 
 use crate::change::{TileStat, ZoneStat};
 use crate::error::{Error, Result};
+use crate::raster::AreaMethod;
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from version `i`
 /// to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../schemas/migrations/0001_base.sql"),
     include_str!("../../schemas/migrations/0002_zones.sql"),
+    include_str!("../../schemas/migrations/0004_area_method.sql"),
 ];
 
 /// The schema version this build writes.
@@ -92,7 +94,8 @@ pub struct RunRecord {
     pub finished: String,
     pub output: PathBuf,
     pub class_names: Vec<String>,
-    pub pixel_area_m2: Option<f64>,
+    /// How the pixel areas were measured.
+    pub area_method: Option<AreaMethod>,
     pub valid_px: u64,
     pub valid_area_m2: f64,
     pub models: Vec<ModelRecord>,
@@ -290,7 +293,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
         tx.execute(
-            "INSERT INTO runs (command, parameters, tool_version, started, finished, status, class_count, pixel_area_m2, valid_px, valid_area_m2, output)
+            "INSERT INTO runs (command, parameters, tool_version, started, finished, status, class_count, area_method, valid_px, valid_area_m2, output)
              VALUES (?1, ?2, ?3, ?4, ?5, 'ok', ?6, ?7, ?8, ?9, ?10)",
             params![
                 run.command,
@@ -299,7 +302,7 @@ impl Store {
                 run.started,
                 run.finished,
                 run.class_names.len() as i64,
-                run.pixel_area_m2,
+                run.area_method.map(AreaMethod::code),
                 run.valid_px as i64,
                 run.valid_area_m2,
                 run.output.display().to_string(),
@@ -527,14 +530,15 @@ pub fn utc_now() -> String {
 
 /// The sha256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e))?;
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e)
+    })?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e))?;
+        let n = f.read(&mut buf).map_err(|e| {
+            Error::input(path, format!("cannot read it to checksum it: {e}")).caused_by(e)
+        })?;
         if n == 0 {
             break;
         }
@@ -542,4 +546,3 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
-

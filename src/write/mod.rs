@@ -83,8 +83,11 @@ impl ClassWriter {
         ]);
         let (cols, rows) = (w.spec.grid.width_px, w.spec.grid.height_px);
         let create_err = |e: gdal::errors::GdalError| {
-            Error::output(&path, format!("cannot create the output: {}", gdal_text(&e)))
-                .caused_by(e)
+            Error::output(
+                &path,
+                format!("cannot create the output: {}", gdal_text(&e)),
+            )
+            .caused_by(e)
         };
         let mut ds = if w.spec.wide() {
             driver
