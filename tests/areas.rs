@@ -24,8 +24,13 @@ const TOLERANCE: f64 = 1e-3;
 /// `gdal_translate -a_srs SRS -a_ullr`: the same pixels laid over other coordinates.
 fn relabel(src: &Path, dst: &Path, srs: &str, ulx: f64, uly: f64) {
     let gt = Dataset::open(src).unwrap().geo_transform().unwrap();
+    relabel_px(src, dst, srs, ulx, uly, gt[1]);
+}
+
+/// [`relabel`] with square pixels of `px` CRS units.
+fn relabel_px(src: &Path, dst: &Path, srs: &str, ulx: f64, uly: f64, px: f64) {
     let (w, h) = Dataset::open(src).unwrap().raster_size();
-    let c: Vec<String> = [ulx, uly, ulx + w as f64 * gt[1], uly + h as f64 * gt[5]]
+    let c: Vec<String> = [ulx, uly, ulx + w as f64 * px, uly - h as f64 * px]
         .iter()
         .map(|v| format!("{v:.6}"))
         .collect();
@@ -182,6 +187,21 @@ fn areas_match_a_geodesic_truth_in_every_crs() {
     relabel(&utm, &utm_60n, "EPSG:32633", 500_000.0, 6_650_000.0);
     let merc_60n = dir.join("merc_60n_3857.tif");
     warp(&utm_60n, &merc_60n, "EPSG:3857");
+    // the same pixels 300 m wide (a 30 km map: the lattice has cells of 6 px, so pixel
+    // areas are interpolated across 17 x 17 cells), at 60 N and at UTM's zone edge
+    let utm_60n_300 = dir.join("utm33_60n_300m.tif");
+    relabel_px(
+        &utm,
+        &utm_60n_300,
+        "EPSG:32633",
+        500_000.0,
+        6_650_000.0,
+        300.0,
+    );
+    let merc_60n_300 = dir.join("merc_60n_300m_3857.tif");
+    warp(&utm_60n_300, &merc_60n_300, "EPSG:3857");
+    let utm_edge_300 = dir.join("utm37_edge_300m.tif");
+    relabel_px(&utm, &utm_edge_300, "EPSG:32637", 831_500.0, gt[3], 300.0);
     let merc = dir.join("merc_3857.tif");
     warp(&utm, &merc, "EPSG:3857");
     let albers = dir.join("albers.tif");
@@ -205,6 +225,8 @@ fn areas_match_a_geodesic_truth_in_every_crs() {
         ("UTM 33N (60 N)", &utm_60n),
         ("EPSG:3857 (6.8 N)", &merc),
         ("EPSG:3857 (60 N)", &merc_60n),
+        ("UTM 37N (edge, 300 m)", &utm_edge_300),
+        ("EPSG:3857 (60N, 300m)", &merc_60n_300),
         ("Albers equal-area", &albers),
         ("EPSG:2264 (ftUS)", &ftus),
         ("EPSG:4326", &geographic),
