@@ -1,9 +1,11 @@
 //! The hot loop of `change`: counting transitions of a 4096 x 256 px block (one row of
-//! statistics tiles) into the matrix, the tiles and the change codes.
+//! statistics tiles) into the matrix, the tiles and the change codes, with one pixel area
+//! per block of 16 columns of a row (a projected CRS's ground areas).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use terratile::change::count::{Block, Counter};
+use terratile::raster::area::LATTICE_BLOCK_PX;
 
 fn bench(c: &mut Criterion) {
     let (w, h) = (4096usize, 256usize);
@@ -30,7 +32,9 @@ fn bench(c: &mut Criterion) {
             })
             .collect();
         let zones: Vec<u32> = (0..w * h).map(|i| ((i % w) / 1024) as u32).collect();
-        let areas = vec![900.0; h];
+        let areas: Vec<f64> = (0..h * w.div_ceil(LATTICE_BLOCK_PX))
+            .map(|i| 900.0 + (i % 97) as f64 * 1e-3)
+            .collect();
         let mut codes = vec![0u16; w * h];
         g.bench_function(format!("4096x256 block, {classes} classes, 3 zones"), |b| {
             let mut k = Counter::new(classes, 3, w, 256, u16::MAX);
@@ -42,7 +46,8 @@ fn bench(c: &mut Criterion) {
                     after: &after,
                     after_nodata: u16::MAX,
                     zones: Some(&zones),
-                    row_area_m2: &areas,
+                    area_block_px: LATTICE_BLOCK_PX,
+                    area_m2: &areas,
                 };
                 k.add_block(black_box(&block), &mut codes).unwrap();
             });

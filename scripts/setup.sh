@@ -16,6 +16,7 @@ DL="$CACHE/downloads"
 ONNX_VERSION=1.17.0
 NUMPY_VERSION=2.2.6   # has cp311 manylinux wheels (Debian 12's python is 3.11)
 ORT_VERSION=1.31.1
+PYPROJ_VERSION=3.7.1   # has a cp311 manylinux wheel; for the geodesic truth of tests/area_truth.py
 
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
 say() { echo "setup.sh: $*"; }
@@ -26,8 +27,11 @@ say() { echo "setup.sh: $*"; }
 # python3-qgis (QGIS 3.22): the real-client test (tests/qgis.rs, tests/qgis_client.py)
 # opens every output with QGIS's own API. Measured on Debian 12: 196 packages, 164 MB
 # downloaded, 636 MB on disk, 3 min 14 s to install (2 loaded cores, with recommends).
+# libclang-dev: proj-sys generates its PROJ bindings with bindgen, which needs clang's
+# own headers (stddef.h)
 APT_PKGS=(libgdal-dev libproj-dev libsqlite3-dev pkg-config gdal-bin python3 python3-venv
-          python3-gdal python3-matplotlib python3-numpy build-essential time python3-qgis)
+          python3-gdal python3-matplotlib python3-numpy build-essential time python3-qgis
+          libclang-dev)
 SUDO_CMD=""
 [[ $(id -u) -eq 0 ]] || SUDO_CMD=sudo
 missing=()
@@ -89,6 +93,18 @@ if ! venv_ok; then
   "$VENV/bin/pip" install -q --disable-pip-version-check \
     "onnx==$ONNX_VERSION" "numpy==$NUMPY_VERSION" || die "pip install onnx/numpy into $VENV failed"
   venv_ok || die "venv $VENV still lacks onnx==$ONNX_VERSION / numpy==$NUMPY_VERSION"
+fi
+# pyproj for the area tests' geodesic truth (tests/area_truth.py), added to the venv
+# above when missing, so an existing venv is kept
+if ! "$VENV/bin/python" - "$PYPROJ_VERSION" <<'EOF' >/dev/null 2>&1; then
+import sys
+from importlib.metadata import version
+assert version("pyproj") == sys.argv[1]
+import pyproj  # noqa: F401
+EOF
+  say "installing pyproj==$PYPROJ_VERSION into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --only-binary=:all: "pyproj==$PYPROJ_VERSION" \
+    || die "pip install pyproj==$PYPROJ_VERSION into $VENV failed"
 fi
 PY="$VENV/bin/python"
 

@@ -99,6 +99,11 @@ fn migration_from_schema_1_keeps_rows() {
         0,
         "migration 2 ran"
     );
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM runs WHERE area_method IS NULL"),
+        1,
+        "migration 0004 ran; the old run's areas were planar"
+    );
     assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 2);
     assert_eq!(
         count(
@@ -113,6 +118,16 @@ fn migration_from_schema_1_keeps_rows() {
     let r = report_json(&db, Some(1));
     assert_eq!(r["classes"][1]["name"], "sea");
     assert_eq!(r["valid_px"], 3);
+    assert_eq!(r["pixel_area_m2"], 900.0);
+    assert!(r["area_method"].is_null());
+    let t = terratile(&[&"report", &"--db", &db, &"--run", &"1"]);
+    assert!(
+        String::from_utf8_lossy(&t.stdout).contains("areas: planar pixel areas in the CRS"),
+        "an old run says its areas were planar"
+    );
+    let r2 = report_json(&db, Some(2));
+    assert_eq!(r2["area_method"], "geodesic-footprints");
+    assert!(r2["pixel_area_m2"].is_null());
 }
 
 #[test]
@@ -243,12 +258,22 @@ fn segment_db_logs_its_run_and_class_areas() {
     assert_eq!(r["run"]["command"], "segment");
     assert_eq!(r["dates"], serde_json::json!(["classes"]));
     let classes = read_band(&out, 1);
+    // ground areas: 30 m UTM pixels 0.8 degrees off the central meridian cover a little
+    // more than the plane's 900 m2, and their area varies by about 1e-5 over the scene
+    assert_eq!(r["area_method"], "geodesic-footprints");
+    let ground_px_m2 = r["valid_area_m2"].as_f64().unwrap() / r["valid_px"].as_f64().unwrap();
+    assert!(
+        ground_px_m2 > 900.0 && ground_px_m2 < 900.0 * 1.001,
+        "{ground_px_m2}"
+    );
     for c in r["classes"].as_array().unwrap() {
         let k = c["class"].as_u64().unwrap() as u16;
         let px = classes.iter().filter(|v| **v == k).count() as u64;
         assert_eq!(c["dates"]["classes"]["pixels"].as_u64().unwrap(), px);
+        let m2 = c["dates"]["classes"]["area_m2"].as_f64().unwrap();
         assert!(
-            (c["dates"]["classes"]["area_m2"].as_f64().unwrap() - px as f64 * 900.0).abs() < 1e-6
+            (m2 - px as f64 * ground_px_m2).abs() <= 1e-4 * m2,
+            "class {k}: {m2} m2 for {px} px"
         );
     }
     assert_eq!(r["transitions"].as_array().unwrap().len(), 0);
@@ -275,6 +300,7 @@ fn report_formats_agree() {
         "valid_px",
         "valid_area_m2",
         "pixel_area_m2",
+        "area_method",
         "dates",
         "classes",
         "transitions",

@@ -83,7 +83,7 @@ pub fn compare(
     let mut abuf = vec![0u16; block_px];
     let mut codes = vec![0u16; block_px];
     let mut zbuf = vec![0u32; if nz > 0 { block_px } else { 0 }];
-    let mut row_area_m2 = Vec::with_capacity(tile_px);
+    let mut area_m2 = Vec::new();
     for (tile_row, y0) in (0..h).step_by(tile_px).enumerate() {
         if cancel::requested() {
             return Err(Error::Interrupted(output.to_path_buf())); // the writer's drop cleans up
@@ -112,8 +112,7 @@ pub fn compare(
         if let Some(z) = zones {
             z.burn(&grid.grid.window(0, y0, w, bh), &mut zbuf[..len])?;
         }
-        row_area_m2.clear();
-        row_area_m2.extend((y0..y0 + bh).map(|y| pixel_area.row_m2(y)));
+        pixel_area.fill_blocks(y0, bh, &mut area_m2);
         let block = count::Block {
             width: w,
             before: bb,
@@ -121,7 +120,8 @@ pub fn compare(
             after: ab,
             after_nodata: align::WARPED_NODATA,
             zones: if nz > 0 { Some(&zbuf[..len]) } else { None },
-            row_area_m2: &row_area_m2,
+            area_block_px: pixel_area.block_px(),
+            area_m2: &area_m2,
         };
         counter.add_block(&block, cb).map_err(|bad| {
             Error::input(
@@ -195,7 +195,7 @@ pub fn compare(
         matrix_area_m2,
         valid_px,
         valid_area_m2,
-        pixel_area_m2: pixel_area.constant_m2(),
+        area_method: pixel_area.method(),
         tiles,
         zones: (0..nz)
             .map(|z| ZoneStat {

@@ -16,8 +16,11 @@ pub struct Block<'a> {
     pub after_nodata: u16,
     /// Zone index + 1 per pixel (0: no zone), when there are zones.
     pub zones: Option<&'a [u32]>,
-    /// The area of one pixel of each row of the block.
-    pub row_area_m2: &'a [f64],
+    /// Columns per area block (see [`crate::raster::PixelArea::fill_blocks`]).
+    pub area_block_px: usize,
+    /// The area of each pixel of each area block: `area_m2[r * blocks + j]` for row `r`
+    /// and columns `j * area_block_px ..`, `blocks = width.div_ceil(area_block_px)`.
+    pub area_m2: &'a [f64],
 }
 
 /// A value that is neither nodata nor a class index.
@@ -119,57 +122,61 @@ impl Counter {
             t.sparse.clear();
         }
         let w = b.width;
-        for (r, &row_m2) in b.row_area_m2.iter().enumerate() {
+        let ab = b.area_block_px.max(1);
+        let blocks = w.div_ceil(ab).max(1);
+        for (r, row_m2) in b.area_m2.chunks_exact(blocks).enumerate() {
             let row = r * w;
             let (bs, as_, cs) = (
                 &b.before[row..row + w],
                 &b.after[row..row + w],
                 &mut codes[row..row + w],
             );
-            for c in 0..w {
-                let (bv, av) = (bs[c], as_[c]);
-                if !bv.is_finite() || b.before_nodata == Some(bv) || av == b.after_nodata {
-                    cs[c] = self.nodata;
-                    continue;
-                }
-                if bv < 0.0 || bv.fract() != 0.0 || bv as usize >= n {
-                    return Err(BadValue {
-                        in_before: true,
-                        value: bv,
-                        x: c,
-                        y: r,
-                    });
-                }
-                if av as usize >= n {
-                    return Err(BadValue {
-                        in_before: false,
-                        value: av as f64,
-                        x: c,
-                        y: r,
-                    });
-                }
-                let (f, t) = (bv as usize, av as usize);
-                let code = f * n + t;
-                cs[c] = code as u16;
-                self.matrix_px[code] += 1;
-                self.matrix_area_m2[code] += row_m2;
-                if let Some(z) = b.zones {
-                    let z = z[row + c] as usize;
-                    if z > 0 {
-                        let k = (z - 1) * nn + code;
-                        self.zone_px[k] += 1;
-                        self.zone_area_m2[k] += row_m2;
+            for (j, &px_m2) in row_m2.iter().enumerate() {
+                for c in j * ab..((j + 1) * ab).min(w) {
+                    let (bv, av) = (bs[c], as_[c]);
+                    if !bv.is_finite() || b.before_nodata == Some(bv) || av == b.after_nodata {
+                        cs[c] = self.nodata;
+                        continue;
                     }
-                }
-                let ta = &mut self.tiles[c / self.tile_px];
-                ta.valid_px += 1;
-                if f != t {
-                    ta.changed_px += 1;
-                    ta.changed_area_m2 += row_m2;
-                    if ta.dense.is_empty() {
-                        *ta.sparse.entry(code as u32).or_default() += 1;
-                    } else {
-                        ta.dense[code] += 1;
+                    if bv < 0.0 || bv.fract() != 0.0 || bv as usize >= n {
+                        return Err(BadValue {
+                            in_before: true,
+                            value: bv,
+                            x: c,
+                            y: r,
+                        });
+                    }
+                    if av as usize >= n {
+                        return Err(BadValue {
+                            in_before: false,
+                            value: av as f64,
+                            x: c,
+                            y: r,
+                        });
+                    }
+                    let (f, t) = (bv as usize, av as usize);
+                    let code = f * n + t;
+                    cs[c] = code as u16;
+                    self.matrix_px[code] += 1;
+                    self.matrix_area_m2[code] += px_m2;
+                    if let Some(z) = b.zones {
+                        let z = z[row + c] as usize;
+                        if z > 0 {
+                            let k = (z - 1) * nn + code;
+                            self.zone_px[k] += 1;
+                            self.zone_area_m2[k] += px_m2;
+                        }
+                    }
+                    let ta = &mut self.tiles[c / self.tile_px];
+                    ta.valid_px += 1;
+                    if f != t {
+                        ta.changed_px += 1;
+                        ta.changed_area_m2 += px_m2;
+                        if ta.dense.is_empty() {
+                            *ta.sparse.entry(code as u32).or_default() += 1;
+                        } else {
+                            ta.dense[code] += 1;
+                        }
                     }
                 }
             }
@@ -190,7 +197,8 @@ mod tests {
             after,
             after_nodata: u16::MAX,
             zones: None,
-            row_area_m2: areas,
+            area_block_px: w,
+            area_m2: areas,
         }
     }
 
@@ -218,6 +226,23 @@ mod tests {
         assert_eq!(k.tiles[1].changed_area_m2, 40.0);
         // 0 -> 1 and 2 -> 0 have one pixel each: the lower code wins the tie
         assert_eq!(k.tiles[1].dominant(3), Some((0, 1, 1)));
+    }
+
+    #[test]
+    fn areas_by_column_block() {
+        // 5 x 2 px in blocks of 2 columns: areas 1, 2, 3 on row 0 and 10, 20, 30 on row 1
+        let before = [0.0; 10];
+        let after = [0u16, 1, 1, 1, 1, 0, 0, 0, 0, 1];
+        let mut k = Counter::new(2, 0, 5, 5, 255);
+        let mut codes = [0u16; 10];
+        let areas = [1.0, 2.0, 3.0, 10.0, 20.0, 30.0];
+        let mut b = block_of(&before, &after, &areas, 5);
+        b.area_block_px = 2;
+        k.add_block(&b, &mut codes).unwrap();
+        assert_eq!(k.matrix_px, vec![5, 5, 0, 0]);
+        assert_eq!(k.matrix_area_m2[0], 1.0 + 10.0 + 10.0 + 20.0 + 20.0);
+        assert_eq!(k.matrix_area_m2[1], 1.0 + 2.0 + 2.0 + 3.0 + 30.0);
+        assert_eq!(k.tiles[0].changed_area_m2, 1.0 + 2.0 + 2.0 + 3.0 + 30.0);
     }
 
     #[test]

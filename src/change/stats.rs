@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::grid::CompareGrid;
-use crate::raster::{RasterInfo, Resampling};
+use crate::raster::{AreaMethod, RasterInfo, Resampling};
 use crate::segment::Summary;
 
 /// The figures of one zone (a polygon of `--zones`).
@@ -65,8 +65,8 @@ pub struct ChangeStats {
     pub matrix_area_m2: Vec<f64>,
     pub valid_px: u64,
     pub valid_area_m2: f64,
-    /// The pixel area when it is the same everywhere (projected CRS).
-    pub pixel_area_m2: Option<f64>,
+    /// How the pixel areas were measured.
+    pub area_method: AreaMethod,
     pub tiles: Vec<TileStat>,
     /// Per zone, with `--zones`.
     pub zones: Vec<ZoneStat>,

@@ -88,7 +88,7 @@ pub fn record(
         output: opts.output.clone(),
         class_names: s.class_names.clone(),
         class_colors: s.class_colors.clone(),
-        pixel_area_m2: s.pixel_area_m2,
+        area_method: Some(s.area_method),
         valid_px: s.valid_px,
         valid_area_m2: s.valid_area_m2,
         models,

@@ -29,7 +29,7 @@ pub fn record(
     finished: String,
 ) -> Result<RunRecord> {
     let areas = ClassMap::open(&opts.output)?.class_areas(s.class_names.len())?;
-    let (px, m2, pixel_area_m2) = (areas.pixels, areas.area_m2, areas.pixel_area_m2);
+    let (px, m2, area_method) = (areas.pixels, areas.area_m2, areas.method);
     let valid_area_m2 = m2.iter().sum();
     let class_areas = (0..s.class_names.len())
         .map(|c| ClassAreaRecord {
@@ -51,7 +51,7 @@ pub fn record(
         output: opts.output.clone(),
         class_names: s.class_names.clone(),
         class_colors: Vec::new(),
-        pixel_area_m2,
+        area_method: Some(area_method),
         valid_px: px.iter().sum(),
         valid_area_m2,
         models: models(

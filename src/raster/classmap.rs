@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use gdal::raster::RasterBand;
 use gdal::Dataset;
 
-use super::{open, Legend, PixelArea, RasterInfo};
+use super::{open, AreaMethod, Legend, PixelArea, RasterInfo};
 use crate::error::{Error, GdalContext, Result};
 
 /// An opened class map.
@@ -21,8 +21,8 @@ pub struct ClassMap {
 pub struct ClassAreas {
     pub pixels: Vec<u64>,
     pub area_m2: Vec<f64>,
-    /// The pixel area when it is the same for every pixel (projected CRS).
-    pub pixel_area_m2: Option<f64>,
+    /// How the areas were measured.
+    pub method: AreaMethod,
 }
 
 impl ClassMap {
@@ -60,8 +60,8 @@ impl ClassMap {
         Ok(Legend::of_band(&self.band(1)?))
     }
 
-    /// Pixels and area per class (values `0..classes`; nodata and other values are
-    /// skipped), read in row blocks.
+    /// Pixels and ground area per class (values `0..classes`; nodata and other values
+    /// are skipped), read in row blocks.
     pub fn class_areas(&self, classes: usize) -> Result<ClassAreas> {
         let path = &self.info.path;
         let pa = PixelArea::of_grid(path, &self.info.grid)?;
@@ -72,24 +72,30 @@ impl ClassMap {
         let mut m2 = vec![0f64; classes];
         let block = 256.min(h.max(1));
         let mut buf = vec![0u16; w * block];
+        let ab = pa.block_px();
+        let mut areas = Vec::new();
         for y0 in (0..h).step_by(block) {
             let bh = block.min(h - y0);
             read_u16(&band, path, (0, y0), (w, bh), &mut buf[..w * bh])?;
-            for r in 0..bh {
-                let a = pa.row_m2(y0 + r);
-                for &v in &buf[r * w..(r + 1) * w] {
-                    if nd.is_some_and(|nd| v as f64 == nd) || v as usize >= classes {
-                        continue;
+            pa.fill_blocks(y0, bh, &mut areas);
+            let blocks = w.div_ceil(ab).max(1);
+            for (r, row_m2) in areas.chunks_exact(blocks).enumerate() {
+                for (j, &a) in row_m2.iter().enumerate() {
+                    let cols = r * w + j * ab..r * w + ((j + 1) * ab).min(w);
+                    for &v in &buf[cols] {
+                        if nd.is_some_and(|nd| v as f64 == nd) || v as usize >= classes {
+                            continue;
+                        }
+                        px[v as usize] += 1;
+                        m2[v as usize] += a;
                     }
-                    px[v as usize] += 1;
-                    m2[v as usize] += a;
                 }
             }
         }
         Ok(ClassAreas {
             pixels: px,
             area_m2: m2,
-            pixel_area_m2: pa.constant_m2(),
+            method: pa.method(),
         })
     }
 }

@@ -14,7 +14,7 @@ pub mod info;
 pub mod legend;
 pub mod programs;
 
-pub use area::PixelArea;
+pub use area::{AreaMethod, PixelArea};
 pub use classmap::{ClassAreas, ClassMap};
 pub use grid::{GeoTransform, PixelGrid};
 pub use info::{open, RasterInfo};

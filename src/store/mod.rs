@@ -23,12 +23,14 @@ use sha2::{Digest, Sha256};
 
 use crate::change::{TileStat, ZoneStat};
 use crate::error::{Error, Result};
+use crate::raster::AreaMethod;
 
 /// The migrations, in order; migration `i` (0-based) takes the schema from version `i`
 /// to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../schemas/migrations/0001_base.sql"),
     include_str!("../../schemas/migrations/0002_zones.sql"),
+    include_str!("../../schemas/migrations/0004_area_method.sql"),
     include_str!("../../schemas/migrations/0005_layer_styles.sql"),
 ];
 
@@ -95,7 +97,8 @@ pub struct RunRecord {
     pub class_names: Vec<String>,
     /// The classes' colours (for the `tile_stats` layer's QGIS style; may be empty).
     pub class_colors: Vec<[u8; 3]>,
-    pub pixel_area_m2: Option<f64>,
+    /// How the pixel areas were measured.
+    pub area_method: Option<AreaMethod>,
     pub valid_px: u64,
     pub valid_area_m2: f64,
     pub models: Vec<ModelRecord>,
@@ -293,7 +296,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
         tx.execute(
-            "INSERT INTO runs (command, parameters, tool_version, started, finished, status, class_count, pixel_area_m2, valid_px, valid_area_m2, output)
+            "INSERT INTO runs (command, parameters, tool_version, started, finished, status, class_count, area_method, valid_px, valid_area_m2, output)
              VALUES (?1, ?2, ?3, ?4, ?5, 'ok', ?6, ?7, ?8, ?9, ?10)",
             params![
                 run.command,
@@ -302,7 +305,7 @@ impl Store {
                 run.started,
                 run.finished,
                 run.class_names.len() as i64,
-                run.pixel_area_m2,
+                run.area_method.map(AreaMethod::code),
                 run.valid_px as i64,
                 run.valid_area_m2,
                 run.output.display().to_string(),

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::Store;
 use crate::error::{Error, Result};
+use crate::raster::AreaMethod;
 
 /// One run as the report shows it.
 #[derive(Debug, Clone)]
@@ -22,7 +23,10 @@ pub struct Report {
     pub parameters: Value,
     pub valid_px: u64,
     pub valid_area_m2: f64,
+    /// The planar pixel area of a run recorded before area methods were (None since).
     pub pixel_area_m2: Option<f64>,
+    /// How the pixel areas were measured ([`AreaMethod::code`]; None: planar, before).
+    pub area_method: Option<String>,
     pub class_names: Vec<String>,
     /// Dates in the order first written ("before", "after"; "classes" for segment).
     pub dates: Vec<String>,
@@ -125,6 +129,14 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
         r => r.map_err(e)?,
     };
     let n = row.9.max(0) as usize;
+    // a database written before schema 3 has no area_method column
+    let area_method: Option<String> = c
+        .query_row(
+            "SELECT area_method FROM runs WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .unwrap_or(None);
     let mut class_names: Vec<String> = (0..n).map(|i| format!("class {i}")).collect();
     let mut dates: Vec<String> = Vec::new();
     let mut areas: Vec<Vec<(u64, f64, f64)>> = Vec::new();
@@ -213,6 +225,7 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
         valid_px: row.6.max(0) as u64,
         valid_area_m2: row.7,
         pixel_area_m2: row.8,
+        area_method,
         class_names,
         dates,
         areas,
@@ -240,14 +253,19 @@ pub fn table(r: &Report) -> String {
         );
     }
     let pixel = match r.pixel_area_m2 {
-        Some(a) => format!("pixel {a:.2} m2"),
-        None => "pixel area varies by row (geographic CRS)".into(),
+        Some(a) => format!(" (pixel {a:.2} m2)"),
+        None => String::new(),
     };
     let _ = writeln!(
         s,
-        "valid: {} px = {:.2} ha ({pixel})",
+        "valid: {} px = {:.2} ha{pixel}",
         r.valid_px,
         r.valid_area_m2 / HA
+    );
+    let _ = writeln!(
+        s,
+        "areas: {}",
+        AreaMethod::describe(r.area_method.as_deref())
     );
     let nw = r
         .class_names
@@ -477,6 +495,7 @@ pub fn to_json(r: &Report) -> Value {
         "valid_px": r.valid_px,
         "valid_area_m2": r.valid_area_m2,
         "pixel_area_m2": r.pixel_area_m2,
+        "area_method": r.area_method,
         "dates": r.dates,
         "classes": classes,
         "transitions": transitions,
