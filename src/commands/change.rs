@@ -13,9 +13,25 @@ use crate::store::{ClassAreaRecord, RunRecord, TransitionRecord};
 
 /// Runs `change`, logging it to `db` when given; returns the statistics and the run id.
 pub fn run(opts: &ChangeOptions, db: Option<&Path>) -> Result<(ChangeStats, Option<i64>)> {
-    logged(db, &opts.output, || change(opts), |s, started, finished| {
-        record(opts, s, started, finished)
-    })
+    let inputs: Vec<&Path> = [
+        &opts.before,
+        &opts.after,
+        &opts.before_classes,
+        &opts.after_classes,
+        &opts.model,
+        &opts.segment.mask_model,
+        &opts.zones,
+    ]
+    .into_iter()
+    .filter_map(|p| p.as_deref())
+    .collect();
+    logged(
+        db,
+        &opts.output,
+        &inputs,
+        || change(opts),
+        |s, started, finished| record(opts, s, started, finished),
+    )
 }
 
 /// The record of a change run.
@@ -95,4 +111,3 @@ pub fn record(
         zones: s.zones.clone(),
     })
 }
-

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::raster::RasterInfo;
 use crate::segment::SegmentOptions;
 use crate::store::{self, ModelRecord, RasterRecord, RunRecord, Store};
-use crate::write::output::remove_with_companions;
+use crate::write::output::{refuse_db_clash, remove_with_companions};
 
 /// A raster as the database records it.
 pub(crate) fn raster_record(role: &str, r: &RasterInfo) -> RasterRecord {
@@ -71,14 +71,19 @@ pub(crate) fn models(
 }
 
 /// Runs `job`, logging its record to `db` when given; returns the job's result and the
-/// run id. When the run cannot be logged its output is removed, so that a failed command
-/// leaves nothing behind.
+/// run id. The database may be neither the output nor a file an input reads (checked
+/// before it is opened). When the run cannot be logged its output is removed, so that a
+/// failed command leaves nothing behind.
 pub(crate) fn logged<T>(
     db: Option<&Path>,
     output: &Path,
+    inputs: &[&Path],
     job: impl FnOnce() -> Result<T>,
     record: impl FnOnce(&T, String, String) -> Result<RunRecord>,
 ) -> Result<(T, Option<i64>)> {
+    if let Some(db) = db {
+        refuse_db_clash(db, output, inputs)?;
+    }
     let mut store = db.map(Store::open).transpose()?;
     let started = store::utc_now();
     let result = job()?;

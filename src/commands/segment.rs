@@ -13,9 +13,22 @@ use crate::store::{ClassAreaRecord, RunRecord};
 
 /// Runs `segment`, logging it to `db` when given; returns the summary and the run id.
 pub fn run(opts: &SegmentOptions, db: Option<&Path>) -> Result<(Summary, Option<i64>)> {
-    logged(db, &opts.output, || segment(opts), |s, started, finished| {
-        record(opts, s, started, finished)
-    })
+    let inputs: Vec<&Path> = [
+        Some(&opts.input),
+        Some(&opts.model),
+        opts.mask_model.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|p| p.as_path())
+    .collect();
+    logged(
+        db,
+        &opts.output,
+        &inputs,
+        || segment(opts),
+        |s, started, finished| record(opts, s, started, finished),
+    )
 }
 
 /// The record of a segment run: its class areas from the written class map.
@@ -65,4 +78,3 @@ pub fn record(
         zones: Vec::new(),
     })
 }
-

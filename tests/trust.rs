@@ -1,0 +1,164 @@
+//! Trust on the user's own data (issue 15): no file a run reads is ever overwritten, the
+//! database never takes the place of a raster, legends are not mixed silently, failed
+//! runs are recorded, and the report and messages read right.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+use terratile::store::sha256_file;
+
+/// A one-band raster of the S2 scene (B02) copied into `dir`, and a VRT over it.
+fn source_and_vrt(dir: &Path) -> (PathBuf, PathBuf) {
+    let src = dir.join("src.tif");
+    std::fs::copy(data("data/s2/s2_B02.tif"), &src).unwrap();
+    let vrt = dir.join("in.vrt");
+    tool("gdalbuildvrt", &[&"-q", &vrt, &src]);
+    (src, vrt)
+}
+
+/// The promises of a refused run whose output path holds a file the user keeps: exit 1,
+/// one line naming each of `mentions`, no panic, no temporary file left.
+fn refused(o: &Output, dir: &Path, mentions: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "expected exit 1: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("terratile: error: "), "{err}");
+    for m in mentions {
+        assert!(err.contains(m), "error should mention {m:?}: {err}");
+    }
+    let left: Vec<_> = files_in(dir)
+        .into_iter()
+        .filter(|f| f.contains("terratile-"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    err
+}
+
+fn segment_args<'a>(
+    input: &'a PathBuf,
+    out: &'a PathBuf,
+    extra: &'a [&'a dyn AsRef<std::ffi::OsStr>],
+) -> Vec<&'a dyn AsRef<std::ffi::OsStr>> {
+    static MODEL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let model = MODEL.get_or_init(perpixel);
+    let mut a: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"segment", input, &"-m", model, &"-o", out, &"--bands", &"1,1,1,1", &"-q",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn output_may_not_overwrite_a_file_a_vrt_reads() {
+    let dir = tempdir("trust-vrt");
+    let (src, vrt) = source_and_vrt(&dir);
+    let sum = sha256_file(&src).unwrap();
+    let o = terratile(&segment_args(&vrt, &src, &[]));
+    refused(&o, &dir, &["src.tif", "in.vrt", "choose another output"]);
+    assert_eq!(sha256_file(&src).unwrap(), sum, "src.tif is unchanged");
+    // the VRT still reads its source
+    tool("gdalinfo", &[&"-checksum", &vrt]);
+
+    // GDAL's PAM companion of the source (a file the VRT reads too)
+    let aux = dir.join("src.tif.aux.xml");
+    std::fs::write(
+        &aux,
+        "<PAMDataset><Metadata><MDI key=\"NOTE\">kept</MDI></Metadata></PAMDataset>\n",
+    )
+    .unwrap();
+    let aux_sum = sha256_file(&aux).unwrap();
+    let o = terratile(&segment_args(&vrt, &aux, &[]));
+    refused(&o, &dir, &["src.tif.aux.xml", "in.vrt"]);
+    assert_eq!(sha256_file(&aux).unwrap(), aux_sum);
+    assert_eq!(sha256_file(&src).unwrap(), sum);
+
+    // change: a class map reached through a VRT
+    let (b, a) = (dir.join("b.tif"), dir.join("a.tif"));
+    quantile_classes(&landsat_2000(), 4, 3, &b);
+    quantile_classes(&landsat_2010(), 4, 3, &a);
+    let bvrt = dir.join("b.vrt");
+    tool("gdalbuildvrt", &[&"-q", &bvrt, &b]);
+    let sum = sha256_file(&b).unwrap();
+    let o = terratile(&[
+        &"change",
+        &"--before-classes",
+        &bvrt,
+        &"--after-classes",
+        &a,
+        &"-o",
+        &b,
+        &"-q",
+    ]);
+    refused(&o, &dir, &["b.tif", "b.vrt"]);
+    assert_eq!(sha256_file(&b).unwrap(), sum, "b.tif is unchanged");
+
+    // the model is an input too
+    let model = dir.join("copy.onnx");
+    std::fs::copy(perpixel(), &model).unwrap();
+    let sum = sha256_file(&model).unwrap();
+    let o = terratile(&[
+        &"segment", &src, &"-m", &model, &"-o", &model, &"--bands", &"1,1,1,1", &"-q",
+    ]);
+    refused(&o, &dir, &["copy.onnx", "model"]);
+    assert_eq!(sha256_file(&model).unwrap(), sum);
+}
+
+#[test]
+fn db_may_not_be_the_output_or_an_input() {
+    let dir = tempdir("trust-db");
+    let (src, vrt) = source_and_vrt(&dir);
+    // a new output and the same path as --db: refused before any work, nothing written
+    let out = dir.join("seg.tif");
+    let o = terratile(&segment_args(&src, &out, &[&"--db", &out]));
+    assert_fails_cleanly(&o, &out, &["seg.tif", "--db", "-o"]);
+    // an existing class map stays as it was
+    segment_ok(&src, &perpixel(), &out, &["--bands", "1,1,1,1", "-q"]);
+    let sum = sha256_file(&out).unwrap();
+    let o = terratile(&segment_args(&src, &out, &[&"--db", &out]));
+    refused(&o, &dir, &["seg.tif", "--db"]);
+    assert_eq!(sha256_file(&out).unwrap(), sum, "the class map is kept");
+    // --db naming an input's file (the VRT's source)
+    let sum = sha256_file(&src).unwrap();
+    let o = terratile(&segment_args(&vrt, &dir.join("o2.tif"), &[&"--db", &src]));
+    refused(&o, &dir, &["src.tif", "in.vrt", "--db"]);
+    assert_eq!(sha256_file(&src).unwrap(), sum);
+    assert!(!dir.join("o2.tif").exists());
+
+    // change, the same two ways
+    let (b, a) = (dir.join("b.tif"), dir.join("a.tif"));
+    quantile_classes(&landsat_2000(), 4, 3, &b);
+    quantile_classes(&landsat_2010(), 4, 3, &a);
+    let c = dir.join("c.tif");
+    let o = terratile(&[
+        &"change",
+        &"--before-classes",
+        &b,
+        &"--after-classes",
+        &a,
+        &"-o",
+        &c,
+        &"--db",
+        &c,
+        &"-q",
+    ]);
+    assert_fails_cleanly(&o, &c, &["c.tif", "--db"]);
+    let sum = sha256_file(&a).unwrap();
+    let o = terratile(&[
+        &"change",
+        &"--before-classes",
+        &b,
+        &"--after-classes",
+        &a,
+        &"-o",
+        &c,
+        &"--db",
+        &a,
+        &"-q",
+    ]);
+    assert_fails_cleanly(&o, &c, &["a.tif", "--db"]);
+    assert_eq!(sha256_file(&a).unwrap(), sum);
+}
