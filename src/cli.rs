@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use terratile::change::ChangeOptions;
+use terratile::change::{ChangeOptions, ClassMapping};
 use terratile::infer::Device;
 use terratile::commands::inspect::InspectOptions;
 use terratile::prepare::BandSpec;
@@ -232,6 +232,10 @@ pub struct ChangeArgs {
     /// The zones' attribute that names them [default: the feature id]
     #[arg(long, value_name = "NAME")]
     pub zone_field: Option<String>,
+    /// Recode AFTER's class values onto BEFORE's classes (FROM:TO,..., or a file of such
+    /// pairs), to compare maps whose legends differ; every AFTER value must be listed
+    #[arg(long, value_name = "FROM:TO,...|FILE")]
+    pub class_map: Option<ClassMapping>,
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
@@ -254,6 +258,7 @@ impl ChangeArgs {
             stats_tile_px: self.stats_tile,
             zones: self.zones.clone(),
             zone_field: self.zone_field.clone(),
+            class_map: self.class_map.clone(),
             segment: self.engine.to_options(stderr_is_terminal),
         }
     }

@@ -162,3 +162,120 @@ fn db_may_not_be_the_output_or_an_input() {
     assert_fails_cleanly(&o, &c, &["a.tif", "--db"]);
     assert_eq!(sha256_file(&a).unwrap(), sum);
 }
+
+/// Gives band 1 of `path` the category names `names` (stored in its `.aux.xml`).
+fn name_classes(path: &Path, names: &[&str]) {
+    let ds = gdal::Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let band = ds.rasterband(1).unwrap();
+    let c: Vec<std::ffi::CString> = names
+        .iter()
+        .map(|n| std::ffi::CString::new(*n).unwrap())
+        .collect();
+    let mut ptrs: Vec<*mut std::ffi::c_char> = c.iter().map(|s| s.as_ptr() as *mut _).collect();
+    ptrs.push(std::ptr::null_mut());
+    // SAFETY: a NULL-terminated list of C strings that outlive the call; GDAL copies it.
+    let err =
+        unsafe { gdal_sys::GDALSetRasterCategoryNames(band.c_rasterband(), ptrs.as_mut_ptr()) };
+    assert_eq!(err, gdal_sys::CPLErr::CE_None);
+}
+
+fn change_of(b: &Path, a: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"change",
+        &"--before-classes",
+        &b,
+        &"--after-classes",
+        &a,
+        &"-o",
+        &out,
+        &"-q",
+    ];
+    for e in extra {
+        args.push(e);
+    }
+    terratile(&args)
+}
+
+#[test]
+fn legends_that_differ_are_refused_unless_mapped() {
+    let dir = tempdir("trust-legend");
+    let (b, a) = (dir.join("named.tif"), dir.join("plain.tif"));
+    quantile_classes(&landsat_2000(), 4, 3, &b);
+    name_classes(&b, &["clear", "cloud", "shadow"]);
+    // AFTER has no names and five values: its classes are not BEFORE's
+    let after = quantile_classes(&landsat_2010(), 4, 5, &a);
+    let out = dir.join("c.tif");
+    let o = change_of(&b, &a, &out, &[]);
+    assert_fails_cleanly(&o, &out, &["plain.tif", "named.tif", "--class-map"]);
+    // the other way round too
+    let o = change_of(&a, &b, &out, &[]);
+    assert_fails_cleanly(&o, &out, &["plain.tif", "named.tif", "--class-map"]);
+    // both named, differently
+    let b2 = dir.join("other_names.tif");
+    quantile_classes(&landsat_2010(), 4, 3, &b2);
+    name_classes(&b2, &["water", "forest", "city"]);
+    let o = change_of(&b, &b2, &out, &[]);
+    assert_fails_cleanly(
+        &o,
+        &out,
+        &[
+            "other_names.tif",
+            "named.tif",
+            "water",
+            "clear",
+            "--class-map",
+        ],
+    );
+    // the same names compare as before
+    let b3 = dir.join("same_names.tif");
+    quantile_classes(&landsat_2010(), 4, 3, &b3);
+    name_classes(&b3, &["clear", "cloud", "shadow"]);
+    assert!(change_of(&b, &b3, &out, &[]).status.success());
+    std::fs::remove_file(&out).unwrap();
+
+    // --class-map recodes AFTER's five values onto BEFORE's three classes
+    let db = dir.join("stats.gpkg");
+    let o = change_of(
+        &b,
+        &a,
+        &out,
+        &[
+            "--class-map",
+            "0:0,1:0,2:1,3:2,4:2",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report_json(&db, None);
+    let names: Vec<&str> = r["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["clear", "cloud", "shadow"]);
+    let recoded = [0u64, 0, 1, 2, 2];
+    for (k, c) in r["classes"].as_array().unwrap().iter().enumerate() {
+        let want = after
+            .iter()
+            .filter(|&&v| v != 255 && recoded[v as usize] == k as u64)
+            .count() as u64;
+        let got = c["dates"]["after"]["pixels"].as_u64().unwrap();
+        // the comparison grid is the intersection: at most AFTER's own pixels
+        assert!(got <= want && got > want / 2, "class {k}: {got} of {want}");
+    }
+    // the same mapping from a file; a value it does not list is refused by name
+    let map = dir.join("map.txt");
+    std::fs::write(&map, "# after:before\n0:0\n1:0\n2:1\n3:2\n").unwrap();
+    let out2 = dir.join("c2.tif");
+    let o = change_of(&b, &a, &out2, &["--class-map", map.to_str().unwrap()]);
+    assert_fails_cleanly(&o, &out2, &["plain.tif", "value 4", "--class-map"]);
+}

@@ -48,6 +48,7 @@ pub fn record(
         "output": opts.output.display().to_string(),
         "stats_tile_px": opts.stats_tile_px,
         "zones": p(&opts.zones), "zone_field": opts.zone_field,
+        "class_map": opts.class_map.as_ref().map(|m| &m.pairs),
         "after_resampling": s.resampling.gdal_name(),
         "comparison_grid": {
             "x0_px": s.grid.x0_px, "y0_px": s.grid.y0_px,
