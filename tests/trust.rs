@@ -279,3 +279,84 @@ fn legends_that_differ_are_refused_unless_mapped() {
     let o = change_of(&b, &a, &out2, &["--class-map", map.to_str().unwrap()]);
     assert_fails_cleanly(&o, &out2, &["plain.tif", "value 4", "--class-map"]);
 }
+
+/// (status, error) of every run in a statistics database, in order.
+fn runs_of(db: &Path) -> Vec<(String, Option<String>)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut st = conn
+        .prepare("SELECT status, error FROM runs ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .unwrap()
+}
+
+#[test]
+fn failed_and_interrupted_runs_are_recorded() {
+    let dir = tempdir("trust-failed");
+    let db = dir.join("stats.gpkg");
+    let out = dir.join("o.tif");
+    // a run that fails: the new database records it, with the error line
+    let notes = dir.join("notes.tif");
+    std::fs::write(&notes, "these are not pixels\n").unwrap();
+    let o = terratile(&segment_args(&notes, &out, &[&"--db", &db]));
+    let err = assert_fails_cleanly(&o, &out, &["notes.tif"]);
+    let runs = runs_of(&db);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].0, "failed");
+    let logged = runs[0].1.clone().unwrap();
+    assert!(
+        err.contains(&logged),
+        "the error line is logged: {logged:?} in {err:?}"
+    );
+    // report: no finished run yet
+    let r = terratile(&[&"report", &"--db", &db]);
+    assert_fails_cleanly(&r, &out, &["stats.gpkg", "no finished runs", "1 failed"]);
+
+    // an interrupted run (Ctrl-C) midway through the U-Net on the whole scene
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_terratile"))
+        .arg("segment")
+        .arg(s2())
+        .arg("-m")
+        .arg(csmask())
+        .arg("-o")
+        .arg(&out)
+        .arg("--db")
+        .arg(&db)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    assert!(!out.exists());
+    let runs = runs_of(&db);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[1].0, "interrupted");
+    assert!(runs[1].1.as_deref().unwrap().contains("interrupted"));
+
+    // a finished run; the report shows it (the latest finished), its JSON is valid, and
+    // asking for a failed run says how it ended
+    let src = dir.join("src.tif");
+    std::fs::copy(data("data/s2/s2_B02.tif"), &src).unwrap();
+    let o = terratile(&segment_args(&src, &out, &[&"--db", &db]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = terratile(&segment_args(&notes, &dir.join("o2.tif"), &[&"--db", &db]));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(runs_of(&db).len(), 4);
+    let r = report_json(&db, None);
+    assert_eq!(r["run"]["id"], 3);
+    assert_report_schema(&r);
+    let r = terratile(&[&"report", &"--db", &db, &"--run", &"1"]);
+    assert_fails_cleanly(
+        &r,
+        &dir.join("none.tif"),
+        &["run 1 failed", "notes.tif", "[3]"],
+    );
+}

@@ -74,20 +74,52 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
     let path = store.path().to_path_buf();
     let e = |e: rusqlite::Error| super::db_error(&path, e);
     let c = store.connection();
+    // runs that failed or were interrupted (schema 3) have no figures: the latest run
+    // is the latest that finished, and asking for another names how it ended
+    let finished_ids = || -> Result<Vec<i64>> {
+        c.prepare("SELECT id FROM runs WHERE status = 'ok' ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(e)
+    };
     let id: i64 = match run {
         Some(id) => id,
-        None => c
-            .query_row("SELECT max(id) FROM runs", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map_err(e)?
-            .ok_or_else(|| {
-                Error::input(
+        None => match finished_ids()?.last() {
+            Some(id) => *id,
+            None => {
+                let unfinished: i64 = c
+                    .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+                    .map_err(e)?;
+                return Err(Error::input(
                     &path,
-                    "holds no runs yet; run `terratile change ... --db` first",
-                )
-            })?,
+                    if unfinished > 0 {
+                        format!("holds no finished runs ({unfinished} failed or were interrupted: see its runs table); run `terratile change ... --db` again")
+                    } else {
+                        "holds no runs yet; run `terratile change ... --db` first".to_string()
+                    },
+                ));
+            }
+        },
     };
+    let status: Option<String> = c
+        .query_row("SELECT status FROM runs WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .ok();
+    if let Some(status) = status.filter(|s| s != "ok") {
+        // the error column exists from schema 3 on
+        let error: Option<String> = c
+            .query_row("SELECT error FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .ok()
+            .flatten();
+        return Err(Error::Usage(format!(
+            "{}: run {id} {status}{} and has no figures; its finished runs are {:?}",
+            path.display(),
+            error.map_or(String::new(), |e| format!(" ({e})")),
+            finished_ids()?
+        )));
+    }
     let row = c.query_row(
         "SELECT command, started, finished, tool_version, output, parameters, valid_px, valid_area_m2, pixel_area_m2, class_count FROM runs WHERE id = ?1",
         params![id],
@@ -108,10 +140,7 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
     );
     let row = match row {
         Err(rusqlite::Error::QueryReturnedNoRows) => {
-            let ids: Vec<i64> = c
-                .prepare("SELECT id FROM runs ORDER BY id")
-                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-                .map_err(e)?;
+            let ids = finished_ids()?;
             return Err(Error::Usage(format!(
                 "{}: there is no run {id}; its runs are {}",
                 path.display(),
