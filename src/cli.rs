@@ -8,6 +8,7 @@ use terratile::infer::Device;
 use terratile::commands::inspect::InspectOptions;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
+use terratile::store::report::AreaUnit;
 use terratile::SegmentOptions;
 
 #[derive(Debug, Parser)]
@@ -282,4 +283,27 @@ pub struct ReportArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
+    /// Unit of the areas in the table (JSON and CSV carry m2 and ha)
+    #[arg(long, value_enum, default_value = "ha")]
+    pub units: UnitsArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnitsArg {
+    /// hectares
+    Ha,
+    /// square kilometres
+    Km2,
+    /// square metres
+    M2,
+}
+
+impl From<UnitsArg> for AreaUnit {
+    fn from(u: UnitsArg) -> AreaUnit {
+        match u {
+            UnitsArg::Ha => AreaUnit::Ha,
+            UnitsArg::Km2 => AreaUnit::Km2,
+            UnitsArg::M2 => AreaUnit::M2,
+        }
+    }
 }

@@ -360,3 +360,67 @@ fn failed_and_interrupted_runs_are_recorded() {
         &["run 1 failed", "notes.tif", "[3]"],
     );
 }
+
+/// The lines of the table section that starts with the line `title` (up to a blank line).
+fn section<'a>(text: &'a str, title: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(title))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn report_columns_fit_large_areas_in_any_unit() {
+    let dir = tempdir("trust-units");
+    // 2000 x 1000 px of the global MODIS land-cover map (0.05 degree pixels, ~30 km2
+    // each): areas of billions of hectares
+    let modis = data("data/modis/MCD12C1.A2019001.006.2020220162300.tif");
+    let crop = dir.join("modis.tif");
+    tool(
+        "gdal_translate",
+        &[
+            &"-q", &"-srcwin", &"2000", &"800", &"2000", &"1000", &modis, &crop,
+        ],
+    );
+    let (out, db) = (dir.join("c.tif"), dir.join("stats.gpkg"));
+    terratile_ok(&[
+        &"change",
+        &"--before-classes",
+        &crop,
+        &"--after-classes",
+        &crop,
+        &"-o",
+        &out,
+        &"--db",
+        &db,
+        &"-q",
+    ]);
+    let j = report_json(&db, None);
+    let largest_m2 = j["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["dates"]["before"]["area_m2"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(largest_m2 / 1e4 > 1e8, "a class of over 10^8 ha");
+    for (units, per_m2) in [("ha", 1e-4), ("km2", 1e-6), ("m2", 1.0)] {
+        let o = terratile(&[&"report", &"--db", &db, &"--units", &units]);
+        assert!(o.status.success());
+        let text = String::from_utf8(o.stdout).unwrap();
+        for title in ["class areas", "transitions"] {
+            let lines = section(&text, title);
+            assert!(lines.len() > 2, "{title}:\n{text}");
+            let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+            assert!(
+                widths.iter().all(|w| *w == widths[0]),
+                "{title} columns line up ({units}):\n{text}"
+            );
+        }
+        assert!(text.contains(&format!("before {units}")), "{text}");
+        assert!(
+            text.contains(&format!("{:.2}", largest_m2 * per_m2)),
+            "the largest class in {units}:\n{text}"
+        );
+    }
+}
