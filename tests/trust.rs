@@ -424,3 +424,82 @@ fn report_columns_fit_large_areas_in_any_unit() {
         );
     }
 }
+
+#[test]
+fn rough_edges_hints_plurals_rates_and_segment_reports() {
+    let dir = tempdir("trust-rough");
+    let one_band = data("data/s2/s2_B02.tif");
+    // the --bands hint names as many bands as the model has channels (4)
+    let out = dir.join("o.tif");
+    let o = terratile(&[
+        &"segment",
+        &one_band,
+        &"-m",
+        &perpixel(),
+        &"-o",
+        &out,
+        &"--bands",
+        &"blue,green,red,nir",
+    ]);
+    let err = assert_fails_cleanly(&o, &out, &["s2_B02.tif", "--bands 1,2,3,4)"]);
+    assert!(!err.contains("--bands 1,2,3)"), "{err}");
+
+    // inspect: "1 band", not "1 bands"
+    let o = terratile(&[
+        &"inspect",
+        &perpixel(),
+        &"--raster",
+        &one_band,
+        &"--bands",
+        &"1,1,1,1",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("1 band,") && !text.contains("1 bands"),
+        "{text}"
+    );
+
+    // the progress bar (drawn on a terminal: `script` gives the run one) shows its rate
+    // to one decimal
+    let cmd = format!(
+        "{} segment {} -m {} -o {} --tile 64",
+        env!("CARGO_BIN_EXE_terratile"),
+        s2().display(),
+        perpixel().display(),
+        dir.join("tty.tif").display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script (util-linux) runs a command on a terminal");
+    let tty = String::from_utf8_lossy(&o.stdout).replace('\r', "\n");
+    assert!(o.status.success(), "{tty}");
+    let rates: Vec<&str> = tty
+        .split_whitespace()
+        .zip(tty.split_whitespace().skip(1))
+        .filter(|(_, unit)| *unit == "tiles/s")
+        .map(|(rate, _)| rate)
+        .collect();
+    assert!(!rates.is_empty(), "a rate in tiles/s is shown:\n{tty}");
+    for r in &rates {
+        let decimals = r.split('.').nth(1).map_or(0, str::len);
+        assert!(
+            decimals == 1 && r.parse::<f64>().is_ok(),
+            "{r} tiles/s: one decimal"
+        );
+    }
+
+    // a segment run's report has no change figures, and its JSON follows the schema
+    let db = dir.join("stats.gpkg");
+    segment_ok(
+        &landsat_2000(),
+        &perpixel(),
+        &dir.join("seg.tif"),
+        &["--bands", "1,2,3,4", "--db", db.to_str().unwrap(), "-q"],
+    );
+    let r = report_json(&db, None);
+    assert!(r["changed_px"].is_null(), "{}", r["changed_px"]);
+    assert!(r["changed_area_m2"].is_null());
+    assert_report_schema(&r);
+}

@@ -149,11 +149,12 @@ fn describe_fit(m: &ModelInfo, raster: &Path, bands: Option<BandSpec>) -> Result
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\nraster      {} ({}x{} px, {} bands{})",
+        "\nraster      {} ({}x{} px, {} band{}{})",
         raster.display(),
         info.grid.width_px,
         info.grid.height_px,
         info.band_count,
+        if info.band_count == 1 { "" } else { "s" },
         resample::pixel_size_m(&info)
             .map(|r| format!(", {r:.2} m pixels"))
             .unwrap_or_default()

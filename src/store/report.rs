@@ -561,8 +561,9 @@ pub fn to_json(r: &Report) -> Value {
         "dates": r.dates,
         "classes": classes,
         "transitions": transitions,
-        "changed_px": cpx,
-        "changed_area_m2": carea,
+        // a segment run compares nothing: no change, rather than a change of 0
+        "changed_px": if r.command == "segment" { Value::Null } else { json!(cpx) },
+        "changed_area_m2": if r.command == "segment" { Value::Null } else { json!(carea) },
     })
 }
 
