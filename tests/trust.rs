@@ -39,8 +39,8 @@ fn refused(o: &Output, dir: &Path, mentions: &[&str]) -> String {
 }
 
 fn segment_args<'a>(
-    input: &'a PathBuf,
-    out: &'a PathBuf,
+    input: &'a dyn AsRef<std::ffi::OsStr>,
+    out: &'a dyn AsRef<std::ffi::OsStr>,
     extra: &'a [&'a dyn AsRef<std::ffi::OsStr>],
 ) -> Vec<&'a dyn AsRef<std::ffi::OsStr>> {
     static MODEL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
