@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use terratile::change::ChangeOptions;
-use terratile::commands::inspect::InspectOptions;
+use terratile::change::{ChangeOptions, ClassMapping};
 use terratile::infer::Device;
+use terratile::commands::inspect::InspectOptions;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::write::{Format, Publish};
+use terratile::store::report::AreaUnit;
 use terratile::SegmentOptions;
 
 #[derive(Debug, Parser)]
@@ -322,6 +323,10 @@ pub struct ChangeArgs {
     /// The zones' attribute that names them [default: the feature id]
     #[arg(long, value_name = "NAME")]
     pub zone_field: Option<String>,
+    /// Recode AFTER's class values onto BEFORE's classes (FROM:TO,..., or a file of such
+    /// pairs), to compare maps whose legends differ; every AFTER value must be listed
+    #[arg(long, value_name = "FROM:TO,...|FILE")]
+    pub class_map: Option<ClassMapping>,
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
@@ -346,6 +351,7 @@ impl ChangeArgs {
             stats_tile_px: self.stats_tile,
             zones: self.zones.clone(),
             zone_field: self.zone_field.clone(),
+            class_map: self.class_map.clone(),
             segment: SegmentOptions {
                 publish: self.format.to_publish(),
                 ..self.engine.to_options(stderr_is_terminal)
@@ -372,4 +378,27 @@ pub struct ReportArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
+    /// Unit of the areas in the table (JSON and CSV carry m2 and ha)
+    #[arg(long, value_enum, default_value = "ha")]
+    pub units: UnitsArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnitsArg {
+    /// hectares
+    Ha,
+    /// square kilometres
+    Km2,
+    /// square metres
+    M2,
+}
+
+impl From<UnitsArg> for AreaUnit {
+    fn from(u: UnitsArg) -> AreaUnit {
+        match u {
+            UnitsArg::Ha => AreaUnit::Ha,
+            UnitsArg::Km2 => AreaUnit::Km2,
+            UnitsArg::M2 => AreaUnit::M2,
+        }
+    }
 }

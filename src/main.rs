@@ -111,7 +111,7 @@ fn run_report(args: &ReportArgs) -> terratile::Result<()> {
     let st = Store::open_existing(&args.db)?;
     let r = report::load(&st, args.run)?;
     let text = match args.format {
-        ReportFormat::Table => report::table(&r),
+        ReportFormat::Table => report::table(&r, args.units.into()),
         ReportFormat::Json => format!("{:#}\n", report::to_json(&r)),
         ReportFormat::Csv => report::to_csv(&r),
     };

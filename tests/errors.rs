@@ -315,12 +315,20 @@ fn change_of_rasters_that_do_not_overlap() {
         &out,
         &["after_far.tif", "does not overlap", "before.tif"],
     );
-    // the database was created (opened first), but holds no run
+    // the database was created (opened first) and records the run as failed, with its
+    // error line and no figures
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let runs: i64 = conn
-        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+    let (runs, status, error): (i64, String, String) = conn
+        .query_row("SELECT count(*), status, error FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
-    assert_eq!(runs, 0);
+    assert_eq!((runs, status.as_str()), (1, "failed"));
+    assert!(error.contains("does not overlap"), "{error}");
+    let figures: i64 = conn
+        .query_row("SELECT count(*) FROM class_areas", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(figures, 0);
     // imagery of a place that does not overlap, through the model: the same error, and
     // the temporary class maps are removed
     let far_img = dir.join("lt5_far.tif");

@@ -25,12 +25,14 @@ pub fn compare(
     threads: Option<usize>,
     zones: Option<&Zones>,
     publish: &Publish,
+    mapping: Option<&legend::ClassMapping>,
 ) -> Result<ChangeStats> {
     let (b, a) = (&before.classes, &after.classes);
     let grid = grid::intersect(b, a)?;
     let resampling = align::choose_resampling(a, &grid)?;
     let mut notes = Vec::new();
-    let (class_names, class_colors) = legend::classes_of(b, a, &mut notes)?;
+    let (class_names, class_colors) = legend::classes_of(b, a, mapping)?;
+    let recode = mapping.map(|m| m.table(align::WARPED_NODATA));
     let n = class_names.len();
     let pixel_area = PixelArea::of_grid(&b.path, &grid.grid)?;
     let warped = align::warp_onto(a, &grid, resampling)?;
@@ -109,6 +111,9 @@ pub fn compare(
                     format!("cannot read (warped) rows {y0}..{}: {t}", y0 + bh),
                 )
             })?;
+        if let Some(t) = &recode {
+            recode_after(ab, t, &a.path, y0, w)?;
+        }
         if let Some(z) = zones {
             z.burn(&grid.grid.window(0, y0, w, bh), &mut zbuf[..len])?;
         }
@@ -208,6 +213,28 @@ pub fn compare(
         seconds: 0.0,
         notes,
     })
+}
+
+/// AFTER's values recoded onto BEFORE's classes (`--class-map`); a value the mapping
+/// does not list stops the run, naming it.
+fn recode_after(ab: &mut [u16], table: &[u16], path: &Path, y0: usize, w: usize) -> Result<()> {
+    for (k, v) in ab.iter_mut().enumerate() {
+        let to = table[*v as usize];
+        if to == legend::UNMAPPED {
+            return Err(Error::mismatch(
+                path,
+                format!(
+                    "holds the value {} (at comparison pixel x={} y={}), which --class-map does not map; add {}:TO to it",
+                    *v,
+                    k % w,
+                    y0 + k / w,
+                    *v
+                ),
+            ));
+        }
+        *v = to;
+    }
+    Ok(())
 }
 
 /// The file a date came from, as the user gave it: the imagery when it was segmented

@@ -27,6 +27,11 @@ pub fn check(opts: &ChangeOptions) -> Result<()> {
     .filter_map(|p| p.as_deref())
     .collect();
     refuse_overwriting(&opts.output, &inputs, "one of the inputs")?;
+    let models: Vec<&Path> = [&opts.model, &opts.segment.mask_model, &opts.zones]
+        .into_iter()
+        .filter_map(|p| p.as_deref())
+        .collect();
+    refuse_overwriting(&opts.output, &models, "the model or zones file")?;
     // the folder, before any segmentation writes temporary class maps beside it
     check_writable(&opts.output)?;
     opts.segment.publish.check(&opts.output)?;

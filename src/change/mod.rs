@@ -41,7 +41,7 @@ use crate::segment::SegmentOptions;
 use crate::write::output::{remove_stale, stale_note, TempFiles};
 pub use compare::compare;
 pub use grid::CompareGrid;
-pub use legend::change_legend;
+pub use legend::{change_legend, ClassMapping};
 pub use stats::{ChangeStats, DateInput, TileStat, ZoneStat};
 pub use zones::Zones;
 
@@ -69,6 +69,9 @@ pub struct ChangeOptions {
     /// Polygons for per-zone figures, and the field that names them.
     pub zones: Option<PathBuf>,
     pub zone_field: Option<String>,
+    /// AFTER's class values recoded onto BEFORE's classes, for maps whose legends differ
+    /// (without it such maps are refused).
+    pub class_map: Option<ClassMapping>,
 }
 
 /// Compares two dates into the change raster `opts.output` and returns the statistics.
@@ -100,6 +103,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
         opts.segment.threads,
         zones.as_ref(),
         &opts.segment.publish,
+        opts.class_map.as_ref(),
     )?;
     stats.notes.extend(stale_note(&opts.output, &stale));
     for d in [&before, &after] {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{logged, models, raster_record, segment_parameters};
+use super::{logged, models, raster_record, segment_parameters, RunHead};
 use crate::change::{change, ChangeOptions, ChangeStats};
 use crate::error::Result;
 use crate::raster::RasterInfo;
@@ -13,12 +13,44 @@ use crate::store::{ClassAreaRecord, RunRecord, TransitionRecord};
 
 /// Runs `change`, logging it to `db` when given; returns the statistics and the run id.
 pub fn run(opts: &ChangeOptions, db: Option<&Path>) -> Result<(ChangeStats, Option<i64>)> {
+    let head = RunHead {
+        command: "change",
+        parameters: parameters(opts),
+        output: &opts.output,
+        inputs: [
+            &opts.before,
+            &opts.after,
+            &opts.before_classes,
+            &opts.after_classes,
+            &opts.model,
+            &opts.segment.mask_model,
+            &opts.zones,
+        ]
+        .into_iter()
+        .filter_map(|p| p.as_deref())
+        .collect(),
+    };
     logged(
         db,
-        &opts.output,
+        head,
         || change(opts),
         |s, started, finished| record(opts, s, started, finished),
     )
+}
+
+/// The parameters of a change run as given (the record of a finished run adds the
+/// comparison grid and AFTER's resampling).
+fn parameters(opts: &ChangeOptions) -> serde_json::Value {
+    let p = |o: &Option<std::path::PathBuf>| o.as_ref().map(|p| p.display().to_string());
+    json!({
+        "before": p(&opts.before), "after": p(&opts.after), "model": p(&opts.model),
+        "before_classes": p(&opts.before_classes), "after_classes": p(&opts.after_classes),
+        "output": opts.output.display().to_string(),
+        "stats_tile_px": opts.stats_tile_px,
+        "zones": p(&opts.zones), "zone_field": opts.zone_field,
+        "class_map": opts.class_map.as_ref().map(|m| &m.pairs),
+        "segment": segment_parameters(&opts.segment),
+    })
 }
 
 /// The record of a change run.
@@ -28,20 +60,12 @@ pub fn record(
     started: String,
     finished: String,
 ) -> Result<RunRecord> {
-    let p = |o: &Option<std::path::PathBuf>| o.as_ref().map(|p| p.display().to_string());
-    let parameters = json!({
-        "before": p(&opts.before), "after": p(&opts.after), "model": p(&opts.model),
-        "before_classes": p(&opts.before_classes), "after_classes": p(&opts.after_classes),
-        "output": opts.output.display().to_string(),
-        "stats_tile_px": opts.stats_tile_px,
-        "zones": p(&opts.zones), "zone_field": opts.zone_field,
-        "after_resampling": s.resampling.gdal_name(),
-        "comparison_grid": {
-            "x0_px": s.grid.x0_px, "y0_px": s.grid.y0_px,
-            "width_px": s.grid.width_px(), "height_px": s.grid.height_px(),
-            "geotransform": s.grid.gt().0,
-        },
-        "segment": segment_parameters(&opts.segment),
+    let mut parameters = parameters(opts);
+    parameters["after_resampling"] = json!(s.resampling.gdal_name());
+    parameters["comparison_grid"] = json!({
+        "x0_px": s.grid.x0_px, "y0_px": s.grid.y0_px,
+        "width_px": s.grid.width_px(), "height_px": s.grid.height_px(),
+        "geotransform": s.grid.gt().0,
     });
     let mut rasters = Vec::new();
     for (label, d) in [("before", &s.before), ("after", &s.after)] {

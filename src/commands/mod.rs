@@ -12,11 +12,11 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::raster::RasterInfo;
 use crate::segment::SegmentOptions;
-use crate::store::{self, ModelRecord, RasterRecord, RunRecord, Store};
-use crate::write::output::remove_with_companions;
+use crate::store::{self, ModelRecord, RasterRecord, RunEnd, RunRecord, Store};
+use crate::write::output::{refuse_db_clash, remove_with_companions};
 
 /// A raster as the database records it.
 pub(crate) fn raster_record(role: &str, r: &RasterInfo) -> RasterRecord {
@@ -70,27 +70,72 @@ pub(crate) fn models(
     Ok(v)
 }
 
+/// What a run is, for the database, before it has any results: its command and
+/// parameters (recorded as they are when the run does not finish).
+pub(crate) struct RunHead<'a> {
+    pub command: &'a str,
+    pub parameters: serde_json::Value,
+    pub output: &'a Path,
+    /// The files the run reads (the database may be none of them).
+    pub inputs: Vec<&'a Path>,
+}
+
 /// Runs `job`, logging its record to `db` when given; returns the job's result and the
-/// run id. When the run cannot be logged its output is removed, so that a failed command
-/// leaves nothing behind.
+/// run id. The database may be neither the output nor a file an input reads (checked
+/// before it is opened). When the run cannot be logged its output is removed, so that a
+/// failed command leaves nothing behind.
+///
+/// A run that fails or is interrupted (Ctrl-C) is recorded too, as `failed` or
+/// `interrupted` with its error line and no figures (schema 3). Recording it, rather than
+/// removing a database this run created, keeps the log complete: a database shared by
+/// many runs says which of them did not finish and why, and one the run created is not
+/// left empty. (A second Ctrl-C exits at once and records nothing.)
 pub(crate) fn logged<T>(
     db: Option<&Path>,
-    output: &Path,
+    head: RunHead<'_>,
     job: impl FnOnce() -> Result<T>,
     record: impl FnOnce(&T, String, String) -> Result<RunRecord>,
 ) -> Result<(T, Option<i64>)> {
+    if let Some(db) = db {
+        refuse_db_clash(db, head.output, &head.inputs)?;
+    }
     let mut store = db.map(Store::open).transpose()?;
     let started = store::utc_now();
-    let result = job()?;
-    let id = match store.as_mut() {
-        Some(st) => match record(&result, started, store::utc_now()).and_then(|r| st.record(&r)) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                remove_with_companions(output);
-                return Err(e);
-            }
-        },
-        None => None,
+    let unfinished = |store: &mut Option<Store>, e: &Error| {
+        if let Some(st) = store.as_mut() {
+            let end = match e {
+                Error::Interrupted(_) => RunEnd::Interrupted,
+                _ => RunEnd::Failed,
+            };
+            let times = (started.as_str(), store::utc_now());
+            // the run's own error is the one reported; failing to log it adds nothing
+            let _ = st.record_unfinished(
+                head.command,
+                &head.parameters,
+                (times.0, &times.1),
+                head.output,
+                end,
+                &e.to_string(),
+            );
+        }
     };
-    Ok((result, id))
+    let result = match job() {
+        Ok(r) => r,
+        Err(e) => {
+            unfinished(&mut store, &e);
+            return Err(e);
+        }
+    };
+    let Some(st) = store.as_mut() else {
+        return Ok((result, None));
+    };
+    let logged = record(&result, started.clone(), store::utc_now()).and_then(|r| st.record(&r));
+    match logged {
+        Ok(id) => Ok((result, Some(id))),
+        Err(e) => {
+            remove_with_companions(head.output);
+            unfinished(&mut store, &e);
+            Err(e)
+        }
+    }
 }

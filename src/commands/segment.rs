@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{logged, models, raster_record, segment_parameters};
+use super::{logged, models, raster_record, segment_parameters, RunHead};
 use crate::error::Result;
 use crate::raster::{ClassMap, RasterInfo};
 use crate::segment::{segment, SegmentOptions, Summary};
@@ -13,12 +13,35 @@ use crate::store::{ClassAreaRecord, RunRecord};
 
 /// Runs `segment`, logging it to `db` when given; returns the summary and the run id.
 pub fn run(opts: &SegmentOptions, db: Option<&Path>) -> Result<(Summary, Option<i64>)> {
+    let head = RunHead {
+        command: "segment",
+        parameters: parameters(opts),
+        output: &opts.output,
+        inputs: [
+            Some(&opts.input),
+            Some(&opts.model),
+            opts.mask_model.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect(),
+    };
     logged(
         db,
-        &opts.output,
+        head,
         || segment(opts),
         |s, started, finished| record(opts, s, started, finished),
     )
+}
+
+/// The parameters of a segment run, as JSON.
+fn parameters(opts: &SegmentOptions) -> serde_json::Value {
+    let mut parameters = segment_parameters(opts);
+    parameters["input"] = json!(opts.input.display().to_string());
+    parameters["model"] = json!(opts.model.display().to_string());
+    parameters["output"] = json!(opts.output.display().to_string());
+    parameters
 }
 
 /// The record of a segment run: its class areas from the written class map.
@@ -39,13 +62,9 @@ pub fn record(
             area_m2: m2[c],
         })
         .collect();
-    let mut parameters = segment_parameters(opts);
-    parameters["input"] = json!(opts.input.display().to_string());
-    parameters["model"] = json!(opts.model.display().to_string());
-    parameters["output"] = json!(opts.output.display().to_string());
     Ok(RunRecord {
         command: "segment".into(),
-        parameters,
+        parameters: parameters(opts),
         started,
         finished,
         output: opts.output.clone(),

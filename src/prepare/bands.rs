@@ -342,6 +342,11 @@ pub fn resolve_names(
     if let Some(b) = by_description {
         return Ok(b);
     }
+    // a hint with as many band numbers as the model has channels
+    let numbers = (1..=names.len().max(1))
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let Some(sensor) = sensor else {
         let have: Vec<&str> = descriptions
             .iter()
@@ -349,7 +354,7 @@ pub fn resolve_names(
             .map(String::as_str)
             .collect();
         return Err(if have.is_empty() {
-            "has no band descriptions to match band names against; pass band numbers (e.g. --bands 1,2,3) or a sensor preset (e.g. --bands s2:B02,B03,B04,B08)".into()
+            format!("has no band descriptions to match band names against; pass band numbers (e.g. --bands {numbers}) or a sensor preset (e.g. --bands s2:B02,B03,B04,B08)")
         } else {
             format!(
                 "has band descriptions {} that do not name all of {}; pass band numbers or a sensor preset",
@@ -366,7 +371,7 @@ pub fn resolve_names(
             .map(|l| l.len().to_string())
             .collect();
         return Err(format!(
-            "has {n} bands and no descriptions naming {}; {sensor} stacks have {} bands, so pass band numbers instead (e.g. --bands 1,2,3)",
+            "has {n} bands and no descriptions naming {}; {sensor} stacks have {} bands, so pass band numbers instead (e.g. --bands {numbers})",
             names.join(","),
             counts.join(" or ")
         ));

@@ -152,6 +152,12 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     //    files go beside it); the model
     let raster = RasterInfo::open(&opts.input)?;
     refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
+    let models: Vec<&std::path::Path> = [Some(&opts.model), opts.mask_model.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect();
+    refuse_overwriting(&opts.output, &models, "the model")?;
     check_writable(&opts.output)?;
     opts.publish.check(&opts.output)?;
     let stale = remove_stale(&opts.output);

@@ -112,10 +112,22 @@ fn progress_bar(show: bool, tiles: usize) -> ProgressBar {
     }
     let pb = ProgressBar::with_draw_target(Some(tiles as u64), ProgressDrawTarget::stderr());
     pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} tiles  {per_sec}  ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} tiles  {rate}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            // indicatif's {per_sec} prints 4 decimals (2.8016/s)
+            .with_key(
+                "rate",
+                |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&rate(st.per_sec()));
+                },
+            ),
     );
     pb
+}
+
+/// The progress bar's speed, to one decimal: `2.8 tiles/s`.
+fn rate(tiles_per_s: f64) -> String {
+    format!("{tiles_per_s:.1} tiles/s")
 }
 
 /// The reader: every tile's window, masked and prepared. Returns the pixels masked.

@@ -30,6 +30,7 @@ use crate::raster::AreaMethod;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../schemas/migrations/0001_base.sql"),
     include_str!("../../schemas/migrations/0002_zones.sql"),
+    include_str!("../../schemas/migrations/0003_run_status.sql"),
     include_str!("../../schemas/migrations/0004_area_method.sql"),
     include_str!("../../schemas/migrations/0005_layer_styles.sql"),
 ];
@@ -493,6 +494,54 @@ impl Store {
         .map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(id)
+    }
+}
+
+/// How a run that did not finish ended (`runs.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Failed,
+    Interrupted,
+}
+
+impl RunEnd {
+    pub fn status(self) -> &'static str {
+        match self {
+            RunEnd::Failed => "failed",
+            RunEnd::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl Store {
+    /// Records a run that did not finish: its command, parameters, times and the error
+    /// line, with no figures. Returns its id.
+    pub fn record_unfinished(
+        &mut self,
+        command: &str,
+        parameters: &serde_json::Value,
+        (started, finished): (&str, &str),
+        output: &Path,
+        end: RunEnd,
+        error: &str,
+    ) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (command, parameters, tool_version, started, finished, status, class_count, pixel_area_m2, valid_px, valid_area_m2, output, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, NULL, 0, 0.0, ?7, ?8)",
+                params![
+                    command,
+                    parameters.to_string(),
+                    env!("CARGO_PKG_VERSION"),
+                    started,
+                    finished,
+                    end.status(),
+                    output.display().to_string(),
+                    error,
+                ],
+            )
+            .map_err(|e| db_error(&self.path, e))?;
+        Ok(self.conn.last_insert_rowid())
     }
 }
 

@@ -78,20 +78,52 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
     let path = store.path().to_path_buf();
     let e = |e: rusqlite::Error| super::db_error(&path, e);
     let c = store.connection();
+    // runs that failed or were interrupted (schema 3) have no figures: the latest run
+    // is the latest that finished, and asking for another names how it ended
+    let finished_ids = || -> Result<Vec<i64>> {
+        c.prepare("SELECT id FROM runs WHERE status = 'ok' ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(e)
+    };
     let id: i64 = match run {
         Some(id) => id,
-        None => c
-            .query_row("SELECT max(id) FROM runs", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map_err(e)?
-            .ok_or_else(|| {
-                Error::input(
+        None => match finished_ids()?.last() {
+            Some(id) => *id,
+            None => {
+                let unfinished: i64 = c
+                    .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+                    .map_err(e)?;
+                return Err(Error::input(
                     &path,
-                    "holds no runs yet; run `terratile change ... --db` first",
-                )
-            })?,
+                    if unfinished > 0 {
+                        format!("holds no finished runs ({unfinished} failed or were interrupted: see its runs table); run `terratile change ... --db` again")
+                    } else {
+                        "holds no runs yet; run `terratile change ... --db` first".to_string()
+                    },
+                ));
+            }
+        },
     };
+    let status: Option<String> = c
+        .query_row("SELECT status FROM runs WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .ok();
+    if let Some(status) = status.filter(|s| s != "ok") {
+        // the error column exists from schema 3 on
+        let error: Option<String> = c
+            .query_row("SELECT error FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .ok()
+            .flatten();
+        return Err(Error::Usage(format!(
+            "{}: run {id} {status}{} and has no figures; its finished runs are {:?}",
+            path.display(),
+            error.map_or(String::new(), |e| format!(" ({e})")),
+            finished_ids()?
+        )));
+    }
     let row = c.query_row(
         "SELECT command, started, finished, tool_version, output, parameters, valid_px, valid_area_m2, pixel_area_m2, class_count FROM runs WHERE id = ?1",
         params![id],
@@ -112,10 +144,7 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
     );
     let row = match row {
         Err(rusqlite::Error::QueryReturnedNoRows) => {
-            let ids: Vec<i64> = c
-                .prepare("SELECT id FROM runs ORDER BY id")
-                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-                .map_err(e)?;
+            let ids = finished_ids()?;
             return Err(Error::Usage(format!(
                 "{}: there is no run {id}; its runs are {}",
                 path.display(),
@@ -236,8 +265,68 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
 
 const HA: f64 = 10_000.0;
 
-/// The report as text a person reads at a glance.
-pub fn table(r: &Report) -> String {
+/// The unit areas are shown in by [`table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AreaUnit {
+    /// hectares (10,000 m2)
+    #[default]
+    Ha,
+    /// square kilometres
+    Km2,
+    /// square metres
+    M2,
+}
+
+impl AreaUnit {
+    /// Square metres in one unit.
+    pub fn m2(self) -> f64 {
+        match self {
+            AreaUnit::Ha => HA,
+            AreaUnit::Km2 => 1e6,
+            AreaUnit::M2 => 1.0,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            AreaUnit::Ha => "ha",
+            AreaUnit::Km2 => "km2",
+            AreaUnit::M2 => "m2",
+        }
+    }
+    /// `m2` in this unit, to 2 decimals.
+    fn show(self, m2: f64) -> String {
+        format!("{:.2}", m2 / self.m2())
+    }
+}
+
+/// Writes `rows` as columns sized to their content: the first left-aligned, the others
+/// right-aligned, two spaces apart.
+fn columns(s: &mut String, rows: &[Vec<String>]) {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|k| {
+            rows.iter()
+                .filter_map(|r| r.get(k))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        for (k, cell) in r.iter().enumerate() {
+            let w = widths[k];
+            let _ = match k {
+                0 => write!(s, "{cell:<w$}"),
+                _ => write!(s, "  {cell:>w$}"),
+            };
+        }
+        s.push('\n');
+    }
+}
+
+/// The report as text a person reads at a glance, areas in `unit`.
+pub fn table(r: &Report, unit: AreaUnit) -> String {
+    let u = unit.label();
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -258,22 +347,15 @@ pub fn table(r: &Report) -> String {
     };
     let _ = writeln!(
         s,
-        "valid: {} px = {:.2} ha{pixel}",
+        "valid: {} px = {} {u}{pixel}",
         r.valid_px,
-        r.valid_area_m2 / HA
+        unit.show(r.valid_area_m2)
     );
     let _ = writeln!(
         s,
         "areas: {}",
         AreaMethod::describe(r.area_method.as_deref())
     );
-    let nw = r
-        .class_names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(14);
     // classes with pixels at some date; the others are listed once at the end
     let present: Vec<usize> = (0..r.class_names.len())
         .filter(|&c| r.areas.iter().any(|d| d[c].0 > 0))
@@ -283,28 +365,32 @@ pub fn table(r: &Report) -> String {
         .map(|c| r.class_names[c].as_str())
         .collect();
     // class areas per date
-    let _ = writeln!(s, "\nclass areas (ha, % of valid area)");
-    let _ = write!(s, "{:<nw$}", "class");
-    for d in &r.dates {
-        let _ = write!(s, " {:>12} {:>6}", format!("{d} ha"), "%");
-    }
+    let _ = writeln!(s, "\nclass areas ({u}, % of valid area)");
     let (b, a) = (r.date("before"), r.date("after"));
-    if b.is_some() && a.is_some() {
-        let _ = write!(s, " {:>12}", "net ha");
+    let mut rows = Vec::with_capacity(present.len() + 1);
+    let mut head = vec!["class".to_string()];
+    for d in &r.dates {
+        head.push(format!("{d} {u}"));
+        head.push("%".into());
     }
-    s.push('\n');
+    if b.is_some() && a.is_some() {
+        head.push(format!("net {u}"));
+    }
+    rows.push(head);
     for &c in &present {
-        let name = &r.class_names[c];
-        let _ = write!(s, "{name:<nw$}");
+        let mut row = vec![r.class_names[c].clone()];
         for d in 0..r.dates.len() {
             let (_, m2, share) = r.areas[d][c];
-            let _ = write!(s, " {:>12.2} {:>5.1}%", m2 / HA, share * 100.0);
+            row.push(unit.show(m2));
+            row.push(format!("{:.1}%", share * 100.0));
         }
         if let (Some(b), Some(a)) = (b, a) {
-            let _ = write!(s, " {:>+12.2}", (r.areas[a][c].1 - r.areas[b][c].1) / HA);
+            let net = (r.areas[a][c].1 - r.areas[b][c].1) / unit.m2();
+            row.push(format!("{net:+.2}"));
         }
-        s.push('\n');
+        rows.push(row);
     }
+    columns(&mut s, &rows);
     if r.transitions.is_empty() {
         absent_line(&mut s, &absent);
         return s;
@@ -317,55 +403,48 @@ pub fn table(r: &Report) -> String {
             m[f * n + t] = a;
         }
     }
-    let cw = r
-        .class_names
-        .iter()
-        .map(|x| x.chars().count())
-        .max()
-        .unwrap_or(8)
-        .clamp(9, 14);
-    let short = |x: &str| -> String { x.chars().take(cw).collect() };
+    // column heads: class names, cut to 14 characters
+    let short = |x: &str| -> String { x.chars().take(14).collect() };
     let _ = writeln!(
         s,
-        "\ntransitions (ha; rows: before, columns: after; the diagonal is unchanged)"
+        "\ntransitions ({u}; rows: before, columns: after; the diagonal is unchanged)"
     );
-    let _ = write!(s, "{:<nw$}", "before \\ after");
-    for &c in &present {
-        let _ = write!(s, " {:>cw$}", short(&r.class_names[c]));
-    }
-    let _ = writeln!(s, " {:>cw$}", "lost");
+    let mut rows = Vec::with_capacity(present.len() + 2);
+    let mut head = vec!["before \\ after".to_string()];
+    head.extend(present.iter().map(|&c| short(&r.class_names[c])));
+    head.push("lost".into());
+    rows.push(head);
     for &f in &present {
-        let _ = write!(s, "{:<nw$}", r.class_names[f]);
+        let mut row = vec![r.class_names[f].clone()];
         for &t in &present {
             let v = m[f * n + t];
-            let cell = if v == 0.0 {
-                "-".to_string()
-            } else {
-                format!("{:.2}", v / HA)
-            };
-            let _ = write!(s, " {cell:>cw$}");
+            row.push(if v == 0.0 { "-".into() } else { unit.show(v) });
         }
         let lost: f64 = (0..n).filter(|&t| t != f).map(|t| m[f * n + t]).sum();
-        let _ = writeln!(s, " {:>cw$.2}", lost / HA);
+        row.push(unit.show(lost));
+        rows.push(row);
     }
-    let _ = write!(s, "{:<nw$}", "gained");
+    let mut gained_row = vec!["gained".to_string()];
     for &t in &present {
         let gained: f64 = (0..n).filter(|&f| f != t).map(|f| m[f * n + t]).sum();
-        let _ = write!(s, " {:>cw$.2}", gained / HA);
+        gained_row.push(unit.show(gained));
     }
-    s.push('\n');
+    // the corner: all that was lost is all that was gained, the changed area
     let (cpx, carea) = r.changed();
+    gained_row.push(unit.show(carea));
+    rows.push(gained_row);
+    columns(&mut s, &rows);
     let _ = writeln!(
         s,
-        "\nchanged: {cpx} px = {:.2} ha ({:.1}% of the valid area)",
-        carea / HA,
+        "\nchanged: {cpx} px = {} {u} ({:.1}% of the valid area)",
+        unit.show(carea),
         if r.valid_area_m2 > 0.0 {
             100.0 * carea / r.valid_area_m2
         } else {
             0.0
         }
     );
-    zones_table(r, &mut s);
+    zones_table(r, unit, &mut s);
     absent_line(&mut s, &absent);
     s
 }
@@ -378,46 +457,48 @@ fn absent_line(s: &mut String, absent: &[&str]) {
 }
 
 /// Per zone: valid and changed area, and the largest change.
-fn zones_table(r: &Report, s: &mut String) {
+fn zones_table(r: &Report, unit: AreaUnit, s: &mut String) {
     if r.zones.is_empty() {
         return;
     }
-    let zw = r
-        .zones
-        .iter()
-        .map(|z| z.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let _ = writeln!(s, "\nzones (ha)");
-    let _ = writeln!(
-        s,
-        "{:<zw$} {:>12} {:>12} {:>7}  largest change",
-        "zone", "valid ha", "changed ha", "%"
-    );
+    let u = unit.label();
+    let _ = writeln!(s, "\nzones ({u})");
+    let mut rows = vec![vec![
+        "zone".to_string(),
+        format!("valid {u}"),
+        format!("changed {u}"),
+        "%".into(),
+    ]];
+    let mut tops = vec!["largest change".to_string()];
     let name = |i: usize| r.class_names.get(i).map_or("?", |x| x.as_str());
     for z in &r.zones {
         let (_, ca) = z.changed();
-        let top = z
-            .transitions
-            .iter()
-            .filter(|t| t.0 != t.1)
-            .max_by(|a, b| a.3.total_cmp(&b.3))
-            .map_or("-".to_string(), |t| {
-                format!("{} -> {} ({:.2} ha)", name(t.0), name(t.1), t.3 / HA)
-            });
+        tops.push(
+            z.transitions
+                .iter()
+                .filter(|t| t.0 != t.1)
+                .max_by(|a, b| a.3.total_cmp(&b.3))
+                .map_or("-".to_string(), |t| {
+                    format!("{} -> {} ({} {u})", name(t.0), name(t.1), unit.show(t.3))
+                }),
+        );
         let share = if z.valid_area_m2 > 0.0 {
             100.0 * ca / z.valid_area_m2
         } else {
             0.0
         };
-        let _ = writeln!(
-            s,
-            "{:<zw$} {:>12.2} {:>12.2} {share:>6.1}%  {top}",
-            z.name,
-            z.valid_area_m2 / HA,
-            ca / HA,
-        );
+        rows.push(vec![
+            z.name.clone(),
+            unit.show(z.valid_area_m2),
+            unit.show(ca),
+            format!("{share:.1}%"),
+        ]);
+    }
+    // the largest change is text: left-aligned, last
+    let mut text = String::new();
+    columns(&mut text, &rows);
+    for (line, top) in text.lines().zip(&tops) {
+        let _ = writeln!(s, "{line}  {top}");
     }
 }
 
@@ -499,8 +580,9 @@ pub fn to_json(r: &Report) -> Value {
         "dates": r.dates,
         "classes": classes,
         "transitions": transitions,
-        "changed_px": cpx,
-        "changed_area_m2": carea,
+        // a segment run compares nothing: no change, rather than a change of 0
+        "changed_px": if r.command == "segment" { Value::Null } else { json!(cpx) },
+        "changed_area_m2": if r.command == "segment" { Value::Null } else { json!(carea) },
     })
 }
 

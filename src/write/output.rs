@@ -177,19 +177,107 @@ pub(crate) fn create_beside(path: &Path, probe: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an `output` that is one of `inputs` (the same file, however named). `what`
-/// says what the input is ("the input raster", "one of the inputs").
+/// Refuses an `output` that would overwrite a file an input reads: the input itself
+/// (however named: symlinks, `./`, ...), and every file GDAL reads for it
+/// ([`files_read`]: a VRT's sources, `.aux.xml`, world files, overviews). The output's
+/// own `.aux.xml` companion, which is written beside it, is checked too. `what` says what
+/// the inputs are ("the input raster", "one of the inputs", "the model").
 pub fn refuse_overwriting(output: &Path, inputs: &[&Path], what: &str) -> Result<()> {
-    let Ok(out) = output.canonicalize() else {
-        return Ok(()); // a new file overwrites nothing
-    };
+    let written: Vec<PathBuf> = [output.to_path_buf(), aux_path(output)]
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    if written.is_empty() {
+        return Ok(()); // new files overwrite nothing
+    }
+    let out = output.canonicalize().ok();
     for i in inputs {
-        if i.canonicalize().is_ok_and(|i| i == out) {
+        if out.is_some() && i.canonicalize().ok() == out {
             return Err(Error::output(
                 output,
                 format!("is {what}; choose another output path so the input is not overwritten"),
             ));
         }
+        if let Some(f) = files_read(i).into_iter().find(|f| written.contains(f)) {
+            return Err(Error::output(
+                output,
+                format!(
+                    "would overwrite {}, a file that {what} {} reads; choose another output path so it is not overwritten",
+                    f.display(),
+                    i.display()
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Refuses a statistics database `db` that is the output or a file an input reads
+/// (the database would replace the class map, or the map the database), before any work.
+pub fn refuse_db_clash(db: &Path, output: &Path, inputs: &[&Path]) -> Result<()> {
+    let Some(d) = resolved(db) else {
+        return Ok(());
+    };
+    if [output.to_path_buf(), aux_path(output)]
+        .iter()
+        .any(|o| resolved(o).is_some_and(|o| o == d))
+    {
+        return Err(Error::Usage(format!(
+            "--db {} is the output -o {}: the database would replace the class map; give the database its own file, such as stats.gpkg",
+            db.display(),
+            output.display()
+        )));
+    }
+    for i in inputs {
+        if files_read(i).contains(&d) {
+            return Err(Error::Usage(format!(
+                "--db {} is a file that the input {} reads; give the database its own file, such as stats.gpkg",
+                db.display(),
+                i.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every file GDAL reads for the raster at `path` (its `GetFileList`: the file, a VRT's
+/// sources, `.aux.xml`, world files, overviews; and the `.aux.xml` of each listed file
+/// that has one), canonicalised; just `path` itself when
+/// GDAL cannot open it (a model, a file that does not exist yet).
+pub fn files_read(path: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = path.canonicalize().into_iter().collect();
+    let Ok(ds) = gdal::Dataset::open(path) else {
+        return files;
+    };
+    // SAFETY: GDALGetFileList returns a NULL-terminated list of strings that the caller
+    // owns and frees with CSLDestroy; it is read while the dataset is open.
+    unsafe {
+        let list = gdal_sys::GDALGetFileList(ds.c_dataset());
+        if !list.is_null() {
+            let mut k = 0;
+            while !(*list.add(k)).is_null() {
+                let f = std::ffi::CStr::from_ptr(*list.add(k)).to_string_lossy();
+                // a listed source's own PAM companion is read with it (a VRT lists
+                // only its own)
+                let f = Path::new(f.as_ref());
+                for c in [f.canonicalize(), aux_path(f).canonicalize()] {
+                    if let Some(c) = c.ok().filter(|c| !files.contains(c)) {
+                        files.push(c);
+                    }
+                }
+                k += 1;
+            }
+            gdal_sys::CSLDestroy(list);
+        }
+    }
+    files
+}
+
+/// A path as the file system resolves it: canonical when it exists, else its canonical
+/// folder joined with its name (None when the folder does not exist either).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    path.canonicalize().ok().or_else(|| {
+        let name = path.file_name()?;
+        Some(folder_of(path).canonicalize().ok()?.join(name))
+    })
 }
