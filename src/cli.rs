@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use terratile::change::{ChangeOptions, ClassMapping};
-use terratile::infer::Device;
 use terratile::commands::inspect::InspectOptions;
+use terratile::infer::Device;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
-use terratile::write::{Format, Publish};
 use terratile::store::report::AreaUnit;
+use terratile::write::{Format, Publish};
 use terratile::SegmentOptions;
 
 #[derive(Debug, Parser)]

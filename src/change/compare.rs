@@ -9,24 +9,27 @@ use std::path::Path;
 use gdal::spatial_ref::{CoordTransform, SpatialRef};
 
 use super::stats::{ChangeStats, DateInput, TileStat, ZoneStat};
-use super::{align, count, grid, legend, Zones};
+use super::{align, count, grid, legend, ChangeOptions, Zones};
 use crate::cancel;
 use crate::error::{Error, GdalContext, Result};
 use crate::raster::{ClassMap, PixelArea, PixelGrid, Resampling};
 use crate::stitch::Rows;
-use crate::write::{ClassWriter, Publish};
+use crate::write::ClassWriter;
 
-/// Compares two class maps into the change raster `output`.
+/// Compares two class maps into the change raster `opts.output` (statistics tiles of
+/// `opts.stats_tile_px`, AFTER recoded by `opts.class_map`, written as
+/// `opts.segment.publish` says).
 pub fn compare(
     before: &DateInput,
     after: &DateInput,
-    output: &Path,
-    tile_px: usize,
-    threads: Option<usize>,
+    opts: &ChangeOptions,
     zones: Option<&Zones>,
-    publish: &Publish,
-    mapping: Option<&legend::ClassMapping>,
 ) -> Result<ChangeStats> {
+    let output: &Path = &opts.output;
+    let tile_px = opts.stats_tile_px;
+    let threads = opts.segment.threads;
+    let publish = &opts.segment.publish;
+    let mapping = opts.class_map.as_ref();
     let (b, a) = (&before.classes, &after.classes);
     let grid = grid::intersect(b, a)?;
     let resampling = align::choose_resampling(a, &grid)?;

@@ -95,16 +95,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
     let before = dates::date_input(opts, "before", &opts.before, &opts.before_classes, &temps)?;
     let after = dates::date_input(opts, "after", &opts.after, &opts.after_classes, &temps)?;
     // 4. the comparison, block by block, into the change raster
-    let mut stats = compare(
-        &before,
-        &after,
-        &opts.output,
-        opts.stats_tile_px,
-        opts.segment.threads,
-        zones.as_ref(),
-        &opts.segment.publish,
-        opts.class_map.as_ref(),
-    )?;
+    let mut stats = compare(&before, &after, opts, zones.as_ref())?;
     stats.notes.extend(stale_note(&opts.output, &stale));
     for d in [&before, &after] {
         if let Some(s) = &d.segmented {

@@ -52,12 +52,14 @@ impl TestCommand {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.envs.push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self.envs
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
         self
     }
 

@@ -24,7 +24,10 @@ pub fn tempdir(name: &str) -> TestDir {
     static TAKEN: Mutex<Option<HashMap<String, usize>>> = Mutex::new(None);
     let unique = {
         let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-        let n = taken.get_or_insert_with(HashMap::new).entry(name.to_string()).or_insert(0);
+        let n = taken
+            .get_or_insert_with(HashMap::new)
+            .entry(name.to_string())
+            .or_insert(0);
         *n += 1;
         if *n == 1 {
             name.to_string()
