@@ -124,6 +124,17 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
         }
         r => r.map_err(e)?,
     };
+    // A class map holds at most 65536 classes (UInt16): more is a damaged database, and
+    // would not fit in memory.
+    if row.9 > MAX_CLASSES as i64 {
+        return Err(Error::input(
+            &path,
+            format!(
+                "run {id} records {} classes, more than a class map can hold ({MAX_CLASSES}); the database is damaged",
+                row.9
+            ),
+        ));
+    }
     let n = row.9.max(0) as usize;
     let mut class_names: Vec<String> = (0..n).map(|i| format!("class {i}")).collect();
     let mut dates: Vec<String> = Vec::new();
@@ -223,6 +234,9 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
 
 const HA: f64 = 10_000.0;
 
+/// The most classes a run can record: a UInt16 class map's values.
+const MAX_CLASSES: usize = 65_536;
+
 /// The report as text a person reads at a glance.
 pub fn table(r: &Report) -> String {
     let mut s = String::new();
@@ -293,12 +307,14 @@ pub fn table(r: &Report) -> String {
     }
     // transition matrix
     let n = r.class_names.len();
-    let mut m = vec![0f64; n * n];
+    // sparse: only pairs with pixels (n * n cells would not fit for 65536 classes)
+    let mut m = std::collections::BTreeMap::<(usize, usize), f64>::new();
     for &(f, t, _, a) in &r.transitions {
         if f < n && t < n {
-            m[f * n + t] = a;
+            m.insert((f, t), a);
         }
     }
+    let at = |f: usize, t: usize| m.get(&(f, t)).copied().unwrap_or(0.0);
     let cw = r
         .class_names
         .iter()
@@ -319,7 +335,7 @@ pub fn table(r: &Report) -> String {
     for &f in &present {
         let _ = write!(s, "{:<nw$}", r.class_names[f]);
         for &t in &present {
-            let v = m[f * n + t];
+            let v = at(f, t);
             let cell = if v == 0.0 {
                 "-".to_string()
             } else {
@@ -327,12 +343,21 @@ pub fn table(r: &Report) -> String {
             };
             let _ = write!(s, " {cell:>cw$}");
         }
-        let lost: f64 = (0..n).filter(|&t| t != f).map(|t| m[f * n + t]).sum();
+        // in the order of the dense sums before (ascending class), so the same digits
+        let lost: f64 = m
+            .range((f, 0)..(f + 1, 0))
+            .filter(|((_, t), _)| *t != f)
+            .map(|(_, a)| a)
+            .sum();
         let _ = writeln!(s, " {:>cw$.2}", lost / HA);
     }
     let _ = write!(s, "{:<nw$}", "gained");
     for &t in &present {
-        let gained: f64 = (0..n).filter(|&f| f != t).map(|f| m[f * n + t]).sum();
+        let gained: f64 = m
+            .iter()
+            .filter(|((f, tt), _)| *tt == t && *f != t)
+            .map(|(_, a)| a)
+            .sum();
         let _ = write!(s, " {:>cw$.2}", gained / HA);
     }
     s.push('\n');
