@@ -26,6 +26,11 @@ pub struct Work {
     pub resample: Option<Resample>,
 }
 
+/// The most a raster's pixels are refined to reach the model's resolution (per axis): a
+/// coarse raster (a 0.5 degree grid under a 10 m model) would otherwise become a grid of
+/// billions of pixels that runs for days.
+pub const MAX_UPSAMPLING: f64 = 100.0;
+
 /// The input as the model reads it: at the model's declared resolution when the input's
 /// differs (unless `--no-resample`), else as it is.
 pub fn model_grid(
@@ -47,8 +52,22 @@ pub fn model_grid(
             resample: None,
         });
     };
-    let vrt = temps.path("input.vrt");
     let size = (r.grid.width_px, r.grid.height_px);
+    if r.input_res_m > MAX_UPSAMPLING * r.model_res_m {
+        return Err(Error::mismatch(
+            &opts.input,
+            format!(
+                "has {:.2} m pixels and {} was trained on {:.2} m: resampling would make {}x{} px ({:.0} times finer, more than {MAX_UPSAMPLING}); pass --no-resample to run on the raster's own pixels, or give a raster nearer the model's resolution",
+                r.input_res_m,
+                opts.model.display(),
+                r.model_res_m,
+                size.0,
+                size.1,
+                r.input_res_m / r.model_res_m
+            ),
+        ));
+    }
+    let vrt = temps.path("input.vrt");
     programs::resampling_vrt(&opts.input, &vrt, size, r.method, true)?;
     let mut work = RasterInfo::open(&vrt)?;
     work.path = opts.input.clone(); // messages name the user's file
