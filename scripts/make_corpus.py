@@ -413,6 +413,12 @@ def dbs(out, base):
     both("newer_schema", sql("newer.sqlite", "PRAGMA user_version = 10399"), "error")
     both("foreign_user_version", sql("foreign_uv.sqlite", "PRAGMA user_version = 42"), "error")
     both("runs_table_dropped", sql("no_runs.sqlite", "DROP TABLE IF EXISTS runs"))
+    both("class_count_huge", sql("classes_huge.sqlite", "UPDATE runs SET class_count = 1000000000000"))
+    both("class_count_negative", sql("classes_neg.sqlite", "UPDATE runs SET class_count = -3"))
+    both("transition_classes_huge", sql("trans_huge.sqlite",
+         "UPDATE transitions SET from_class = 9000000000000000000, to_class = -7"))
+    both("area_text", sql("area_text.sqlite", "UPDATE class_areas SET area_m2 = 'lots'"))
+    both("class_areas_dropped", sql("no_areas.sqlite", "DROP TABLE class_areas"))
     con = sqlite3.connect(p("other_app.sqlite"))
     con.execute("CREATE TABLE t (x)")
     con.execute("INSERT INTO t VALUES (1)")

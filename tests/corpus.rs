@@ -13,6 +13,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -238,7 +239,7 @@ fn run_case(case: &Case, runs: &Path, logs: &Path, tally: &Mutex<Tally>) {
     let mut t = tally.lock().unwrap();
     t.cases += 1;
     t.times.push((start.elapsed().as_secs_f64(), case.name.clone()));
-    let mut problem = |t: &mut Tally, what: String| {
+    let problem = |t: &mut Tally, what: String| {
         t.problems.push(format!(
             "{}: {what}\n    {line}\n    stderr: {}",
             case.name,
@@ -322,8 +323,11 @@ fn corrupt_inputs_fail_cleanly_or_succeed() {
         .iter()
         .map(|(s, n)| format!("{n} {s:.1} s"))
         .collect();
-    eprintln!("corpus: slowest cases: {}", slowest.join(", "));
-    eprintln!(
+    // straight to stderr, past the test harness's capture: the tally shows on every run
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "corpus: slowest cases: {}", slowest.join(", "));
+    let _ = writeln!(
+        err,
         "corpus: {} cases, {} clean errors, {} successes, panics = {}, leftovers = {}, \
          bad messages = {}, hangs = {}, wrong successes = {} (made in {made_s:.0} s, run in {:.0} s)",
         t.cases,
