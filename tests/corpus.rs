@@ -238,7 +238,8 @@ fn run_case(case: &Case, runs: &Path, logs: &Path, tally: &Mutex<Tally>) {
     let line = cmd.command_line();
     let mut t = tally.lock().unwrap();
     t.cases += 1;
-    t.times.push((start.elapsed().as_secs_f64(), case.name.clone()));
+    t.times
+        .push((start.elapsed().as_secs_f64(), case.name.clone()));
     let problem = |t: &mut Tally, what: String| {
         t.problems.push(format!(
             "{}: {what}\n    {line}\n    stderr: {}",
