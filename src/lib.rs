@@ -24,6 +24,9 @@ pub mod stitch;
 pub mod store;
 pub mod write;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use error::{Error, Result};
 pub use segment::{segment, SegmentOptions, Summary};
 

@@ -198,6 +198,12 @@ impl Engine {
                 ));
             }
         };
+        if oh == 0 || ow == 0 || (shape.len() == 4 && oc == 0) {
+            return Err(Error::model(
+                path,
+                format!("output shape {shape:?} has an empty dimension; the model must give a score per class and pixel (or a label per pixel)"),
+            ));
+        }
         if oh > h || ow > w {
             return Err(Error::model(path, format!("output {oh}x{ow} is larger than the input {h}x{w}; only equal or smaller (centred) outputs are supported")));
         }

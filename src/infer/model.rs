@@ -104,7 +104,7 @@ impl ModelInfo {
             ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
             other => {
                 return Err(bad(format!(
-                    "input '{}' is {other:?}, not a tensor",
+                    "input '{}' is {other}, not a tensor",
                     input.name()
                 )))
             }
@@ -134,7 +134,7 @@ impl ModelInfo {
             ValueType::Tensor { shape, .. } => shape.to_vec(),
             other => {
                 return Err(bad(format!(
-                    "output '{}' is {other:?}, not a tensor",
+                    "output '{}' is {other}, not a tensor",
                     output.name()
                 )))
             }
@@ -326,14 +326,7 @@ pub fn sidecar_path(model: &Path) -> PathBuf {
 fn read_sidecar(model: &Path) -> Result<Sidecar> {
     let p = sidecar_path(model);
     match std::fs::read_to_string(&p) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Error::model(
-                &p,
-                format!(
-                    "the model sidecar is not valid ({e}); see schemas/model-sidecar.schema.json"
-                ),
-            )
-        }),
+        Ok(text) => parse_sidecar(&p, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Sidecar::default()),
         Err(e) => Err(Error::model(
             &p,
@@ -342,8 +335,18 @@ fn read_sidecar(model: &Path) -> Result<Sidecar> {
     }
 }
 
+/// Parses the text of the sidecar at `path`.
+pub(crate) fn parse_sidecar(path: &Path, text: &str) -> Result<Sidecar> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::model(
+            path,
+            format!("the model sidecar is not valid ({e}); see schemas/model-sidecar.schema.json"),
+        )
+    })
+}
+
 /// Deepness stores class names as a JSON object `{"0": "name", ...}`; lists are accepted too.
-fn parse_class_names(v: &serde_json::Value) -> Option<Vec<String>> {
+pub(crate) fn parse_class_names(v: &serde_json::Value) -> Option<Vec<String>> {
     match v {
         serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().map(String::from)).collect(),
         serde_json::Value::Object(m) => {
@@ -366,7 +369,7 @@ fn parse_class_names(v: &serde_json::Value) -> Option<Vec<String>> {
     }
 }
 
-fn parse_colour(s: &str) -> Option<[u8; 3]> {
+pub(crate) fn parse_colour(s: &str) -> Option<[u8; 3]> {
     let h = s.strip_prefix('#')?;
     if h.len() != 6 || !h.is_ascii() {
         return None;

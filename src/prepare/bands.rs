@@ -92,6 +92,17 @@ impl Sensor {
         })
     }
 
+    /// The name written before the colon (`s2`, `l8`): what [`BandSpec`]'s Display writes.
+    pub fn key(self) -> &'static str {
+        match self {
+            Sensor::S2L1c => "s2",
+            Sensor::S2L2a => "s2l2a",
+            Sensor::L5 => "l5",
+            Sensor::L7 => "l7",
+            Sensor::L8 => "l8",
+        }
+    }
+
     fn common_names(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Sensor::S2L1c | Sensor::S2L2a => S2_NAMES,
@@ -265,7 +276,11 @@ impl FromStr for BandSpec {
         let (sensor, list) = match s.split_once(':') {
             Some((p, rest)) => {
                 let sensor = Sensor::parse(p.trim()).ok_or_else(|| {
-                    format!("unknown sensor preset '{p}' (known: {})", Sensor::NAMES)
+                    format!(
+                        "unknown sensor preset '{}' (known: {})",
+                        p.escape_debug(),
+                        Sensor::NAMES
+                    )
                 })?;
                 (Some(sensor), rest)
             }
@@ -274,11 +289,18 @@ impl FromStr for BandSpec {
         let items: Vec<&str> = list.split(',').map(str::trim).collect();
         if items.iter().any(|i| i.is_empty()) {
             return Err(format!(
-                "'{s}' has an empty band entry; write e.g. 1,2,3,4 or s2:B02,B03,B04,B08"
+                "'{}' has an empty band entry; write e.g. 1,2,3,4 or s2:B02,B03,B04,B08",
+                s.escape_debug()
             ));
         }
         if sensor.is_none() && items.iter().all(|i| i.chars().all(|c| c.is_ascii_digit())) {
-            let nums: Vec<usize> = items.iter().map(|i| i.parse().unwrap_or(0)).collect();
+            let nums: Vec<usize> = items
+                .iter()
+                .map(|i| {
+                    i.parse()
+                        .map_err(|_| format!("band number {i} is too large"))
+                })
+                .collect::<Result<_, _>>()?;
             if nums.contains(&0) {
                 return Err("band numbers start at 1".into());
             }
@@ -286,7 +308,10 @@ impl FromStr for BandSpec {
         }
         if let Some(sensor) = sensor {
             if let Some(bad) = items.iter().find(|i| sensor.band_id(i).is_none()) {
-                return Err(format!("'{bad}' is not a band of the {sensor} preset"));
+                return Err(format!(
+                    "'{}' is not a band of the {sensor} preset",
+                    bad.escape_debug()
+                ));
             }
         }
         Ok(BandSpec::Names {
@@ -315,7 +340,12 @@ impl fmt::Display for BandSpec {
                 let s: Vec<String> = v.iter().map(|b| b.to_string()).collect();
                 f.write_str(&s.join(","))
             }
-            BandSpec::Names { names, .. } => f.write_str(&names.join(",")),
+            BandSpec::Names { sensor, names } => {
+                if let Some(s) = sensor {
+                    write!(f, "{}:", s.key())?;
+                }
+                f.write_str(&names.join(","))
+            }
         }
     }
 }

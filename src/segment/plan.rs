@@ -102,8 +102,6 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         overlap_px,
         margin_px: opts.margin_px.unwrap_or(overlap_px / 8),
     };
-    // the tile grid's own checks (overlap below the tile, margin within the overlap)
-    Grid::new(grid)?;
     // Always a full tile: windows of rasters smaller than a tile are zero-padded, so
     // models that need particular sizes (a U-Net's multiples of 32) always get them.
     let tensor_hw = fixed.unwrap_or((tile_px, tile_px));
@@ -118,6 +116,9 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         (None, Some(b)) => b.max(1),
         (None, None) => 4,
     };
+    check_memory(&grid, tensor_hw, batch, info, raster)?;
+    // the tile grid's own checks (overlap below the tile, margin within the overlap)
+    Grid::new(grid)?;
     Ok(Plan {
         bands,
         band_source: from,
@@ -127,6 +128,60 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         tta: opts.tta,
         notes,
     })
+}
+
+/// The most memory a run's buffers may take, in bytes (16 GiB): the stitcher's band of
+/// rows (tile rows x raster width x (classes x 4 + 5) bytes: per-class sums, weights,
+/// validity) plus the tiles in flight between the threads (4 x batch + 1 tiles of
+/// (channels + classes) x tile x tile x 4 bytes). A raster or model that needs more is
+/// refused before any work, with the numbers, instead of aborting on allocation.
+pub const MEMORY_BUDGET_BYTES: u64 = 16 << 30;
+
+/// Refuses a run whose buffers would exceed [`MEMORY_BUDGET_BYTES`].
+fn check_memory(
+    grid: &GridSpec,
+    tensor_hw: (usize, usize),
+    batch: usize,
+    info: &ModelInfo,
+    raster: &RasterInfo,
+) -> Result<()> {
+    let classes = info.classes().max(info.output_channels.unwrap_or(0)) as u128;
+    let band_h = grid.tile_px.min(grid.height_px) as u128;
+    let stitch = band_h * grid.width_px as u128 * (classes * 4 + 5);
+    let tile_px = tensor_hw.0 as u128 * tensor_hw.1 as u128;
+    let tiles = (4 * batch as u128 + 1) * tile_px * (info.channels as u128 + classes) * 4;
+    let need = stitch + tiles;
+    if need <= MEMORY_BUDGET_BYTES as u128 {
+        return Ok(());
+    }
+    let gib = |b: u128| b as f64 / (1u64 << 30) as f64;
+    let (what, fix) = if stitch >= tiles {
+        (
+            format!(
+                "{} px wide with {} classes and {} px tiles",
+                grid.width_px, classes, grid.tile_px
+            ),
+            "use a smaller --tile, or cut the raster into narrower pieces (gdal_translate -srcwin)",
+        )
+    } else {
+        (
+            format!(
+                "tiles of {}x{} px, {} channels, {} classes, batch {batch}",
+                tensor_hw.0, tensor_hw.1, info.channels, classes
+            ),
+            "use a smaller --tile or --batch, or a model with a smaller fixed input",
+        )
+    };
+    Err(Error::mismatch(
+        &raster.path,
+        format!(
+            "{}x{} px: {what} need about {:.1} GiB of buffers, over terratile's budget of {:.0} GiB; {fix}",
+            grid.width_px,
+            grid.height_px,
+            gib(need),
+            gib(MEMORY_BUDGET_BYTES as u128)
+        ),
+    ))
 }
 
 /// Where the band choice came from.

@@ -197,6 +197,12 @@ impl Store {
             path: path.to_path_buf(),
         };
         let v = s.schema_version()?;
+        if v > SCHEMA_VERSION {
+            return Err(Error::input(
+                path,
+                format!("was written by a newer terratile (schema {v}; this one knows up to {SCHEMA_VERSION}); upgrade terratile to read it"),
+            ));
+        }
         if v == 0 {
             return Err(Error::input(
                 path,

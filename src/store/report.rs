@@ -157,6 +157,17 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
         }
         r => r.map_err(e)?,
     };
+    // A class map holds at most 65536 classes (UInt16): more is a damaged database, and
+    // would not fit in memory.
+    if row.9 > MAX_CLASSES as i64 {
+        return Err(Error::input(
+            &path,
+            format!(
+                "run {id} records {} classes, more than a class map can hold ({MAX_CLASSES}); the database is damaged",
+                row.9
+            ),
+        ));
+    }
     let n = row.9.max(0) as usize;
     // a database written before schema 3 has no area_method column
     let area_method: Option<String> = c
@@ -264,6 +275,9 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
 }
 
 const HA: f64 = 10_000.0;
+
+/// The most classes a run can record: a UInt16 class map's values.
+const MAX_CLASSES: usize = 65_536;
 
 /// The unit areas are shown in by [`table`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -397,12 +411,14 @@ pub fn table(r: &Report, unit: AreaUnit) -> String {
     }
     // transition matrix
     let n = r.class_names.len();
-    let mut m = vec![0f64; n * n];
+    // sparse: only pairs with pixels (n * n cells would not fit for 65536 classes)
+    let mut m = std::collections::BTreeMap::<(usize, usize), f64>::new();
     for &(f, t, _, a) in &r.transitions {
         if f < n && t < n {
-            m[f * n + t] = a;
+            m.insert((f, t), a);
         }
     }
+    let at = |f: usize, t: usize| m.get(&(f, t)).copied().unwrap_or(0.0);
     // column heads: class names, cut to 14 characters
     let short = |x: &str| -> String { x.chars().take(14).collect() };
     let _ = writeln!(
@@ -417,16 +433,25 @@ pub fn table(r: &Report, unit: AreaUnit) -> String {
     for &f in &present {
         let mut row = vec![r.class_names[f].clone()];
         for &t in &present {
-            let v = m[f * n + t];
+            let v = at(f, t);
             row.push(if v == 0.0 { "-".into() } else { unit.show(v) });
         }
-        let lost: f64 = (0..n).filter(|&t| t != f).map(|t| m[f * n + t]).sum();
+        // in the order of the dense sums before (ascending class), so the same digits
+        let lost: f64 = m
+            .range((f, 0)..(f + 1, 0))
+            .filter(|((_, t), _)| *t != f)
+            .map(|(_, a)| a)
+            .sum();
         row.push(unit.show(lost));
         rows.push(row);
     }
     let mut gained_row = vec!["gained".to_string()];
     for &t in &present {
-        let gained: f64 = (0..n).filter(|&f| f != t).map(|f| m[f * n + t]).sum();
+        let gained: f64 = m
+            .iter()
+            .filter(|((f, tt), _)| *tt == t && *f != t)
+            .map(|(_, a)| a)
+            .sum();
         gained_row.push(unit.show(gained));
     }
     // the corner: all that was lost is all that was gained, the changed area
