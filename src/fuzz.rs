@@ -284,7 +284,7 @@ mod report {
                 }
                 match report::load(&store, None) {
                     Ok(rep) => {
-                        let _ = report::table(&rep);
+                        let _ = report::table(&rep, report::AreaUnit::Ha);
                         let _ = report::to_json(&rep).to_string();
                         let _ = report::to_csv(&rep);
                     }
