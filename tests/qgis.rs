@@ -3,7 +3,7 @@
 //! with and without confidence, resampled and not, masked (nodata), COG and plain
 //! GeoTIFF, a change map and the statistics GeoPackage. The client checks the renderer
 //! QGIS picks, the legend, nodata, and the rendered colours; its PNGs stay in
-//! `target/tmp/terratile-test-qgis/png/` (the paths are printed; `--nocapture` shows them).
+//! `target/tmp/terratile-test/qgis/qgis/png/` (the paths are printed; `--nocapture` shows them).
 //!
 //! Run alone: `cargo test --release --test qgis -- --nocapture`.
 
@@ -46,7 +46,8 @@ fn qgis_client(files: &[&Path], png_dir: &Path) -> String {
 
 #[test]
 fn every_output_opens_right_in_qgis() {
-    let dir = tempdir("qgis");
+    // kept: the rendered PNGs are for a person to look at
+    let dir = tempdir("qgis").keep();
     let png = dir.join("png");
     // the S2 demo output: ukis-csmask read at its 30 m, written at 10 m, with confidence
     let s2_conf = dir.join("s2_cloud_shadow.tif");
