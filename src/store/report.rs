@@ -309,7 +309,8 @@ impl AreaUnit {
     }
     /// `m2` in this unit, to 2 decimals.
     fn show(self, m2: f64) -> String {
-        format!("{:.2}", m2 / self.m2())
+        // + 0.0 turns the -0.0 of an empty f64 sum into 0.0 (no "-0.00" in the table)
+        format!("{:.2}", m2 / self.m2() + 0.0)
     }
 }
 
