@@ -503,3 +503,31 @@ fn rough_edges_hints_plurals_rates_and_segment_reports() {
     assert!(r["changed_area_m2"].is_null());
     assert_report_schema(&r);
 }
+
+#[test]
+fn kept_class_maps_may_not_replace_an_input() {
+    let dir = tempdir("keep-classes-input");
+    // AFTER's imagery happens to be named as the kept BEFORE class map
+    let after = dir.join("before_classes.tif");
+    std::fs::copy(landsat_2010(), &after).unwrap();
+    let sha = sha256_file(&after).unwrap();
+    let out = dir.join("change.tif");
+    let o = terratile(&[
+        &"change",
+        &landsat_2000(),
+        &after,
+        &"-m",
+        &repo("models/landcover-nc7/model.onnx"),
+        &"-o",
+        &out,
+        &"--keep-classes",
+        &dir.as_os_str(),
+        &"-q",
+    ]);
+    assert_fails_cleanly(&o, &out, &["before_classes.tif", "input"]);
+    assert_eq!(
+        sha256_file(&after).unwrap(),
+        sha,
+        "AFTER's imagery is unchanged"
+    );
+}

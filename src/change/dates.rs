@@ -42,6 +42,12 @@ pub fn check(opts: &ChangeOptions) -> Result<()> {
                 "is not a folder; create it or choose another --keep-classes folder",
             ));
         }
+        // the class maps kept there may not replace a file the run reads
+        for label in ["before", "after"] {
+            let kept = kept_path(d, label);
+            refuse_overwriting(&kept, &inputs, "one of the inputs")?;
+            refuse_overwriting(&kept, &models, "the model or zones file")?;
+        }
     }
     for (img, cls, flag) in [
         (&opts.before, &opts.before_classes, "BEFORE"),
@@ -78,6 +84,11 @@ pub fn check(opts: &ChangeOptions) -> Result<()> {
     Ok(())
 }
 
+/// Where `--keep-classes DIR` keeps the class map of the date `label`.
+fn kept_path(dir: &Path, label: &str) -> PathBuf {
+    dir.join(format!("{label}_classes.tif"))
+}
+
 /// The raster that stands for a date's grid before it is segmented: its class map when
 /// given, else its imagery.
 pub fn grid_raster(imagery: &Option<PathBuf>, classes: &Option<PathBuf>) -> Result<RasterInfo> {
@@ -110,7 +121,7 @@ pub fn date_input(
         )));
     };
     let out = match &opts.keep_classes {
-        Some(dir) => dir.join(format!("{label}_classes.tif")),
+        Some(dir) => kept_path(dir, label),
         None => temps.path(&format!("{label}-classes.tif")),
     };
     let seg = SegmentOptions {
