@@ -81,7 +81,7 @@ class DPTSeg(torch.nn.Module):
 
     def forward(self, pixel_values):
         m = self.model
-        outputs = m.dpt(pixel_values)
+        outputs = m.dpt(pixel_values, output_hidden_states=True)
         hidden_states = [
             f for i, f in enumerate(outputs.hidden_states[1:]) if i in m.config.backbone_out_indices
         ]
@@ -167,6 +167,9 @@ def dpt_small():
         neck_hidden_sizes=[16, 32, 64, 64],
         fusion_hidden_size=32,
         use_auxiliary_head=False,
+        # HF's default 0.02 shrinks the activations through the neck and fusion stages to
+        # about 1e-8 (logits too small for float32 to compare torch with ONNX Runtime).
+        initializer_range=0.1,
     )
     return DPTForSemanticSegmentation(cfg)
 
@@ -182,8 +185,7 @@ MODELS = {
         size_multiple=32,
         dynamic_hw=True,
         processor=SegformerImageProcessorPil,
-        classifier=lambda m: m.decode_head.classifier,
-        classifier_scale=300.0,
+        scale={"decode_head.classifier": 300.0},
         about="SegformerForSemanticSegmentation, reduced MiT (4 stages, depths 1,1,1,1, "
         "hidden sizes 16,32,64,128, decoder 64)",
     ),
@@ -196,6 +198,10 @@ MODELS = {
         size_multiple=32,
         dynamic_hw=False,
         processor=Mask2FormerImageProcessorPil,
+        scale={
+            "class_predictor": 30.0,
+            "model.transformer_module.decoder.mask_predictor.mask_embedder.2.0": 30.0,
+        },
         about="Mask2FormerForUniversalSegmentation, tiny Swin backbone (embed 16, depths "
         "1,1,1,1, window 4), 16 queries, hidden 32, 1 pixel-decoder layer, 3 decoder layers",
     ),
@@ -208,6 +214,7 @@ MODELS = {
         size_multiple=32,
         dynamic_hw=True,
         processor=SegformerImageProcessorPil,
+        scale={"decode_head.classifier": 100.0},
         about="UperNetForSemanticSegmentation, tiny ConvNeXt backbone (depths 1,1,1,1, "
         "hidden sizes 16,32,64,128), hidden 32, pool scales [1]; HF resizes the logits to "
         "the input inside the model",
@@ -221,8 +228,9 @@ MODELS = {
         size_multiple=16,
         dynamic_hw=True,
         processor=DPTImageProcessorPil,
+        scale={"head.head.4": 3.0},
         about="DPTForSemanticSegmentation, small ViT (patch 16, hidden 32, 4 layers, 2 "
-        "heads), neck 16,32,64,64, fusion 32",
+        "heads), neck 16,32,64,64, fusion 32, initializer_range 0.1",
     ),
 }
 
@@ -301,23 +309,33 @@ def max_diff(sess, wrapped, x, outputs):
     return max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want)), got
 
 
-def scale_classifier(spec, model):
-    """Multiplies the last classifier's weights and bias by classifier_scale: with HF's
-    default init (std 0.02) the logits differ by a few thousandths, so every probability
-    is 1/7 +- 0.002 and a test tolerance of 1e-4 would be loose; scaled, the logits differ
-    by a few units and several classes win on the tile."""
-    if "classifier" not in spec:
-        return
-    layer = spec["classifier"](model)
+def scale_layers(spec, model):
+    """Multiplies the weights and bias of the last layers named in spec["scale"]: with HF's
+    default init (std 0.02) the logits differ by a few thousandths, so every probability is
+    1/7 +- 0.002 (and every Mask2Former mask is a flat 0.5) and a test tolerance of 1e-4
+    would be loose; scaled, the logits differ by a few units."""
     with torch.no_grad():
-        layer.weight.mul_(spec["classifier_scale"])
-        if layer.bias is not None:
-            layer.bias.mul_(spec["classifier_scale"])
+        for name, factor in spec.get("scale", {}).items():
+            layer = model.get_submodule(name)
+            layer.weight.mul_(factor)
+            if layer.bias is not None:
+                layer.bias.mul_(factor)
 
 
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def probs_from(kind, outs):
+    """The reference computation on raw outputs (torch tensors, batch 1) -> [K,TILE,TILE]."""
+    if kind == "mask_classification":
+        classes, masks = outs
+        masks = torch.nn.functional.interpolate(masks, size=(TILE, TILE), mode="bilinear", align_corners=False)
+        return torch.einsum("bqc,bqhw->bchw", classes.softmax(dim=-1)[..., :-1], masks.sigmoid())[0]
+    (logits,) = outs
+    logits = torch.nn.functional.interpolate(logits, size=(TILE, TILE), mode="bilinear", align_corners=False)
+    return logits[0].softmax(dim=0)
 
 
 def reference_probs(name, spec, model, x):
@@ -377,8 +395,9 @@ def sidecar(name, spec, param_count):
         side["tile_size"] = TILE
     side["resolution_m"] = 10.0
     side["description"] = (
-        f"{spec['about']}; random weights (torch.manual_seed({SEED}), HF init, last classifier "
-        f"x{spec.get('classifier_scale', 1.0):g}), {param_count} parameters, "
+        f"{spec['about']}; random weights (torch.manual_seed({SEED}), HF init, then "
+        + ", ".join(f"{k} x{v:g}" for k, v in spec.get("scale", {}).items())
+        + f"), {param_count} parameters, "
         f"{NUM_CLASSES} meaningless classes. Input: Sentinel-2 reflectance (DN/10000) blue, "
         f"green, red, nir as Float32, fed as is."
     )
@@ -394,7 +413,7 @@ def export_test_model(name, out_dir, tile, gt, proj):
     spec = MODELS[name]
     torch.manual_seed(SEED)
     model = spec["build"]().eval()
-    scale_classifier(spec, model)
+    scale_layers(spec, model)
     wrapped = spec["wrap"](model).eval()
     params = sum(p.numel() for p in model.parameters())
     x = torch.from_numpy(tile[None])
@@ -411,6 +430,9 @@ def export_test_model(name, out_dir, tile, gt, proj):
     print(f"{name}: {params} parameters, {os.path.getsize(onnx_path)} bytes, torch vs ORT max abs diff {diffs}")
 
     out, probs, labels = reference_probs(name, spec, model, x)
+    ort_probs = probs_from(spec["kind"], [torch.from_numpy(a) for a in got]).numpy()
+    ort_prob_diff = float(np.abs(ort_probs - probs).max())
+    print(f"{name}: per-class probabilities from ONNX Runtime's outputs vs the reference: max abs diff {ort_prob_diff:.3g}")
     if name == "dpt":
         with torch.no_grad():
             d = float((wrapped(x)[0] - out.logits).abs().max())
@@ -449,9 +471,10 @@ def export_test_model(name, out_dir, tile, gt, proj):
         "output_stride": spec["stride"],
         "size_multiple": spec["size_multiple"],
         "parameters": params,
-        "classifier_scale": spec.get("classifier_scale", 1.0),
+        "scaled_layers": spec.get("scale", {}),
         "onnx_bytes": os.path.getsize(onnx_path),
         "torch_vs_onnxruntime_max_abs_diff": diffs,
+        "onnxruntime_probabilities_vs_reference_max_abs_diff": ort_prob_diff,
         "reference": "per-class probabilities [7,384,384]: "
         + (
             "masks_queries_logits resized to 384x384 (bilinear, align_corners=False), "
