@@ -318,7 +318,7 @@ def scale_layers(spec, model):
         for name, factor in spec.get("scale", {}).items():
             layer = model.get_submodule(name)
             layer.weight.mul_(factor)
-            if layer.bias is not None:
+            if getattr(layer, "bias", None) is not None:
                 layer.bias.mul_(factor)
 
 
