@@ -111,7 +111,10 @@ fn run_change(args: &ChangeArgs) -> terratile::Result<()> {
 
 /// `change --change-model`: a change model over both dates into a change COG; prints
 /// notes and a summary line.
-fn run_change_model(args: &ChangeArgs, opts: &terratile::change::ChangeOptions) -> terratile::Result<()> {
+fn run_change_model(
+    args: &ChangeArgs,
+    opts: &terratile::change::ChangeOptions,
+) -> terratile::Result<()> {
     let (done, run) = commands::change_model::run(opts, args.db.as_deref())?;
     if !args.engine.quiet {
         for n in &done.summary.notes {

@@ -8,8 +8,9 @@
 //! 3. the model ([`crate::infer::load_change`]): its layout (two inputs, stacked bands,
 //!    a temporal axis) from its inputs' names and shapes, or its sidecar;
 //! 4. each date's bands, and both dates on the comparison grid: BEFORE's window (a VRT),
-//!    AFTER warped onto it (a warped VRT: nearest when the grids are aligned, so pixels
-//!    are read exactly, else bilinear; an alpha band marks where AFTER has no data);
+//!    AFTER's own window when its pixels coincide with BEFORE's (read exactly), else
+//!    AFTER warped onto it (a bilinear warped VRT; an alpha band marks where AFTER has no
+//!    data);
 //! 5. the streamed pass of [`crate::segment::pipeline`] over both dates at once (each
 //!    tile reads both windows, nodata in either date is nodata), blended and written as
 //!    a class map of the model's change classes.
@@ -52,7 +53,12 @@ pub struct ModelChange {
 
 impl fmt::Display for ModelChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (change model, {} layout)", self.summary, self.layout.name())
+        write!(
+            f,
+            "{} (change model, {} layout)",
+            self.summary,
+            self.layout.name()
+        )
     }
 }
 
@@ -121,13 +127,19 @@ pub fn change_with_model(opts: &ChangeOptions) -> Result<ModelChange> {
         )?;
         p
     };
-    let after_resampling = if aligned(&after, &cmp)? {
-        Resampling::Nearest
-    } else {
-        Resampling::Bilinear
-    };
+    // AFTER on the comparison grid: its own window when its pixels coincide (read
+    // exactly, each band's nodata kept), else warped
     let after_read = temps.path("after-on-before.vrt");
-    programs::warp_vrt(&after_src, &after_read, &cmp.grid, after_resampling)?;
+    let after_resampling = match aligned_window(&after, &cmp)? {
+        Some(win) => {
+            programs::window_vrt(&after_src, &after_read, win)?;
+            Resampling::Nearest
+        }
+        None => {
+            programs::warp_vrt(&after_src, &after_read, &cmp.grid, Resampling::Bilinear)?;
+            Resampling::Bilinear
+        }
+    };
 
     // 5. the streamed pass over both dates
     let spec = OutputSpec {
@@ -235,11 +247,15 @@ fn with_src_nodata(
     Ok(vrt)
 }
 
-/// Whether AFTER's pixels coincide with the comparison grid's (same CRS, same pixel
-/// size, origins a whole number of pixels apart): then nearest reads them exactly.
-fn aligned(after: &RasterInfo, cmp: &CompareGrid) -> Result<bool> {
+/// AFTER's window that covers the comparison grid pixel for pixel, when AFTER's pixels
+/// coincide with it (same CRS, same pixel size, origins a whole number of pixels apart)
+/// and it covers all of it; None when AFTER must be warped.
+fn aligned_window(
+    after: &RasterInfo,
+    cmp: &CompareGrid,
+) -> Result<Option<(usize, usize, usize, usize)>> {
     let Some(agt) = after.grid.geo_transform else {
-        return Ok(false);
+        return Ok(None);
     };
     let same_crs = match (
         SpatialRef::from_wkt(&after.grid.crs_wkt),
@@ -250,17 +266,22 @@ fn aligned(after: &RasterInfo, cmp: &CompareGrid) -> Result<bool> {
     };
     let (a, g) = (agt.0, cmp.gt().0);
     let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * y.abs().max(1.0);
-    let whole = |d: f64, px: f64| {
+    let whole = |d: f64, px: f64| -> Option<i64> {
         let k = d / px;
-        (k - k.round()).abs() < 1e-6
+        ((k - k.round()).abs() < 1e-6).then_some(k.round() as i64)
     };
-    Ok(same_crs
-        && close(a[1], g[1])
-        && close(a[5], g[5])
-        && a[2] == 0.0
-        && a[4] == 0.0
-        && whole(a[0] - g[0], g[1])
-        && whole(a[3] - g[3], g[5]))
+    if !(same_crs && close(a[1], g[1]) && close(a[5], g[5]) && a[2] == 0.0 && a[4] == 0.0) {
+        return Ok(None);
+    }
+    let (Some(x0), Some(y0)) = (whole(g[0] - a[0], a[1]), whole(g[3] - a[3], a[5])) else {
+        return Ok(None);
+    };
+    let (w, h) = (cmp.width_px(), cmp.height_px());
+    let inside = x0 >= 0
+        && y0 >= 0
+        && x0 as usize + w <= after.grid.width_px
+        && y0 as usize + h <= after.grid.height_px;
+    Ok(inside.then_some((x0 as usize, y0 as usize, w, h)))
 }
 
 /// The `TERRATILE_*` metadata of a change-model run.
@@ -278,7 +299,10 @@ fn metadata(
         ("TERRATILE_CHANGE_LAYOUT".into(), layout.name().into()),
         ("TERRATILE_BEFORE".into(), name(&opts.before)),
         ("TERRATILE_AFTER".into(), name(&opts.after)),
-        ("TERRATILE_AFTER_RESAMPLING".into(), resampling.gdal_name().into()),
+        (
+            "TERRATILE_AFTER_RESAMPLING".into(),
+            resampling.gdal_name().into(),
+        ),
         ("TERRATILE_BANDS".into(), join(&plan.bands)),
         (
             "TERRATILE_TILE".into(),

@@ -54,7 +54,10 @@ pub enum InputLayout {
     #[default]
     Image,
     /// Two inputs, named, in date order.
-    TwoInputs { before: String, after: String },
+    TwoInputs {
+        before: String,
+        after: String,
+    },
     Stacked,
     TemporalAxis,
 }

@@ -264,7 +264,11 @@ pub fn warp_u16(
 
 /// Writes a VRT at `dst` that reads the window (`x0`, `y0`, `w`, `h`) of `src` (as
 /// `gdal_translate -of VRT -srcwin`): a date cut to the part the other date covers.
-pub fn window_vrt(src: &Path, dst: &Path, (x0, y0, w, h): (usize, usize, usize, usize)) -> Result<()> {
+pub fn window_vrt(
+    src: &Path,
+    dst: &Path,
+    (x0, y0, w, h): (usize, usize, usize, usize),
+) -> Result<()> {
     let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
     let ds = open(&src_abs)?;
     let fail = |why: String| {
@@ -320,9 +324,8 @@ pub fn warp_vrt(src: &Path, dst: &Path, grid: &PixelGrid, resampling: Resampling
         ])
         .collect();
     let opts = WarpOptions::new(&args)?;
-    let c_dst = CString::new(dst.to_string_lossy().as_bytes()).map_err(|_| {
-        Error::output(dst, "the path holds a NUL byte; choose another output path")
-    })?;
+    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
+        .map_err(|_| Error::output(dst, "the path holds a NUL byte; choose another output path"))?;
     let mut srcs = [ds.c_dataset()];
     let mut usage = 0;
     // SAFETY: the source dataset outlives GDALWarp; the options are valid for the call;

@@ -167,7 +167,10 @@ fn check_memory(
         (
             format!(
                 "tiles of {}x{} px, {} channels, {} classes, batch {batch}",
-                tensor_hw.0, tensor_hw.1, info.input_channels(), classes
+                tensor_hw.0,
+                tensor_hw.1,
+                info.input_channels(),
+                classes
             ),
             "use a smaller --tile or --batch, or a model with a smaller fixed input",
         )

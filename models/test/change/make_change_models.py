@@ -11,7 +11,8 @@ OUT_DIR defaults to the folder of this script. CI does not run it: the small out
 committed. Writes:
 
   siamese_two_inputs.onnx  inputs x1, x2 [N,4,H,W]   -> change_logits [N,2,H,W] (logits)
-  siamese_stacked.onnx     input x [N,8,H,W]         -> change_prob [N,1,H,W] (sigmoid)
+  siamese_stacked.onnx     input x [N,8,H,W]         -> change_prob [N,1,H,W] (a sigmoid
+                                                        in the graph: P(change))
   siamese_temporal.onnx    input x [N,2,4,H,W]       -> semantic_logits [N,4,H,W] (logits)
       a Siamese U-Net with random weights (seed below): one encoder shared by both dates
       (conv3x3 4->8, pool, 8->16, pool, 16->32, ReLU), the two dates' features fused at
@@ -94,6 +95,7 @@ class SiameseUNet(nn.Module):
         self.d2 = conv(32 * m + 16 * m, 16)
         self.d1 = conv(16 + 8 * m, 8)
         self.head = nn.Conv2d(8, k, 1)
+        self.sigmoid = False  # a single channel: the probability of change, in the graph
 
     def encode(self, x):
         f1 = self.e1(x)
@@ -112,11 +114,14 @@ class SiameseUNet(nn.Module):
 
     def forward(self, *xs):
         if self.layout == "two_inputs":
-            return self.decode(xs[0], xs[1])
-        x = xs[0]
-        if self.layout == "stacked":
-            return self.decode(x[:, : self.c], x[:, self.c:])
-        return self.decode(x[:, 0], x[:, 1])  # temporal_axis [N, 2, C, H, W]
+            y = self.decode(xs[0], xs[1])
+        elif self.layout == "stacked":
+            x = xs[0]
+            y = self.decode(x[:, : self.c], x[:, self.c:])
+        else:
+            x = xs[0]
+            y = self.decode(x[:, 0], x[:, 1])  # temporal_axis [N, 2, C, H, W]
+        return torch.sigmoid(y) if self.sigmoid else y
 
 
 def read(path, bands):
@@ -155,9 +160,8 @@ def model_inputs(layout, a, b):
 
 
 def probabilities(kind, y):
-    if kind == "sigmoid":
-        p = torch.sigmoid(y)
-        return torch.cat([1 - p, p], 1)
+    if kind == "sigmoid":  # y is the probability of change already
+        return torch.cat([1 - y, y], 1)
     return torch.softmax(y, 1)
 
 
@@ -225,6 +229,7 @@ def make_siamese(out, name, full_a, full_b, tile_a, tile_b, like):
         # centre each class's score on the real pair (the full 96x96 top-left of it)
         y = net(*model_inputs(layout, full_a, full_b))
         net.head.bias -= y.mean(dim=(0, 2, 3))
+        net.sigmoid = kind == "sigmoid"
         ref = probabilities(kind, net(*model_inputs(layout, tile_a, tile_b)))[0].numpy()
     model_bytes = export(net, layout, out_name, 4)
     # onnxruntime gives what torch gives
