@@ -212,12 +212,7 @@ fn siamese_layouts_equal_their_reference_on_one_tile() {
         let mut bufs = vec![Vec::new(); 8];
         let mut valid = vec![0u8; 64 * 64];
         assert_eq!(stack.read(rect, &mut bufs, &mut valid).unwrap(), 64 * 64);
-        let norm = Normalizer::new(
-            info.input_scale,
-            info.input_offset,
-            &info.mean.repeat(2),
-            &info.std.repeat(2),
-        );
+        let norm = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
         let mut t = vec![0f32; 8 * 64 * 64];
         norm.prepare(&bufs, &valid, (64, 64), (64, 64), &mut t);
         let probs = engine.run(&t, 1, 64, 64).unwrap();
@@ -365,5 +360,42 @@ fn bad_inputs_fail_in_one_line_and_write_nothing() {
         files_in(&dir).iter().all(|f| f == "far.tif"),
         "{:?}",
         files_in(&dir)
+    );
+}
+
+#[test]
+fn standardisation_for_both_dates_equals_the_per_date_one() {
+    // the stacked model's sidecar with mean and std for all 8 channels (its 4 per-date
+    // values twice) gives the same map as the per-date ones
+    let dir = tempdir("change-model-2c");
+    let model = dir.join("stacked_2c.onnx");
+    std::fs::copy(change_model("siamese_stacked"), &model).unwrap();
+    let mut side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("models/test/change/siamese_stacked.onnx.json")).unwrap(),
+    )
+    .unwrap();
+    for key in ["mean", "std"] {
+        let v = side[key].as_array().unwrap().clone();
+        side[key] = serde_json::Value::Array([v.clone(), v].concat());
+    }
+    std::fs::write(dir.join("stacked_2c.onnx.json"), side.to_string()).unwrap();
+    let (tb, ta) = (
+        repo("models/test/change/before_tile.tif"),
+        repo("models/test/change/after_tile.tif"),
+    );
+    let extra = ["--tile", "64", "--overlap", "0", "--confidence", "-q"];
+    let (one, both) = (dir.join("per_date.tif"), dir.join("both.tif"));
+    change(&tb, &ta, &change_model("siamese_stacked"), &one, &extra).ok();
+    change(&tb, &ta, &model, &both, &extra).ok();
+    assert_same(&read_band(&one, 1), &read_band(&both, 1), "classes");
+    assert_same(&read_band(&one, 2), &read_band(&both, 2), "confidences");
+    // a wrong count is refused in one line
+    side["mean"] = serde_json::json!([0.0, 0.0, 0.0]);
+    std::fs::write(dir.join("stacked_2c.onnx.json"), side.to_string()).unwrap();
+    let out = dir.join("bad.tif");
+    assert_fails_cleanly(
+        &change(&tb, &ta, &model, &out, &[]).run(),
+        &out,
+        &["3 means", "8 input channels"],
     );
 }

@@ -128,6 +128,7 @@ pub struct ModelInfo {
     pub band_indices: Option<Vec<usize>>,
     pub input_scale: f32,
     pub input_offset: f32,
+    /// Per channel of the prepared tile ([`Self::input_channels`]).
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
     pub tile_px: Option<usize>,
@@ -297,11 +298,23 @@ impl ModelInfo {
             .clone()
             .or_else(|| floats("standardization_std"))
             .unwrap_or_else(|| vec![1.0; channels]);
-        if mean.len() != channels || std.len() != channels {
+        // a change model's: one value per channel of a date (the same for both dates), or
+        // one per channel of both
+        let dates = layout.dates();
+        let per_input = |v: Vec<f32>| {
+            if dates > 1 && v.len() == channels {
+                v.repeat(dates)
+            } else {
+                v
+            }
+        };
+        let (mean, std) = (per_input(mean), per_input(std));
+        if mean.len() != channels * dates || std.len() != channels * dates {
             return Err(bad(format!(
-                "standardisation has {} means and {} stds for {channels} input channels",
+                "standardisation has {} means and {} stds for {} input channels",
                 mean.len(),
-                std.len()
+                std.len(),
+                channels * dates
             )));
         }
         if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {

@@ -64,17 +64,6 @@ pub fn run(
     spec: OutputSpec,
 ) -> Result<Done> {
     let info = engine.info.clone();
-    let nodata = spec.nodata();
-    let writer = ClassWriter::create(spec)?;
-    let progress = progress_bar(opts.progress, grid.tile_count());
-    // the model's per-channel standardisation, for each date
-    let dates = inputs.len();
-    let normalizer = Normalizer::new(
-        info.input_scale,
-        info.input_offset,
-        &info.mean.repeat(dates),
-        &info.std.repeat(dates),
-    );
     if inputs.iter().map(|s| s.bands.len()).sum::<usize>() != info.input_channels() {
         return Err(Error::Internal(format!(
             "{} input bands for {} model channels",
@@ -82,6 +71,10 @@ pub fn run(
             info.input_channels()
         )));
     }
+    let nodata = spec.nodata();
+    let writer = ClassWriter::create(spec)?;
+    let progress = progress_bar(opts.progress, grid.tile_count());
+    let normalizer = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
     let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
