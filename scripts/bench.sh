@@ -8,7 +8,9 @@
 #     30x taller with only its first and last copy holding data (nodata between):
 #     peak memory must not grow with height (it may with width);
 #  4. the per-pixel model on a 19330x19470 mosaic (376 Mpx);
-#  5. change detection on class maps 6060 px wide and 24240 or 48480 px tall.
+#  5. change detection on class maps 6060 px wide and 24240 or 48480 px tall;
+#  6. a change model (the Siamese U-Net test model, two inputs) on the Landsat 5 pair's
+#     imagery tiled to 2020x2020 px.
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 #        TERRATILE_BIN=path/to/terratile scripts/bench.sh   (another build, e.g. an older
 #        revision, on the same jobs: for before/after figures)
@@ -110,3 +112,30 @@ for ny in 240 480; do
   tile_map "$WORK/after_classes.tif" "$WORK/a$ny.vrt" 60 $ny
   run_change "change, class maps 6060x$((101 * ny))" "$WORK/b$ny.vrt" "$WORK/a$ny.vrt"
 done
+
+# 6. a change model over both dates' imagery: the Landsat 5 pair (bands 1-4) tiled 20 x 20
+#    (2020x2020 px), the Siamese U-Net test model with two inputs, tile 256, overlap 64.
+tile_stack() { # src out nx ny: a VRT of nx x ny copies of bands 1-4 of a 101x101 stack
+  local src=$1 out=$2 nx=$3 ny=$4 w=101 h=101
+  {
+    echo "<VRTDataset rasterXSize=\"$((w * nx))\" rasterYSize=\"$((h * ny))\">"
+    echo "  <SRS>EPSG:32637</SRS><GeoTransform>589035, 30, 0, 756165, 0, -30</GeoTransform>"
+    for b in 1 2 3 4; do
+      echo "  <VRTRasterBand dataType=\"UInt16\" band=\"$b\"><NoDataValue>255</NoDataValue>"
+      for ((j = 0; j < ny; j++)); do for ((i = 0; i < nx; i++)); do
+        echo "    <SimpleSource><SourceFilename relativeToVRT=\"0\">$src</SourceFilename><SourceBand>$b</SourceBand>"
+        echo "      <SrcRect xOff=\"0\" yOff=\"0\" xSize=\"$w\" ySize=\"$h\"/><DstRect xOff=\"$((i * w))\" yOff=\"$((j * h))\" xSize=\"$w\" ySize=\"$h\"/></SimpleSource>"
+      done; done
+      echo "  </VRTRasterBand>"
+    done
+    echo "</VRTDataset>"
+  } >"$out"
+}
+tile_stack "$LS/lt05_2000.tif" "$WORK/sb.vrt" 20 20
+tile_stack "$LS/lt5_2010.tif" "$WORK/sa.vrt" 20 20
+/usr/bin/time -v "$BIN" change "$WORK/sb.vrt" "$WORK/sa.vrt" --change-model models/test/change/siamese_two_inputs.onnx \
+  --tile 256 --overlap 64 -o "$WORK/cm.tif" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
+printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "change model (Siamese U-Net), 2020x2020" \
+  "$(awk '/Elapsed \(wall/ {print $8}' "$WORK/log")" \
+  "$(awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$WORK/log")" \
+  "$(grep 'Mpx/s' "$WORK/log" | sed 's/^[^:]*: //')"

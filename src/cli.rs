@@ -330,6 +330,14 @@ pub struct ChangeArgs {
     /// Side of the statistics tiles (the GeoPackage layer) in pixels
     #[arg(long, value_name = "PX", default_value = "256")]
     pub stats_tile: usize,
+    /// A change model that sees both dates at once (two inputs, the dates' bands stacked,
+    /// or [N,2,C,H,W]): its change classes are written, tiled and blended, in place of
+    /// comparing two class maps
+    #[arg(long, value_name = "M.onnx", conflicts_with_all = ["model", "before_classes", "after_classes"])]
+    pub change_model: Option<PathBuf>,
+    /// With --change-model: add a second band, the winning class probability x 100
+    #[arg(long, requires = "change_model")]
+    pub confidence: bool,
     #[command(flatten)]
     pub format: FormatArgs,
     /// How each date is segmented (the mask model runs over each date; its masked
@@ -352,8 +360,10 @@ impl ChangeArgs {
             zones: self.zones.clone(),
             zone_field: self.zone_field.clone(),
             class_map: self.class_map.clone(),
+            change_model: self.change_model.clone(),
             segment: SegmentOptions {
                 publish: self.format.to_publish(),
+                confidence: self.confidence,
                 ..self.engine.to_options(stderr_is_terminal)
             },
         }

@@ -89,12 +89,38 @@ fn run_segment(args: &SegmentArgs) -> terratile::Result<()> {
 /// `change`: compares two dates into a change COG; prints notes and a summary line.
 fn run_change(args: &ChangeArgs) -> terratile::Result<()> {
     let opts = args.to_options(std::io::stderr().is_terminal());
+    if opts.change_model.is_some() {
+        return run_change_model(args, &opts);
+    }
     let (stats, run) = commands::change::run(&opts, args.db.as_deref())?;
     if !args.engine.quiet {
         for n in &stats.notes {
             eprintln!("terratile: note: {n}");
         }
         eprintln!("{stats}");
+        if let (Some(db), Some(id)) = (&args.db, run) {
+            eprintln!(
+                "{}: run {id} logged (terratile report --db {} --run {id})",
+                db.display(),
+                db.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `change --change-model`: a change model over both dates into a change COG; prints
+/// notes and a summary line.
+fn run_change_model(
+    args: &ChangeArgs,
+    opts: &terratile::change::ChangeOptions,
+) -> terratile::Result<()> {
+    let (done, run) = commands::change_model::run(opts, args.db.as_deref())?;
+    if !args.engine.quiet {
+        for n in &done.summary.notes {
+            eprintln!("terratile: note: {n}");
+        }
+        eprintln!("{done}");
         if let (Some(db), Some(id)) = (&args.db, run) {
             eprintln!(
                 "{}: run {id} logged (terratile report --db {} --run {id})",

@@ -30,6 +30,7 @@ pub mod count;
 pub mod dates;
 pub mod grid;
 pub mod legend;
+pub mod model;
 pub mod stats;
 pub mod zones;
 
@@ -42,6 +43,7 @@ use crate::write::output::{remove_stale, stale_note, TempFiles};
 pub use compare::compare;
 pub use grid::CompareGrid;
 pub use legend::{change_legend, ClassMapping};
+pub use model::{change_with_model, ModelChange};
 pub use stats::{ChangeStats, DateInput, TileStat, ZoneStat};
 pub use zones::Zones;
 
@@ -72,6 +74,9 @@ pub struct ChangeOptions {
     /// AFTER's class values recoded onto BEFORE's classes, for maps whose legends differ
     /// (without it such maps are refused).
     pub class_map: Option<ClassMapping>,
+    /// A change model that sees both dates' imagery at once ([`model`]), in place of
+    /// segmenting each date and comparing the class maps.
+    pub change_model: Option<PathBuf>,
 }
 
 /// Compares two dates into the change raster `opts.output` and returns the statistics.

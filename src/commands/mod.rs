@@ -5,6 +5,7 @@
 //! other; it turns a job's results into the database's records.
 
 pub mod change;
+pub mod change_model;
 pub mod inspect;
 pub mod segment;
 

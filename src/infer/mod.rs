@@ -15,7 +15,7 @@ use ort::value::TensorRef;
 
 use crate::error::{Error, Result};
 pub use batch::Batcher;
-pub use model::{ModelInfo, OutputKind};
+pub use model::{ChangeLayout, InputLayout, ModelInfo, OutputKind};
 
 /// Where the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +63,29 @@ pub struct Engine {
 
 /// Opens a model file as an ONNX Runtime session.
 pub fn load(path: &Path, ort_lib: Option<&Path>, threads: usize, device: Device) -> Result<Engine> {
+    let (session, notes) = open_session(path, ort_lib, threads, device)?;
+    let info = ModelInfo::from_session(path, &session)?;
+    Ok(Engine::new(session, info, notes))
+}
+
+/// Opens a change model, which takes two dates (see [`ChangeLayout`]).
+pub fn load_change(
+    path: &Path,
+    ort_lib: Option<&Path>,
+    threads: usize,
+    device: Device,
+) -> Result<Engine> {
+    let (session, notes) = open_session(path, ort_lib, threads, device)?;
+    let info = ModelInfo::from_change_session(path, &session)?;
+    Ok(Engine::new(session, info, notes))
+}
+
+fn open_session(
+    path: &Path,
+    ort_lib: Option<&Path>,
+    threads: usize,
+    device: Device,
+) -> Result<(Session, Vec<String>)> {
     if !path.exists() {
         return Err(Error::model(
             path,
@@ -94,14 +117,19 @@ pub fn load(path: &Path, ort_lib: Option<&Path>, threads: usize, device: Device)
             ),
         )
     })?;
-    let info = ModelInfo::from_session(path, &session)?;
-    Ok(Engine {
-        kind: info.output_kind,
-        kind_guessed: false,
-        session,
-        info,
-        notes,
-    })
+    Ok((session, notes))
+}
+
+impl Engine {
+    fn new(session: Session, info: ModelInfo, notes: Vec<String>) -> Engine {
+        Engine {
+            kind: info.output_kind,
+            kind_guessed: false,
+            session,
+            info,
+            notes,
+        }
+    }
 }
 
 #[cfg(feature = "cuda")]
@@ -138,25 +166,46 @@ fn with_cuda(
 
 impl Engine {
     /// Runs `n` prepared tiles (`input` is `[n, C, h, w]`, already scaled and
-    /// standardised) and returns their class probabilities.
+    /// standardised; for a change model C holds BEFORE's channels, then AFTER's) and
+    /// returns their class probabilities.
     pub fn run(&mut self, input: &[f32], n: usize, h: usize, w: usize) -> Result<BatchProbs> {
-        let c = self.info.channels;
+        let c = self.info.input_channels();
         debug_assert_eq!(input.len(), n * c * h * w);
         let path = self.info.path.clone();
-        let tensor = TensorRef::from_array_view(([n, c, h, w], input))
-            .map_err(|e| Error::model(&path, format!("cannot build the input tensor: {e}")))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.info.input_name.as_str() => tensor])
-            .map_err(|e| {
-                Error::model(
-                    &path,
-                    format!(
-                        "inference failed on a {n}x{c}x{h}x{w} batch: {}",
-                        one_line(&e.to_string())
-                    ),
-                )
-            })?;
+        let bad_tensor =
+            |e: ort::Error| Error::model(&path, format!("cannot build the input tensor: {e}"));
+        // two inputs: each date's channels of every tile, copied apart
+        let per_date = c / 2 * h * w;
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        if let InputLayout::TwoInputs { .. } = self.info.layout {
+            first.reserve(n * per_date);
+            second.reserve(n * per_date);
+            for item in input.chunks_exact(2 * per_date) {
+                first.extend_from_slice(&item[..per_date]);
+                second.extend_from_slice(&item[per_date..]);
+            }
+        }
+        let inputs = match &self.info.layout {
+            InputLayout::Image | InputLayout::Stacked => ort::inputs![
+                self.info.input_name.as_str() => TensorRef::from_array_view(([n, c, h, w], input)).map_err(bad_tensor)?
+            ],
+            InputLayout::TemporalAxis => ort::inputs![
+                self.info.input_name.as_str() => TensorRef::from_array_view(([n, 2, c / 2, h, w], input)).map_err(bad_tensor)?
+            ],
+            InputLayout::TwoInputs { before, after } => ort::inputs![
+                before.as_str() => TensorRef::from_array_view(([n, c / 2, h, w], first.as_slice())).map_err(bad_tensor)?,
+                after.as_str() => TensorRef::from_array_view(([n, c / 2, h, w], second.as_slice())).map_err(bad_tensor)?
+            ],
+        };
+        let outputs = self.session.run(inputs).map_err(|e| {
+            Error::model(
+                &path,
+                format!(
+                    "inference failed on a {n}x{c}x{h}x{w} batch: {}",
+                    one_line(&e.to_string())
+                ),
+            )
+        })?;
         let out = &outputs[self.info.output_name.as_str()];
         // Labels may come as integers; everything else as float32.
         let (shape, values): (Vec<i64>, Vec<f32>) =

@@ -25,6 +25,62 @@ pub enum OutputKind {
     Labels,
 }
 
+/// How a change model takes the two dates, as a sidecar declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeLayout {
+    /// Two inputs `[N,C,H,W]`: BEFORE, AFTER.
+    TwoInputs,
+    /// One input `[N,2C,H,W]`: BEFORE's C bands, then AFTER's.
+    Stacked,
+    /// One input `[N,2,C,H,W]`: the dates on axis 1.
+    TemporalAxis,
+}
+
+impl ChangeLayout {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeLayout::TwoInputs => "two_inputs",
+            ChangeLayout::Stacked => "stacked",
+            ChangeLayout::TemporalAxis => "temporal_axis",
+        }
+    }
+}
+
+/// What the model's inputs are: one image, or (change models) two dates in one of the
+/// [`ChangeLayout`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum InputLayout {
+    #[default]
+    Image,
+    /// Two inputs, named, in date order.
+    TwoInputs {
+        before: String,
+        after: String,
+    },
+    Stacked,
+    TemporalAxis,
+}
+
+impl InputLayout {
+    /// Dates the model sees at once.
+    pub fn dates(&self) -> usize {
+        match self {
+            InputLayout::Image => 1,
+            _ => 2,
+        }
+    }
+    /// The change layout, for change models.
+    pub fn change_layout(&self) -> Option<ChangeLayout> {
+        match self {
+            InputLayout::Image => None,
+            InputLayout::TwoInputs { .. } => Some(ChangeLayout::TwoInputs),
+            InputLayout::Stacked => Some(ChangeLayout::Stacked),
+            InputLayout::TemporalAxis => Some(ChangeLayout::TemporalAxis),
+        }
+    }
+}
+
 /// The optional sidecar `MODEL.onnx.json`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +94,8 @@ pub struct Sidecar {
     pub class_names: Option<Vec<String>>,
     pub class_colors: Option<Vec<String>>,
     pub output_kind: Option<OutputKind>,
+    /// How a change model takes its two dates (`terratile change --change-model`).
+    pub change_layout: Option<ChangeLayout>,
     pub tile_size: Option<usize>,
     pub tile_overlap_px: Option<usize>,
     pub resolution_m: Option<f64>,
@@ -53,8 +111,10 @@ pub struct ModelInfo {
     pub path: PathBuf,
     pub input_name: String,
     pub output_name: String,
-    /// Input channels (C of NCHW).
+    /// Input channels (C of NCHW); of one date for change models.
     pub channels: usize,
+    /// One image, or two dates (change models).
+    pub layout: InputLayout,
     /// Fixed batch size, or None when N is dynamic.
     pub fixed_batch: Option<usize>,
     /// Fixed (H, W), or None when either is dynamic.
@@ -68,6 +128,7 @@ pub struct ModelInfo {
     pub band_indices: Option<Vec<usize>>,
     pub input_scale: f32,
     pub input_offset: f32,
+    /// Per channel of the prepared tile ([`Self::input_channels`]).
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
     pub tile_px: Option<usize>,
@@ -88,47 +149,47 @@ impl ModelInfo {
         self.class_names.len()
     }
 
+    /// Channels of a prepared tile: C, or 2C for a change model (BEFORE's, then AFTER's).
+    pub fn input_channels(&self) -> usize {
+        self.channels * self.layout.dates()
+    }
+
     /// Reads the model's description from a loaded session and its sidecar.
     pub fn from_session(path: &Path, session: &Session) -> Result<ModelInfo> {
+        let sidecar = read_sidecar(path)?;
+        if let Some(l) = sidecar.change_layout {
+            return Err(Error::model(
+                path,
+                format!("is a change model (its sidecar declares change_layout \"{}\"); run it with terratile change BEFORE AFTER --change-model", l.name()),
+            ));
+        }
+        let (name, shape) = image_input(path, session)?;
+        Self::describe(path, session, sidecar, InputLayout::Image, name, shape)
+    }
+
+    /// Reads a change model's description: its layout from the inputs' names and shapes
+    /// (checked against the sidecar's `change_layout`), then as [`Self::from_session`]
+    /// with the shape of one date.
+    pub fn from_change_session(path: &Path, session: &Session) -> Result<ModelInfo> {
+        let sidecar = read_sidecar(path)?;
+        let (layout, name, shape) = change_input(path, session, sidecar.change_layout)?;
+        Self::describe(path, session, sidecar, layout, name, shape)
+    }
+
+    /// The description from the image input `input_name` of `in_shape` (`[N,C,H,W]`, of
+    /// one date for change models), the outputs, the metadata and the sidecar.
+    fn describe(
+        path: &Path,
+        session: &Session,
+        sidecar: Sidecar,
+        layout: InputLayout,
+        input_name: String,
+        in_shape: Vec<i64>,
+    ) -> Result<ModelInfo> {
         let bad = |p: String| Error::model(path, p);
-        let [input] = session.inputs() else {
-            return Err(bad(format!(
-                "the model has {} inputs; terratile runs models with one NCHW float32 image input",
-                session.inputs().len()
-            )));
-        };
         let Some(output) = session.outputs().first() else {
             return Err(bad("the model has no outputs".into()));
         };
-        let (in_ty, in_shape) = match input.dtype() {
-            ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
-            other => {
-                return Err(bad(format!(
-                    "input '{}' is {other}, not a tensor",
-                    input.name()
-                )))
-            }
-        };
-        if in_ty != TensorElementType::Float32 {
-            return Err(bad(format!(
-                "input '{}' is {in_ty:?}; terratile feeds float32 NCHW images",
-                input.name()
-            )));
-        }
-        if in_shape.len() != 4 {
-            return Err(bad(format!(
-                "input '{}' has rank {} (shape {:?}); terratile feeds rank-4 NCHW images",
-                input.name(),
-                in_shape.len(),
-                in_shape
-            )));
-        }
-        if in_shape[1] <= 0 {
-            return Err(bad(format!(
-                "input '{}' has a dynamic channel count; the channel dimension must be fixed",
-                input.name()
-            )));
-        }
         let dim = |d: i64| if d > 0 { Some(d as usize) } else { None };
         let out_shape = match output.dtype() {
             ValueType::Tensor { shape, .. } => shape.to_vec(),
@@ -155,8 +216,6 @@ impl ModelInfo {
             let raw = meta.custom(key)?;
             Some(serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)))
         };
-        let sidecar = read_sidecar(path)?;
-
         let channels = in_shape[1] as usize;
         let output_channels = if out_shape.len() == 4 {
             dim(out_shape[1])
@@ -239,11 +298,23 @@ impl ModelInfo {
             .clone()
             .or_else(|| floats("standardization_std"))
             .unwrap_or_else(|| vec![1.0; channels]);
-        if mean.len() != channels || std.len() != channels {
+        // a change model's: one value per channel of a date (the same for both dates), or
+        // one per channel of both
+        let dates = layout.dates();
+        let per_input = |v: Vec<f32>| {
+            if dates > 1 && v.len() == channels {
+                v.repeat(dates)
+            } else {
+                v
+            }
+        };
+        let (mean, std) = (per_input(mean), per_input(std));
+        if mean.len() != channels * dates || std.len() != channels * dates {
             return Err(bad(format!(
-                "standardisation has {} means and {} stds for {channels} input channels",
+                "standardisation has {} means and {} stds for {} input channels",
                 mean.len(),
-                std.len()
+                std.len(),
+                channels * dates
             )));
         }
         if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
@@ -279,9 +350,10 @@ impl ModelInfo {
 
         Ok(ModelInfo {
             path: path.to_path_buf(),
-            input_name: input.name().to_string(),
+            input_name,
             output_name: output.name().to_string(),
             channels,
+            layout,
             fixed_batch: dim(in_shape[0]),
             fixed_hw: dim(in_shape[2]).zip(dim(in_shape[3])),
             output_channels,
@@ -313,6 +385,153 @@ impl ModelInfo {
         } else {
             format!("{} bands ({})", self.channels, self.band_names.join(", "))
         }
+    }
+}
+
+/// An input's name and shape, when it is a float32 tensor.
+fn float_input(path: &Path, input: &ort::value::Outlet) -> Result<(String, Vec<i64>)> {
+    let bad = |p: String| Error::model(path, p);
+    let (ty, shape) = match input.dtype() {
+        ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
+        other => {
+            return Err(bad(format!(
+                "input '{}' is {other}, not a tensor",
+                input.name()
+            )))
+        }
+    };
+    if ty != TensorElementType::Float32 {
+        return Err(bad(format!(
+            "input '{}' is {ty:?}; terratile feeds float32 NCHW images",
+            input.name()
+        )));
+    }
+    Ok((input.name().to_string(), shape))
+}
+
+/// The one `[N,C,H,W]` float32 image input of a segmentation model.
+fn image_input(path: &Path, session: &Session) -> Result<(String, Vec<i64>)> {
+    let bad = |p: String| Error::model(path, p);
+    let [input] = session.inputs() else {
+        return Err(bad(format!(
+            "the model has {} inputs; terratile runs models with one NCHW float32 image input (a change model that takes two dates runs with terratile change BEFORE AFTER --change-model)",
+            session.inputs().len()
+        )));
+    };
+    let (name, in_shape) = float_input(path, input)?;
+    if in_shape.len() != 4 {
+        return Err(bad(format!(
+            "input '{name}' has rank {} (shape {:?}); terratile feeds rank-4 NCHW images",
+            in_shape.len(),
+            in_shape
+        )));
+    }
+    if in_shape[1] <= 0 {
+        return Err(bad(format!(
+            "input '{name}' has a dynamic channel count; the channel dimension must be fixed"
+        )));
+    }
+    Ok((name, in_shape))
+}
+
+/// The layouts a change model's inputs may have, for messages.
+pub const CHANGE_LAYOUTS: &str = "two inputs [N,C,H,W] (before, after), one input [N,2C,H,W] (the dates' bands stacked) or one input [N,2,C,H,W] (dates on axis 1)";
+
+/// A change model's layout, the name of its (first) input and the shape of one date
+/// (`[N,C,H,W]`), from the inputs' shapes and names; `declared` (the sidecar's) must
+/// agree.
+fn change_input(
+    path: &Path,
+    session: &Session,
+    declared: Option<ChangeLayout>,
+) -> Result<(InputLayout, String, Vec<i64>)> {
+    let inputs = session
+        .inputs()
+        .iter()
+        .map(|i| float_input(path, i))
+        .collect::<Result<Vec<_>>>()?;
+    let found = match inputs.as_slice() {
+        [(a, sa), (b, sb)] if sa.len() == 4 && sa == sb && sa[1] > 0 => {
+            let (before, after) = if date_rank(a) == Some(1) && date_rank(b) == Some(0) {
+                (b.clone(), a.clone())
+            } else {
+                (a.clone(), b.clone())
+            };
+            Some((
+                InputLayout::TwoInputs {
+                    before: before.clone(),
+                    after,
+                },
+                before,
+                sa.clone(),
+            ))
+        }
+        [(n, s)] if s.len() == 4 && s[1] > 0 && s[1] % 2 == 0 => Some((
+            InputLayout::Stacked,
+            n.clone(),
+            vec![s[0], s[1] / 2, s[2], s[3]],
+        )),
+        [(n, s)] if s.len() == 5 && s[1] == 2 && s[2] > 0 => Some((
+            InputLayout::TemporalAxis,
+            n.clone(),
+            vec![s[0], s[2], s[3], s[4]],
+        )),
+        _ => None,
+    };
+    let listed = inputs
+        .iter()
+        .map(|(n, s)| format!("{n} {}", shape_text(s)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some((layout, name, shape)) = found else {
+        return Err(Error::model(
+            path,
+            format!("its inputs ({listed}) match none of the change-model layouts: {CHANGE_LAYOUTS}; export the model in one of them"),
+        ));
+    };
+    match (declared, layout.change_layout()) {
+        (Some(d), Some(l)) if d != l => Err(Error::model(
+            path,
+            format!(
+                "its sidecar declares change_layout \"{}\" but its inputs ({listed}) are the \"{}\" layout; fix change_layout in {}",
+                d.name(),
+                l.name(),
+                sidecar_path(path).display()
+            ),
+        )),
+        _ => Ok((layout, name, shape)),
+    }
+}
+
+/// `[N,4,H,W]` for a shape with dynamic axes (-1) shown by letter.
+fn shape_text(s: &[i64]) -> String {
+    let axes = ["N", "C", "H", "W"];
+    let dyn_name = |i: usize| -> String {
+        if s.len() == 5 {
+            ["N", "T", "C", "H", "W"][i].to_string()
+        } else {
+            axes.get(i).map_or("?".to_string(), |a| a.to_string())
+        }
+    };
+    let parts: Vec<String> = s
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if d > 0 { d.to_string() } else { dyn_name(i) })
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// 0 for a name that says "first date" (before, pre, t1, x1, img1, ...), 1 for "second
+/// date", None when it says neither.
+fn date_rank(name: &str) -> Option<u8> {
+    let n = name.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| n.contains(w));
+    let first = has(&["before", "pre", "old", "past", "first"]) || n.ends_with('1') || n == "a";
+    let second = has(&["after", "post", "new", "second"]) || n.ends_with('2') || n == "b";
+    match (first, second) {
+        (true, false) => Some(0),
+        (false, true) => Some(1),
+        _ => None,
     }
 }
 

@@ -261,3 +261,94 @@ pub fn warp_u16(
     let vrt = unsafe { Dataset::from_c_dataset(h) };
     Ok(Warped { vrt, _src: ds })
 }
+
+/// Writes a VRT at `dst` that reads the window (`x0`, `y0`, `w`, `h`) of `src` (as
+/// `gdal_translate -of VRT -srcwin`): a date cut to the part the other date covers.
+pub fn window_vrt(
+    src: &Path,
+    dst: &Path,
+    (x0, y0, w, h): (usize, usize, usize, usize),
+) -> Result<()> {
+    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    let ds = open(&src_abs)?;
+    let fail = |why: String| {
+        Error::output(
+            dst,
+            format!("cannot write the window VRT ({why}); check the output folder is writable"),
+        )
+    };
+    let args: Vec<String> = ["-of", "VRT", "-srcwin"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([x0, y0, w, h].iter().map(|v| v.to_string()))
+        .collect();
+    let opts = TranslateOptions::new(&args)?;
+    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
+        .map_err(|_| fail("the path holds a NUL byte".into()))?;
+    let mut usage_error: std::ffi::c_int = 0;
+    // SAFETY: the options and the source dataset are valid for the call; the returned
+    // handle is ours and closed at once (which writes the VRT).
+    unsafe {
+        let out = gdal_sys::GDALTranslate(c_dst.as_ptr(), ds.c_dataset(), opts.0, &mut usage_error);
+        if out.is_null() {
+            return Err(fail(last_gdal_error()));
+        }
+        gdal_sys::GDALClose(out);
+    }
+    Ok(())
+}
+
+/// Writes a warped VRT at `dst` that reads every band of `src` onto `grid` with
+/// `resampling`, keeping the data type, plus an alpha band that is 0 wherever `src` has
+/// nodata or no data at all (`gdalwarp -of VRT -t_srs -te -ts -r -dstalpha`). Rows are
+/// warped as they are read.
+pub fn warp_vrt(src: &Path, dst: &Path, grid: &PixelGrid, resampling: Resampling) -> Result<()> {
+    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    let ds = open(&src_abs)?;
+    let b = grid
+        .bounds()
+        .ok_or_else(|| Error::Internal("warp onto a grid without a geotransform".into()))?;
+    let args: Vec<String> = ["-of", "VRT", "-t_srs"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([grid.crs_wkt.clone()])
+        .chain(["-te".into()])
+        .chain(b.iter().map(|v| format!("{v:.17e}")))
+        .chain([
+            "-ts".into(),
+            grid.width_px.to_string(),
+            grid.height_px.to_string(),
+            "-r".into(),
+            resampling.gdal_name().into(),
+            "-dstalpha".into(),
+        ])
+        .collect();
+    let opts = WarpOptions::new(&args)?;
+    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
+        .map_err(|_| Error::output(dst, "the path holds a NUL byte; choose another output path"))?;
+    let mut srcs = [ds.c_dataset()];
+    let mut usage = 0;
+    // SAFETY: the source dataset outlives GDALWarp; the options are valid for the call;
+    // the returned handle is ours and closed at once (which writes the VRT).
+    unsafe {
+        let h = gdal_sys::GDALWarp(
+            c_dst.as_ptr(),
+            std::ptr::null_mut(),
+            1,
+            srcs.as_mut_ptr(),
+            opts.0,
+            &mut usage,
+        );
+        if h.is_null() {
+            return Err(Error::mismatch(
+                src,
+                format!(
+                    "cannot be warped onto the comparison grid ({})",
+                    last_gdal_error()
+                ),
+            ));
+        }
+        gdal_sys::GDALClose(h);
+    }
+    Ok(())
+}

@@ -156,6 +156,60 @@ impl Reader {
     }
 }
 
+/// A raster and its bands read, one per model channel.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    /// 1-based band numbers, in channel order.
+    pub bands: Vec<usize>,
+}
+
+/// Reads the same window of one or more rasters on one grid (the two dates of a change
+/// model): the bands of each, one raster after the other, valid where every raster has
+/// data.
+pub struct Stack {
+    readers: Vec<Reader>,
+    valid_buf: Vec<u8>,
+}
+
+impl Stack {
+    pub fn new(sources: &[Source]) -> Result<Stack> {
+        let readers = sources
+            .iter()
+            .map(|s| Reader::new(&s.path, &s.bands))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Stack {
+            readers,
+            valid_buf: Vec::new(),
+        })
+    }
+
+    /// Channels read: every source's bands.
+    pub fn channels(&self) -> usize {
+        self.readers.iter().map(|r| r.bands.len()).sum()
+    }
+
+    /// As [`Reader::read`] over every source, into consecutive `out` channels.
+    pub fn read(&mut self, rect: Rect, out: &mut [Vec<f32>], valid: &mut [u8]) -> Result<usize> {
+        let n = rect.area();
+        let mut c0 = 0;
+        for (i, r) in self.readers.iter_mut().enumerate() {
+            let c = r.bands.len();
+            if i == 0 {
+                r.read(rect, &mut out[c0..c0 + c], valid)?;
+            } else {
+                self.valid_buf.resize(n, 0);
+                r.read(rect, &mut out[c0..c0 + c], &mut self.valid_buf)?;
+                for (v, w) in valid[..n].iter_mut().zip(&self.valid_buf) {
+                    *v &= *w;
+                }
+            }
+            c0 += c;
+        }
+        Ok(valid[..n].iter().map(|&v| v as usize).sum())
+    }
+}
+
 /// A sample of the valid values of `bands` of `path` (one vector per band): the whole
 /// raster when it is small, else 64 windows of 64x64 px spread evenly over it.
 pub fn sample_values(path: &Path, bands: &[usize]) -> Result<Vec<Vec<f32>>> {

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::infer::{self, Device};
 use crate::prepare::BandSpec;
 use crate::raster::RasterInfo;
+use crate::read::Source;
 use crate::stitch::Blend;
 use crate::write::output::{
     check_writable, refuse_overwriting, remove_stale, stale_note, TempFiles,
@@ -222,7 +223,10 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         &mut engine,
         &plan,
         &grid,
-        &work.path,
+        &[Source {
+            path: work.path.clone(),
+            bands: plan.bands.clone(),
+        }],
         mask.as_ref(),
         spec,
     )?;

@@ -10,7 +10,6 @@
 //! ONNX Runtime gets the thread budget less what the pipeline needs
 //! ([`super::ort_threads`]).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -24,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::infer::{BatchProbs, Batcher, Engine};
 use crate::prepare::Normalizer;
 use crate::raster::ClassMap;
-use crate::read::Reader;
+use crate::read::{Source, Stack};
 use crate::stitch::{Stitcher, TileProbs};
 use crate::write::{ClassWriter, OutputSpec};
 
@@ -52,17 +51,26 @@ pub struct Done {
     pub masked_px: u64,
 }
 
-/// Runs every tile of `grid` over `input` through `engine` into a writer of `spec`.
+/// Runs every tile of `grid` over `inputs` (one raster; or the two dates of a change
+/// model, on one grid, whose bands are stacked into each tile) through `engine` into a
+/// writer of `spec`.
 pub fn run(
     opts: &SegmentOptions,
     engine: &mut Engine,
     plan: &Plan,
     grid: &Grid,
-    input: &Path,
+    inputs: &[Source],
     mask: Option<&Mask>,
     spec: OutputSpec,
 ) -> Result<Done> {
     let info = engine.info.clone();
+    if inputs.iter().map(|s| s.bands.len()).sum::<usize>() != info.input_channels() {
+        return Err(Error::Internal(format!(
+            "{} input bands for {} model channels",
+            inputs.iter().map(|s| s.bands.len()).sum::<usize>(),
+            info.input_channels()
+        )));
+    }
     let nodata = spec.nodata();
     let writer = ClassWriter::create(spec)?;
     let progress = progress_bar(opts.progress, grid.tile_count());
@@ -70,7 +78,7 @@ pub fn run(
     let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
-        let reader = s.spawn(|| read_tiles(input, plan, grid, &normalizer, mask, read_tx));
+        let reader = s.spawn(|| read_tiles(inputs, plan, grid, &normalizer, mask, read_tx));
         let stitcher = s.spawn(|| {
             let mut st = Stitcher::new(
                 grid.clone(),
@@ -132,7 +140,7 @@ fn rate(tiles_per_s: f64) -> String {
 
 /// The reader: every tile's window, masked and prepared. Returns the pixels masked.
 fn read_tiles(
-    input: &Path,
+    inputs: &[Source],
     plan: &Plan,
     grid: &Grid,
     norm: &Normalizer,
@@ -141,12 +149,12 @@ fn read_tiles(
 ) -> Result<u64> {
     // On an error the sender is dropped, which ends the run downstream; the caller
     // reports this function's error first.
-    let mut reader = Reader::new(input, &plan.bands)?;
+    let mut reader = Stack::new(inputs)?;
     let mask_map = mask.map(|m| ClassMap::open(&m.path)).transpose()?;
     let mut mask_buf: Vec<u16> = Vec::new();
     let mut masked = 0u64;
     let (th, tw) = plan.tensor_hw;
-    let c = plan.bands.len();
+    let c = reader.channels();
     let mut bufs = vec![Vec::new(); c];
     for tile in grid.tiles() {
         if cancel::requested() {
@@ -215,7 +223,7 @@ fn infer_tiles(
     tx: Sender<InferredTile>,
 ) -> Result<usize> {
     let mut batcher = Batcher::new(
-        engine.info.channels,
+        engine.info.input_channels(),
         plan.batch,
         plan.tensor_hw,
         plan.tta,

@@ -149,7 +149,7 @@ fn check_memory(
     let band_h = grid.tile_px.min(grid.height_px) as u128;
     let stitch = band_h * grid.width_px as u128 * (classes * 4 + 5);
     let tile_px = tensor_hw.0 as u128 * tensor_hw.1 as u128;
-    let tiles = (4 * batch as u128 + 1) * tile_px * (info.channels as u128 + classes) * 4;
+    let tiles = (4 * batch as u128 + 1) * tile_px * (info.input_channels() as u128 + classes) * 4;
     let need = stitch + tiles;
     if need <= MEMORY_BUDGET_BYTES as u128 {
         return Ok(());
@@ -167,7 +167,10 @@ fn check_memory(
         (
             format!(
                 "tiles of {}x{} px, {} channels, {} classes, batch {batch}",
-                tensor_hw.0, tensor_hw.1, info.channels, classes
+                tensor_hw.0,
+                tensor_hw.1,
+                info.input_channels(),
+                classes
             ),
             "use a smaller --tile or --batch, or a model with a smaller fixed input",
         )
