@@ -60,6 +60,9 @@ pub fn write(
     let src = Dataset::open(raw).gdal_err(raw_err)?;
     let mut src_layer = src.layer(0).gdal_err(raw_err)?;
     let value_idx = src_layer.defn().field_index(VALUE_FIELD).gdal_err(raw_err)?;
+    if let Some(s) = simplifier.as_mut() {
+        keep_valid(s, &mut src_layer, out)?;
+    }
 
     let driver = DriverManager::get_driver_by_name("GPKG").gdal_err(e)?;
     let mut ds = driver.create_vector_only(out).gdal_err(e)?;
@@ -165,6 +168,37 @@ pub fn write(
         .map_err(|err| e(format!("cannot add the QGIS style: {err}")).caused_by(err))?;
     Ok(n)
 }
+
+/// Passes over the traced polygons before writing them: the arcs of every polygon that
+/// simplifying leaves invalid (a border crossing another) are kept as they are, which
+/// its neighbours see too, until a pass finds no new one (at most [`MAX_PASSES`]).
+fn keep_valid(s: &mut Simplifier, layer: &mut gdal::vector::Layer<'_>, out: &Path) -> Result<()> {
+    for _ in 0..MAX_PASSES {
+        let mut added = false;
+        layer.reset_feature_reading();
+        for f in layer.features() {
+            if crate::cancel::requested() {
+                return Err(Error::Interrupted(out.to_path_buf()));
+            }
+            let Some(geo::Geometry::Polygon(poly)) = f.geometry().and_then(|g| g.to_geo().ok()) else {
+                continue;
+            };
+            // GEOS's validity (GDAL): indexed, so polygons of many holes stay quick
+            let valid = s.simplify(&poly)?.to_gdal().is_ok_and(|g| g.is_valid());
+            if !valid {
+                added |= s.keep_last_raw();
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    layer.reset_feature_reading();
+    Ok(())
+}
+
+/// The most passes of [`keep_valid`].
+const MAX_PASSES: usize = 8;
 
 /// The layer's default QGIS style in the GeoPackage's `layer_styles` table.
 fn write_style(gpkg: &Path, classes: &[(i32, String, [u8; 3])]) -> rusqlite::Result<()> {

@@ -16,6 +16,8 @@
 //! that. Nodes are found in one streamed pass over the map and kept as a sorted list
 //! (8 bytes per node, not per pixel).
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use geo::{Coord, LineString, Polygon};
@@ -35,6 +37,11 @@ pub struct Simplifier {
     /// Corner indices `row * (width + 1) + col` of the nodes, sorted.
     nodes: Vec<u64>,
     tolerance: f64,
+    /// Arcs kept unsimplified (their keys), because simplifying them left a polygon
+    /// invalid.
+    raw: HashSet<u64>,
+    /// The keys of the arcs of the last polygon simplified.
+    used: Vec<u64>,
 }
 
 impl Simplifier {
@@ -71,11 +78,19 @@ impl Simplifier {
             }
             std::mem::swap(&mut prev, &mut cur);
         }
+        // the map's corners: an arc along the outline turns there
+        for (c, r) in [(0, 0), (w, 0), (0, h), (w, h)] {
+            nodes.push(r as u64 * (w as u64 + 1) + c as u64);
+        }
+        nodes.sort_unstable();
+        nodes.dedup();
         Ok(Simplifier {
             gt,
             width_px: w,
             nodes,
             tolerance,
+            raw: HashSet::new(),
+            used: Vec::new(),
         })
     }
 
@@ -84,8 +99,19 @@ impl Simplifier {
         self.nodes.binary_search(&k).is_ok()
     }
 
+    /// Keeps the arcs of the last polygon simplified as they are from now on (it came
+    /// out invalid); returns whether that added any.
+    pub fn keep_last_raw(&mut self) -> bool {
+        let mut added = false;
+        for k in self.used.drain(..) {
+            added |= self.raw.insert(k);
+        }
+        added
+    }
+
     /// The simplified polygon (same rings, simplified borders).
     pub fn simplify(&mut self, poly: &Polygon<f64>) -> Result<Polygon<f64>> {
+        self.used.clear();
         let ext = self.ring(poly.exterior())?;
         let holes = poly
             .interiors()
@@ -119,7 +145,7 @@ impl Simplifier {
     }
 
     /// A simplified ring, in map coordinates.
-    fn ring(&self, ring: &LineString<f64>) -> Result<LineString<f64>> {
+    fn ring(&mut self, ring: &LineString<f64>) -> Result<LineString<f64>> {
         let corners = self.corners(ring)?;
         if corners.len() < 4 {
             return Ok(ring.clone());
@@ -132,7 +158,7 @@ impl Simplifier {
         match corners.iter().position(|c| c.1) {
             None => {
                 let pts: Vec<(i64, i64)> = corners.iter().map(|c| c.0).collect();
-                out = simplify_closed(&pts, self.tolerance, &self.gt);
+                out = simplify_closed(&pts, self.tolerance, &self.gt, &self.raw, &mut self.used);
             }
             Some(first) => {
                 // rotate to start at a node, close, and cut at every node
@@ -146,7 +172,7 @@ impl Simplifier {
                 for k in 1..rot.len() {
                     if rot[k].1 {
                         let arc: Vec<(i64, i64)> = rot[start..=k].iter().map(|c| c.0).collect();
-                        let s = simplify_arc(&arc, self.tolerance, &self.gt);
+                        let s = simplify_arc(&arc, self.tolerance, &self.gt, &self.raw, &mut self.used);
                         out.extend_from_slice(&s[..s.len() - 1]);
                         start = k;
                     }
@@ -165,6 +191,13 @@ fn is_node(a: u32, b: u32, c: u32, d: u32) -> bool {
     v.sort_unstable();
     let distinct = 1 + v.windows(2).filter(|p| p[0] != p[1]).count();
     distinct >= 3 || (distinct == 2 && a == d && b == c)
+}
+
+/// An arc's identity: a hash of its corners in canonical order.
+fn key(pts: &[(i64, i64)]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    pts.hash(&mut h);
+    h.finish()
 }
 
 /// The corners of a path without the middle corners of straight runs.
@@ -186,13 +219,22 @@ fn turns(pts: &[(i64, i64)]) -> Vec<(i64, i64)> {
 }
 
 /// An open arc simplified, ends fixed, the same whichever way it is given.
-fn simplify_arc(arc: &[(i64, i64)], tol: f64, gt: &GeoTransform) -> Vec<(i64, i64)> {
+fn simplify_arc(
+    arc: &[(i64, i64)],
+    tol: f64,
+    gt: &GeoTransform,
+    raw: &HashSet<u64>,
+    used: &mut Vec<u64>,
+) -> Vec<(i64, i64)> {
     let (first, last) = (arc[0], arc[arc.len() - 1]);
     let reversed = first > last || (first == last && arc.len() > 2 && arc[1] > arc[arc.len() - 2]);
     let mut pts: Vec<(i64, i64)> = arc.to_vec();
     if reversed {
         pts.reverse();
     }
+    let k = key(&pts);
+    used.push(k);
+    let tol = if raw.contains(&k) { -1.0 } else { tol };
     let pts = if first == last {
         // a ring with one node: closed, started at the node
         let mut open = turns(&pts);
@@ -219,13 +261,25 @@ fn simplify_arc(arc: &[(i64, i64)], tol: f64, gt: &GeoTransform) -> Vec<(i64, i6
 
 /// A ring without nodes, simplified from its smallest corner in a canonical direction
 /// (returned open, in the given direction).
-fn simplify_closed(pts: &[(i64, i64)], tol: f64, gt: &GeoTransform) -> Vec<(i64, i64)> {
+fn simplify_closed(
+    pts: &[(i64, i64)],
+    tol: f64,
+    gt: &GeoTransform,
+    raw: &HashSet<u64>,
+    used: &mut Vec<u64>,
+) -> Vec<(i64, i64)> {
     let mut t = turns(pts);
-    // the closing run: the first corner may be the middle of a straight run
+    // the closing runs: the first and the last corner may be the middle of a straight
+    // run across the start
+    let collinear = |a: (i64, i64), b: (i64, i64), c: (i64, i64)| {
+        (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0) == 0
+    };
     while t.len() > 3 {
-        let (a, b, c) = (t[t.len() - 1], t[0], t[1]);
-        if (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0) == 0 {
+        let n = t.len();
+        if collinear(t[n - 1], t[0], t[1]) {
             t.remove(0);
+        } else if collinear(t[n - 2], t[n - 1], t[0]) {
+            t.pop();
         } else {
             break;
         }
@@ -237,6 +291,9 @@ fn simplify_closed(pts: &[(i64, i64)], tol: f64, gt: &GeoTransform) -> Vec<(i64,
     let canon: Vec<(i64, i64)> = (0..n)
         .map(|k| if forward { t[(m + k) % n] } else { t[(m + n - k) % n] })
         .collect();
+    let k = key(&canon);
+    used.push(k);
+    let tol = if raw.contains(&k) { -1.0 } else { tol };
     let mut s = closed_from(&canon, 0, tol, gt);
     if !forward {
         s[1..].reverse();
@@ -331,10 +388,12 @@ mod tests {
             arc.push((k + 1, k + 1));
         }
         arc.push((6, 5));
-        let a = simplify_arc(&arc, 1.5, &gt);
+        let (raw, mut used) = (HashSet::new(), Vec::new());
+        let a = simplify_arc(&arc, 1.5, &gt, &raw, &mut used);
         let mut rev = arc.clone();
         rev.reverse();
-        let mut b = simplify_arc(&rev, 1.5, &gt);
+        let mut b = simplify_arc(&rev, 1.5, &gt, &raw, &mut used);
+        assert_eq!(used[0], used[1], "one key both ways");
         b.reverse();
         assert_eq!(a, b);
         assert_eq!((a[0], a[a.len() - 1]), ((0, 0), (6, 5)));
