@@ -8,8 +8,8 @@ use terratile::commands::inspect::InspectOptions;
 use terratile::infer::Device;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
-use terratile::vector::{Connectivity, PolygonOptions};
 use terratile::store::report::AreaUnit;
+use terratile::vector::{Connectivity, PolygonOptions};
 use terratile::write::{Format, Publish};
 use terratile::SegmentOptions;
 

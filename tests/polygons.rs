@@ -191,7 +191,11 @@ fn segment_polygons_sum_to_the_raster_class_areas_in_utm() {
         assert!(p.perimeter_m >= 0.99 * (4.0 * std::f64::consts::PI * p.area_m2).sqrt());
     }
     let off = vertices_off_corners(&out, &polys);
-    assert!(off.is_empty(), "vertices where the class map has no corner: {:?}", &off[..off.len().min(10)]);
+    assert!(
+        off.is_empty(),
+        "vertices where the class map has no corner: {:?}",
+        &off[..off.len().min(10)]
+    );
     // the default QGIS style: categorized on class, one category per class, named
     let conn = rusqlite::Connection::open(&gpkg).unwrap();
     let qml: String = conn
@@ -203,7 +207,10 @@ fn segment_polygons_sum_to_the_raster_class_areas_in_utm() {
         .unwrap();
     assert!(qml.contains("attr=\"class\""), "{qml}");
     for (i, n) in names.iter().enumerate() {
-        assert!(qml.contains(&format!("value=\"{i}\" symbol=\"{i}\" label=\"{n}\"")), "{n}: {qml}");
+        assert!(
+            qml.contains(&format!("value=\"{i}\" symbol=\"{i}\" label=\"{n}\"")),
+            "{n}: {qml}"
+        );
     }
 }
 
@@ -235,9 +242,7 @@ fn geographic_polygons_sum_to_the_raster_class_areas() {
 fn block_image(path: &Path, (w, h): (usize, usize), block: (usize, usize, usize, usize)) {
     use gdal::raster::Buffer;
     let drv = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = drv
-        .create_with_band_type::<f32, _>(path, w, h, 4)
-        .unwrap();
+    let mut ds = drv.create_with_band_type::<f32, _>(path, w, h, 4).unwrap();
     ds.set_geo_transform(&[500_000.0, 10.0, 0.0, 5_000_000.0, 0.0, -10.0])
         .unwrap();
     ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32633).unwrap())
@@ -284,7 +289,12 @@ fn a_patch_over_four_tiles_is_one_polygon() {
     let polys = polygons(&gpkg);
     let veg: Vec<&Poly> = polys.iter().filter(|p| p.name == "vegetation").collect();
     assert_eq!(veg.len(), 1, "the patch is one polygon");
-    let ring: Vec<(f64, f64)> = veg[0].geom.exterior().coords().map(|c| (c.x, c.y)).collect();
+    let ring: Vec<(f64, f64)> = veg[0]
+        .geom
+        .exterior()
+        .coords()
+        .map(|c| (c.x, c.y))
+        .collect();
     assert_eq!(ring.len(), 5, "a rectangle (4 corners, closed): {ring:?}");
     let (xs, ys): (Vec<f64>, Vec<f64>) = ring.iter().copied().unzip();
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -335,7 +345,11 @@ fn min_area_sieves_the_raster_and_the_polygons_alike() {
     let names = category_names(&sieved);
     assert_areas_agree(&sieved, &polys, names.len());
     // S2 pixels are 100 m2 (a little more on the ground): 2000 m2 is 20 px
-    let small: Vec<f64> = polys.iter().map(|p| p.area_m2).filter(|&a| a < 1990.0).collect();
+    let small: Vec<f64> = polys
+        .iter()
+        .map(|p| p.area_m2)
+        .filter(|&a| a < 1990.0)
+        .collect();
     assert!(small.is_empty(), "polygons under --min-area: {small:?}");
     // the raster's attribute table counts the sieved pixels
     let counts: Vec<i64> = attribute_table(&sieved).iter().map(|r| r.2).collect();
@@ -401,7 +415,10 @@ fn simplify_keeps_shared_borders_shared() {
     assert_eq!(p0.len(), p1.len());
     let vertices = |ps: &[Poly]| -> usize {
         ps.iter()
-            .map(|p| p.geom.exterior().0.len() + p.geom.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+            .map(|p| {
+                p.geom.exterior().0.len()
+                    + p.geom.interiors().iter().map(|r| r.0.len()).sum::<usize>()
+            })
             .sum()
     };
     assert!(
@@ -412,22 +429,28 @@ fn simplify_keeps_shared_borders_shared() {
     );
     // every edge, as an unordered pair of vertices, counted over all rings
     let key = |c: &geo::Coord<f64>| ((c.x * 1000.0).round() as i64, (c.y * 1000.0).round() as i64);
-    let mut edges: BTreeMap<((i64, i64), (i64, i64)), usize> = BTreeMap::new();
+    type Edge = ((i64, i64), (i64, i64));
+    let mut edges: BTreeMap<Edge, usize> = BTreeMap::new();
     for p in &p1 {
         for ring in std::iter::once(p.geom.exterior()).chain(p.geom.interiors()) {
             for l in ring.lines() {
                 let (a, b) = (key(&l.start), key(&l.end));
-                *edges.entry(if a < b { (a, b) } else { (b, a) }).or_insert(0) += 1;
+                *edges
+                    .entry(if a < b { (a, b) } else { (b, a) })
+                    .or_insert(0) += 1;
             }
         }
     }
     let (_, w, h, gt, _) = map_of(&map);
-    let (x0, y0) = ((gt[0] * 1000.0).round() as i64, (gt[3] * 1000.0).round() as i64);
+    let (x0, y0) = (
+        (gt[0] * 1000.0).round() as i64,
+        (gt[3] * 1000.0).round() as i64,
+    );
     let (x1, y1) = (
         ((gt[0] + w as f64 * gt[1]) * 1000.0).round() as i64,
         ((gt[3] + h as f64 * gt[5]) * 1000.0).round() as i64,
     );
-    let on_outline = |(a, b): &((i64, i64), (i64, i64))| {
+    let on_outline = |(a, b): &Edge| {
         (a.0 == b.0 && (a.0 == x0 || a.0 == x1)) || (a.1 == b.1 && (a.1 == y0 || a.1 == y1))
     };
     let unshared: Vec<_> = edges
@@ -435,7 +458,10 @@ fn simplify_keeps_shared_borders_shared() {
         .filter(|(e, &n)| if on_outline(e) { n != 1 } else { n != 2 })
         .take(10)
         .collect();
-    assert!(unshared.is_empty(), "edges not shared by two polygons: {unshared:?}");
+    assert!(
+        unshared.is_empty(),
+        "edges not shared by two polygons: {unshared:?}"
+    );
     // the total area stays that of the map (no gaps, no overlaps)
     let total = |ps: &[Poly]| ps.iter().map(|p| p.area_m2).sum::<f64>();
     assert!((total(&p1) / total(&p0) - 1.0).abs() < 1e-6);
@@ -452,7 +478,10 @@ fn bad_vector_paths_fail_in_one_line_with_nothing_written() {
     let folder = dir.join("afolder");
     std::fs::create_dir(&folder).unwrap();
     for (vector, mentions) in [
-        (dir.join("missing/p.gpkg"), vec!["missing", "does not exist"]),
+        (
+            dir.join("missing/p.gpkg"),
+            vec!["missing", "does not exist"],
+        ),
         (folder.clone(), vec!["afolder", "is a folder"]),
         (out.clone(), vec!["classes.tif", "own file"]),
     ] {
@@ -489,7 +518,11 @@ fn bad_vector_paths_fail_in_one_line_with_nothing_written() {
         .arg(dir.join("missing/c.gpkg"))
         .run();
     assert_fails_cleanly(&o, &out, &["missing", "does not exist"]);
-    let o = TestCommand::new("polygons").arg(&map).arg("-o").arg(&map).run();
+    let o = TestCommand::new("polygons")
+        .arg(&map)
+        .arg("-o")
+        .arg(&map)
+        .run();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");

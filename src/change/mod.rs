@@ -131,4 +131,3 @@ fn inputs(opts: &ChangeOptions) -> Vec<&std::path::Path> {
     .filter_map(|p| p.as_deref())
     .collect()
 }
-

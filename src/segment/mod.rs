@@ -259,13 +259,8 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         &work.raster.grid
     };
     // 7. --min-area and --vector: the published map sieved, its polygons traced
-    let polygons = crate::vector::after_class_map(
-        &opts.output,
-        &opts.polygons,
-        &opts.publish,
-        threads,
-        None,
-    )?;
+    let polygons =
+        crate::vector::after_class_map(&opts.output, &opts.polygons, &opts.publish, threads, None)?;
     let class_counts = match polygons.sieved {
         Some(s) => (0..class_counts.len())
             .map(|c| s.counts.get(c).copied().unwrap_or(0))

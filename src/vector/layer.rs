@@ -54,12 +54,19 @@ pub fn write(
         None => None,
     };
     let e = |t: String| {
-        Error::output(out, format!("cannot write the GeoPackage: {t} (is the disk full?)"))
+        Error::output(
+            out,
+            format!("cannot write the GeoPackage: {t} (is the disk full?)"),
+        )
     };
-    let raw_err = |t: String| Error::Internal(format!("the traced polygons cannot be read back ({t})"));
+    let raw_err =
+        |t: String| Error::Internal(format!("the traced polygons cannot be read back ({t})"));
     let src = Dataset::open(raw).gdal_err(raw_err)?;
     let mut src_layer = src.layer(0).gdal_err(raw_err)?;
-    let value_idx = src_layer.defn().field_index(VALUE_FIELD).gdal_err(raw_err)?;
+    let value_idx = src_layer
+        .defn()
+        .field_index(VALUE_FIELD)
+        .gdal_err(raw_err)?;
     if let Some(s) = simplifier.as_mut() {
         keep_valid(s, &mut src_layer, out)?;
     }
@@ -111,10 +118,13 @@ pub fn write(
     }
     let mut n = 0usize;
     for f in src_layer.features() {
-        if n % 1024 == 0 && crate::cancel::requested() {
+        if n.is_multiple_of(1024) && crate::cancel::requested() {
             return Err(Error::Interrupted(out.to_path_buf()));
         }
-        let v = f.field_as_integer(value_idx).gdal_err(raw_err)?.unwrap_or(0);
+        let v = f
+            .field_as_integer(value_idx)
+            .gdal_err(raw_err)?
+            .unwrap_or(0);
         let Some(g) = f.geometry() else { continue };
         let geo::Geometry::Polygon(mut poly) = g.to_geo().gdal_err(raw_err)? else {
             return Err(raw_err("a traced polygon is not a polygon".into()));
@@ -141,16 +151,14 @@ pub fn write(
         out_f.set_geometry(geom).gdal_err(e)?;
         out_f.create(&layer).gdal_err(e)?;
         n += 1;
-        if n % BATCH == 0 && (commit() != ok || begin() != ok) {
+        if n.is_multiple_of(BATCH) && (commit() != ok || begin() != ok) {
             return Err(e(crate::error::last_gdal_error()));
         }
     }
     if commit() != ok {
         return Err(e(crate::error::last_gdal_error()));
     }
-    drop(layer);
     ds.close().gdal_err(e)?;
-    drop(src_layer);
     drop(src);
     let colors: Vec<(i32, String, [u8; 3])> = seen
         .into_iter()
@@ -180,7 +188,8 @@ fn keep_valid(s: &mut Simplifier, layer: &mut gdal::vector::Layer<'_>, out: &Pat
             if crate::cancel::requested() {
                 return Err(Error::Interrupted(out.to_path_buf()));
             }
-            let Some(geo::Geometry::Polygon(poly)) = f.geometry().and_then(|g| g.to_geo().ok()) else {
+            let Some(geo::Geometry::Polygon(poly)) = f.geometry().and_then(|g| g.to_geo().ok())
+            else {
                 continue;
             };
             // GEOS's validity (GDAL): indexed, so polygons of many holes stay quick
@@ -203,7 +212,9 @@ const MAX_PASSES: usize = 8;
 /// The layer's default QGIS style in the GeoPackage's `layer_styles` table.
 fn write_style(gpkg: &Path, classes: &[(i32, String, [u8; 3])]) -> rusqlite::Result<()> {
     let conn = rusqlite::Connection::open(gpkg)?;
-    conn.execute_batch(include_str!("../../schemas/migrations/0005_layer_styles.sql"))?;
+    conn.execute_batch(include_str!(
+        "../../schemas/migrations/0005_layer_styles.sql"
+    ))?;
     conn.execute(
         "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner, ui)
          VALUES ('', '', ?1, 'geom', 'terratile', ?2, '', 1, 'polygons by class', '', '')",

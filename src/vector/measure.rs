@@ -43,7 +43,10 @@ impl Measurer {
             ));
         }
         let srs = SpatialRef::from_wkt(crs_wkt).gdal_err(|t| {
-            Error::input(path, format!("its CRS cannot be read ({t}); assign a valid one"))
+            Error::input(
+                path,
+                format!("its CRS cannot be read ({t}); assign a valid one"),
+            )
         })?;
         let no_lonlat = |why: String| {
             Error::input(

@@ -111,6 +111,15 @@ impl PolygonOptions {
     }
 }
 
+/// The polygon flags of a run, as JSON (for the run's record).
+pub fn parameters(o: &PolygonOptions) -> serde_json::Value {
+    serde_json::json!({
+        "vector": o.vector.as_ref().map(|p| p.display().to_string()),
+        "min_area_m2": o.min_area_m2, "simplify": o.simplify,
+        "connectivity": o.connectivity.neighbours(),
+    })
+}
+
 /// Whether two paths name the same file (existing or not).
 fn same_file(a: &Path, b: &Path) -> bool {
     let abs = |p: &Path| {
@@ -161,9 +170,11 @@ pub fn after_class_map(
     }
     if let Some(v) = &opts.vector {
         let n = write_polygons(map, v, opts, change_classes)?;
-        report
-            .notes
-            .push(format!("{}: {n} polygons of {}", v.display(), map.display()));
+        report.notes.push(format!(
+            "{}: {n} polygons of {}",
+            v.display(),
+            map.display()
+        ));
         report.polygons = Some(n);
     }
     Ok(report)
@@ -177,7 +188,13 @@ pub fn after_change_map(
     segment: &crate::segment::SegmentOptions,
     classes: usize,
 ) -> Result<Vec<String>> {
-    let r = after_class_map(map, opts, &segment.publish, segment.thread_budget(), Some(classes))?;
+    let r = after_class_map(
+        map,
+        opts,
+        &segment.publish,
+        segment.thread_budget(),
+        Some(classes),
+    )?;
     let mut notes = r.notes;
     if r.sieved.is_some() {
         notes.push(
@@ -192,7 +209,9 @@ pub fn after_change_map(
 /// temporary copy, with `--min-area`) into `opts.vector`.
 pub fn polygons(map: &Path, opts: &PolygonOptions) -> Result<PolygonReport> {
     let Some(v) = &opts.vector else {
-        return Err(Error::Usage("give the GeoPackage to write with -o OUT.gpkg".into()));
+        return Err(Error::Usage(
+            "give the GeoPackage to write with -o OUT.gpkg".into(),
+        ));
     };
     crate::raster::open(map)?;
     opts.check(map, &[map])?;

@@ -63,12 +63,13 @@ pub fn sieve_copy(
     {
         let ds = Dataset::open(src).gdal_err(|t| Error::input(src, t))?;
         let _ = ds.geo_transform(); // loads the PAM sidecar (category names, attribute table)
-        let driver = DriverManager::get_driver_by_name("GTiff").gdal_err(&out_err)?;
-        let opts = RasterCreationOptions::from_iter(["BIGTIFF=IF_SAFER", "COMPRESS=LZW", "TILED=YES"]);
+        let driver = DriverManager::get_driver_by_name("GTiff").gdal_err(out_err)?;
+        let opts =
+            RasterCreationOptions::from_iter(["BIGTIFF=IF_SAFER", "COMPRESS=LZW", "TILED=YES"]);
         ds.create_copy(&driver, stage, &opts)
-            .gdal_err(&out_err)?
+            .gdal_err(out_err)?
             .close()
-            .gdal_err(&out_err)?;
+            .gdal_err(out_err)?;
     }
     let ds = Dataset::open_ex(
         stage,
@@ -77,8 +78,8 @@ pub fn sieve_copy(
             ..Default::default()
         },
     )
-    .gdal_err(&out_err)?;
-    let band = ds.rasterband(1).gdal_err(&out_err)?;
+    .gdal_err(out_err)?;
+    let band = ds.rasterband(1).gdal_err(out_err)?;
     // SAFETY: the band (and its mask band, owned by it) live while `ds` is open; source
     // and destination may be the same band (GDAL sieves in place); no options, no
     // progress callback.
@@ -101,8 +102,7 @@ pub fn sieve_copy(
     }
     let counts = count_values(&ds, stage)?;
     update_counts(&band, &counts);
-    drop(band);
-    ds.close().gdal_err(&out_err)?;
+    ds.close().gdal_err(out_err)?;
     Ok(Sieved {
         threshold_px,
         counts,
@@ -171,22 +171,29 @@ pub fn republish(
     threads: usize,
 ) -> Result<()> {
     let e = |e: gdal::errors::GdalError| {
-        Error::output(output, format!("cannot write the sieved class map: {}", gdal_text(&e)))
-            .caused_by(e)
+        Error::output(
+            output,
+            format!("cannot write the sieved class map: {}", gdal_text(&e)),
+        )
+        .caused_by(e)
     };
     {
         let ds = Dataset::open(stage).map_err(e)?;
         let _ = ds.geo_transform();
         let driver = DriverManager::get_driver_by_name(publish.format.driver()).map_err(e)?;
         let opts = RasterCreationOptions::from_iter(publish.options(threads));
-        ds.create_copy(&driver, tmp, &opts).map_err(e)?.close().map_err(e)?;
+        ds.create_copy(&driver, tmp, &opts)
+            .map_err(e)?
+            .close()
+            .map_err(e)?;
     }
     let io = |what: &str, err: std::io::Error| {
         Error::output(output, format!("cannot {what}: {err}")).caused_by(err)
     };
     let (tmp_aux, out_aux) = (aux_path(tmp), aux_path(output));
     if tmp_aux.exists() {
-        std::fs::rename(&tmp_aux, &out_aux).map_err(|err| io("move the .aux.xml into place", err))?;
+        std::fs::rename(&tmp_aux, &out_aux)
+            .map_err(|err| io("move the .aux.xml into place", err))?;
     }
     std::fs::rename(tmp, output).map_err(|err| io("move the sieved class map into place", err))
 }

@@ -49,7 +49,10 @@ impl Simplifier {
     pub fn new(map: &Path, tolerance: f64, _connectivity: Connectivity) -> Result<Simplifier> {
         let cm = ClassMap::open(map)?;
         let gt = cm.info.grid.geo_transform.ok_or_else(|| {
-            Error::input(map, "has no geotransform, so its polygons have no coordinates; georeference it first")
+            Error::input(
+                map,
+                "has no geotransform, so its polygons have no coordinates; georeference it first",
+            )
         })?;
         let (w, h) = (cm.info.grid.width_px, cm.info.grid.height_px);
         let band = cm.band(1)?;
@@ -63,12 +66,22 @@ impl Simplifier {
             if j < h {
                 read_u16(&band, map, (0, j), (w, 1), &mut buf)?;
                 for (c, &v) in cur.iter_mut().zip(&buf) {
-                    *c = if nd.is_some_and(|nd| v as f64 == nd) { NONE } else { v as u32 };
+                    *c = if nd.is_some_and(|nd| v as f64 == nd) {
+                        NONE
+                    } else {
+                        v as u32
+                    };
                 }
             } else {
                 cur.fill(NONE);
             }
-            let at = |row: &[u32], i: isize| if i < 0 || i as usize >= w { NONE } else { row[i as usize] };
+            let at = |row: &[u32], i: isize| {
+                if i < 0 || i as usize >= w {
+                    NONE
+                } else {
+                    row[i as usize]
+                }
+            };
             for i in 0..=w as isize {
                 let (a, b) = (at(&prev, i - 1), at(&prev, i));
                 let (c, d) = (at(&cur, i - 1), at(&cur, i));
@@ -172,7 +185,8 @@ impl Simplifier {
                 for k in 1..rot.len() {
                     if rot[k].1 {
                         let arc: Vec<(i64, i64)> = rot[start..=k].iter().map(|c| c.0).collect();
-                        let s = simplify_arc(&arc, self.tolerance, &self.gt, &self.raw, &mut self.used);
+                        let s =
+                            simplify_arc(&arc, self.tolerance, &self.gt, &self.raw, &mut self.used);
                         out.extend_from_slice(&s[..s.len() - 1]);
                         start = k;
                     }
@@ -180,7 +194,9 @@ impl Simplifier {
             }
         }
         out.push(out[0]);
-        Ok(LineString::from(out.into_iter().map(to_map).collect::<Vec<_>>()))
+        Ok(LineString::from(
+            out.into_iter().map(to_map).collect::<Vec<_>>(),
+        ))
     }
 }
 
@@ -250,7 +266,11 @@ fn simplify_arc(
         keep[0] = true;
         keep[t.len() - 1] = true;
         dp(&t, 0, t.len() - 1, tol, gt, true, &mut keep);
-        t.iter().zip(&keep).filter(|(_, k)| **k).map(|(p, _)| *p).collect()
+        t.iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(p, _)| *p)
+            .collect()
     };
     let mut pts = pts;
     if reversed {
@@ -289,7 +309,13 @@ fn simplify_closed(
     let (next, prev) = (t[(m + 1) % n], t[(m + n - 1) % n]);
     let forward = next <= prev;
     let canon: Vec<(i64, i64)> = (0..n)
-        .map(|k| if forward { t[(m + k) % n] } else { t[(m + n - k) % n] })
+        .map(|k| {
+            if forward {
+                t[(m + k) % n]
+            } else {
+                t[(m + n - k) % n]
+            }
+        })
         .collect();
     let k = key(&canon);
     used.push(k);
@@ -361,8 +387,8 @@ fn dp(
         }
     };
     let (mut best, mut dmax) = (i + 1, -1.0);
-    for k in i + 1..j {
-        let d = dist(m(pts[k]));
+    for (k, &p) in pts.iter().enumerate().take(j).skip(i + 1) {
+        let d = dist(m(p));
         if d > dmax {
             (best, dmax) = (k, d);
         }

@@ -25,10 +25,13 @@ pub fn trace(map: &Path, raw: &Path, connectivity: Connectivity) -> Result<()> {
     let ds = Dataset::open(map).gdal_err(|t| Error::input(map, t))?;
     let band = ds.rasterband(1).gdal_err(|t| Error::input(map, t))?;
     let out_err = |t: String| {
-        Error::output(raw, format!("cannot write the traced polygons: {t} (is the disk full?)"))
+        Error::output(
+            raw,
+            format!("cannot write the traced polygons: {t} (is the disk full?)"),
+        )
     };
-    let driver = DriverManager::get_driver_by_name("FlatGeobuf").gdal_err(&out_err)?;
-    let mut out = driver.create_vector_only(raw).gdal_err(&out_err)?;
+    let driver = DriverManager::get_driver_by_name("FlatGeobuf").gdal_err(out_err)?;
+    let mut out = driver.create_vector_only(raw).gdal_err(out_err)?;
     let srs = match ds.projection() {
         p if p.trim().is_empty() => None,
         p => Some(SpatialRef::from_wkt(&p).gdal_err(|t| Error::input(map, t))?),
@@ -40,12 +43,15 @@ pub fn trace(map: &Path, raw: &Path, connectivity: Connectivity) -> Result<()> {
             ty: OGRwkbGeometryType::wkbPolygon,
             options: Some(&["SPATIAL_INDEX=NO"]),
         })
-        .gdal_err(&out_err)?;
+        .gdal_err(out_err)?;
     FieldDefn::new(VALUE_FIELD, OGRFieldType::OFTInteger)
         .and_then(|f| f.add_to_layer(&layer))
-        .gdal_err(&out_err)?;
+        .gdal_err(out_err)?;
     let eight = CString::new("8CONNECTED=8").expect("no NUL");
-    let mut options = [eight.as_ptr() as *mut std::os::raw::c_char, std::ptr::null_mut()];
+    let mut options = [
+        eight.as_ptr() as *mut std::os::raw::c_char,
+        std::ptr::null_mut(),
+    ];
     // SAFETY: the band, its mask band and the layer live while `ds` and `out` are open;
     // the options list is NULL-terminated and outlives the call; no progress callback.
     let err = unsafe {
@@ -66,7 +72,6 @@ pub fn trace(map: &Path, raw: &Path, connectivity: Connectivity) -> Result<()> {
     if err != gdal_sys::CPLErr::CE_None {
         return Err(out_err(last_gdal_error()));
     }
-    drop(layer);
-    out.close().gdal_err(&out_err)?;
+    out.close().gdal_err(out_err)?;
     Ok(())
 }
