@@ -11,6 +11,10 @@
 #  5. change detection on class maps 6060 px wide and 24240 or 48480 px tall;
 #  6. a change model (the Siamese U-Net test model, two inputs) on the Landsat 5 pair's
 #     imagery tiled to 2020x2020 px.
+
+#  7. polygons (`terratile polygons`) of a 19330x19470 class map (the small CNN's map of
+#     the S2 scene, each pixel 10x10): polygon count, time, peak RSS; plain, with
+#     --min-area and with --simplify.
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 #        TERRATILE_BIN=path/to/terratile scripts/bench.sh   (another build, e.g. an older
 #        revision, on the same jobs: for before/after figures)
@@ -139,3 +143,23 @@ printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "change model (Siamese U-Net),
   "$(awk '/Elapsed \(wall/ {print $8}' "$WORK/log")" \
   "$(awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$WORK/log")" \
   "$(grep 'Mpx/s' "$WORK/log" | sed 's/^[^:]*: //')"
+
+# 7. polygons of a large class map: the S2 scene's class map (small CNN) blown up 10x
+#    (19330x19470, nearest): peak memory must stay far below the map's 376 MB.
+"$BIN" segment "$S2" -m models/test/small_cnn.onnx -o "$WORK/scene_classes.tif" -q
+gdal_translate -q -outsize 1000% 1000% -r near -co TILED=YES -co COMPRESS=DEFLATE -co BIGTIFF=YES \
+  "$WORK/scene_classes.tif" "$WORK/big_classes.tif"
+run_polygons() { # label extra...
+  local label=$1; shift
+  rm -f "$WORK/big.gpkg"
+  /usr/bin/time -v "$BIN" polygons "$WORK/big_classes.tif" -o "$WORK/big.gpkg" "$@" 2>"$WORK/log" \
+    || { cat "$WORK/log" >&2; exit 1; }
+  local rss wall summary
+  summary=$(grep ' polygons of ' "$WORK/log" | sed 's/^[^:]*: //')
+  rss=$(awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$WORK/log")
+  wall=$(awk '/Elapsed \(wall/ {print $8}' "$WORK/log")
+  printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "$label" "$wall" "$rss" "$summary"
+}
+run_polygons "polygons, class map 19330x19470"
+run_polygons "polygons, --min-area 20000 (2 px of the scene)" --min-area 20000
+run_polygons "polygons, --min-area 20000 --simplify 20" --min-area 20000 --simplify 20

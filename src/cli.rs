@@ -9,6 +9,7 @@ use terratile::infer::Device;
 use terratile::prepare::BandSpec;
 use terratile::stitch::Blend;
 use terratile::store::report::AreaUnit;
+use terratile::vector::{Connectivity, PolygonOptions};
 use terratile::write::{Format, Publish};
 use terratile::SegmentOptions;
 
@@ -29,6 +30,9 @@ pub enum Command {
     Segment(SegmentArgs),
     /// Compare two dates: a change-raster COG and from-to statistics (optionally in SQLite).
     Change(ChangeArgs),
+    /// Polygons of a class map you have (GeoTIFF, COG, ...) into a GeoPackage: class,
+    /// class name, area (m2) and perimeter (m) per polygon.
+    Polygons(PolygonsArgs),
     /// Print a run's class areas and transition matrix from a statistics database.
     Report(ReportArgs),
     /// Describe a model: inputs, outputs, classes, bands, resolution, tile size; with
@@ -276,6 +280,8 @@ pub struct SegmentArgs {
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
+    pub polygons: PolygonArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
@@ -288,6 +294,7 @@ impl SegmentArgs {
             confidence: self.confidence,
             model_grid: self.model_grid,
             publish: self.format.to_publish(),
+            polygons: self.polygons.to_options(),
             ..self.engine.to_options(stderr_is_terminal)
         }
     }
@@ -340,6 +347,8 @@ pub struct ChangeArgs {
     pub confidence: bool,
     #[command(flatten)]
     pub format: FormatArgs,
+    #[command(flatten)]
+    pub polygons: PolygonArgs,
     /// How each date is segmented (the mask model runs over each date; its masked
     /// pixels drop out of the comparison)
     #[command(flatten)]
@@ -361,12 +370,83 @@ impl ChangeArgs {
             zone_field: self.zone_field.clone(),
             class_map: self.class_map.clone(),
             change_model: self.change_model.clone(),
+            polygons: self.polygons.to_options(),
             segment: SegmentOptions {
                 publish: self.format.to_publish(),
                 confidence: self.confidence,
                 ..self.engine.to_options(stderr_is_terminal)
             },
         }
+    }
+}
+
+/// Polygons of the written class map: shared by `segment` and `change`.
+#[derive(Debug, clap::Args)]
+pub struct PolygonArgs {
+    /// Also write the final class map as polygons to this GeoPackage (layer "polygons":
+    /// class, class_name, area_m2, perimeter_m; change maps add from_class, to_class),
+    /// traced from the whole stitched raster, so no tile grid shows
+    #[arg(long, value_name = "OUT.gpkg")]
+    pub vector: Option<PathBuf>,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+}
+
+impl PolygonArgs {
+    pub fn to_options(&self) -> PolygonOptions {
+        self.shape.to_options(self.vector.clone())
+    }
+}
+
+impl ShapeArgs {
+    pub fn to_options(&self, vector: Option<PathBuf>) -> PolygonOptions {
+        PolygonOptions {
+            vector,
+            min_area_m2: self.min_area,
+            simplify: self.simplify,
+            connectivity: if self.connectivity == 8 {
+                Connectivity::Eight
+            } else {
+                Connectivity::Four
+            },
+        }
+    }
+}
+
+/// How patches become polygons: shared by `--vector` and `polygons`.
+#[derive(Debug, clap::Args)]
+pub struct ShapeArgs {
+    /// Remove patches smaller than this ground area in m2 first (GDAL's sieve: they join
+    /// their largest neighbour). On segment and change the written raster is the sieved
+    /// one, so raster and polygons agree
+    #[arg(long, value_name = "M2")]
+    pub min_area: Option<f64>,
+    /// Simplify the polygons' borders (Douglas-Peucker, tolerance in the map's CRS
+    /// units), each border between two polygons once, so neighbours stay without gaps
+    #[arg(long, value_name = "TOLERANCE")]
+    pub simplify: Option<f64>,
+    /// Pixels touching only at a corner: 4 = separate patches (valid polygons), 8 = one
+    #[arg(long, value_name = "4|8", default_value = "4", value_parser = clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(["4", "8"]), |s| s.parse::<u8>().unwrap_or(4)))]
+    pub connectivity: u8,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PolygonsArgs {
+    /// The class map (band 1; category names give the class names)
+    pub classes: PathBuf,
+    /// The GeoPackage to write
+    #[arg(short, long, value_name = "OUT.gpkg")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// No summary line
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl PolygonsArgs {
+    pub fn to_options(&self) -> PolygonOptions {
+        self.shape.to_options(Some(self.output.clone()))
     }
 }
 

@@ -22,6 +22,7 @@ pub mod read;
 pub mod segment;
 pub mod stitch;
 pub mod store;
+pub mod vector;
 pub mod write;
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{
-    ChangeArgs, Cli, Command, CompletionsArgs, InspectArgs, ReportArgs, ReportFormat, SegmentArgs,
+    ChangeArgs, Cli, Command, CompletionsArgs, InspectArgs, PolygonsArgs, ReportArgs, ReportFormat,
+    SegmentArgs,
 };
 use terratile::commands;
 use terratile::store::{report, Store};
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => run_inspect(&args),
         Command::Segment(args) => run_segment(&args),
         Command::Change(args) => run_change(&args),
+        Command::Polygons(args) => run_polygons(&args),
         Command::Report(args) => run_report(&args),
         Command::Completions(args) => run_completions(&args),
     };
@@ -128,6 +130,25 @@ fn run_change_model(
                 db.display()
             );
         }
+    }
+    Ok(())
+}
+
+/// `polygons`: a class map's polygons into a GeoPackage; prints notes and a summary line.
+fn run_polygons(args: &PolygonsArgs) -> terratile::Result<()> {
+    let started = std::time::Instant::now();
+    let report = terratile::vector::polygons(&args.classes, &args.to_options())?;
+    if !args.quiet {
+        for n in &report.notes {
+            eprintln!("terratile: note: {n}");
+        }
+        eprintln!(
+            "{}: {} polygons of {}, {:.1} s",
+            args.output.display(),
+            report.polygons.unwrap_or(0),
+            args.classes.display(),
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -77,6 +77,8 @@ pub struct ChangeOptions {
     /// A change model that sees both dates' imagery at once ([`model`]), in place of
     /// segmenting each date and comparing the class maps.
     pub change_model: Option<PathBuf>,
+    /// `--min-area` sieve and `--vector` polygons of the change raster.
+    pub polygons: crate::vector::PolygonOptions,
 }
 
 /// Compares two dates into the change raster `opts.output` and returns the statistics.
@@ -84,6 +86,7 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
     let started = Instant::now();
     // 1. every input, flag and the output path, before any work
     dates::check(opts)?;
+    opts.polygons.check(&opts.output, &inputs(opts))?;
     let stale = remove_stale(&opts.output);
     // 2. no overlap is found before any date is segmented, naming the files the user gave
     let early = grid::intersect(
@@ -101,6 +104,12 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
     let after = dates::date_input(opts, "after", &opts.after, &opts.after_classes, &temps)?;
     // 4. the comparison, block by block, into the change raster
     let mut stats = compare(&before, &after, opts, zones.as_ref())?;
+    stats.notes.extend(crate::vector::after_change_map(
+        &opts.output,
+        &opts.polygons,
+        &opts.segment,
+        stats.classes(),
+    )?);
     stats.notes.extend(stale_note(&opts.output, &stale));
     for d in [&before, &after] {
         if let Some(s) = &d.segmented {
@@ -111,4 +120,19 @@ pub fn change(opts: &ChangeOptions) -> Result<ChangeStats> {
     stats.after = after;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok(stats)
+}
+
+/// Every file the run reads (for the `--vector` path's checks).
+fn inputs(opts: &ChangeOptions) -> Vec<&std::path::Path> {
+    [
+        &opts.before,
+        &opts.after,
+        &opts.before_classes,
+        &opts.after_classes,
+        &opts.model,
+        &opts.zones,
+    ]
+    .into_iter()
+    .filter_map(|p| p.as_deref())
+    .collect()
 }

@@ -50,6 +50,7 @@ fn parameters(opts: &ChangeOptions) -> serde_json::Value {
         "zones": p(&opts.zones), "zone_field": opts.zone_field,
         "class_map": opts.class_map.as_ref().map(|m| &m.pairs),
         "segment": segment_parameters(&opts.segment),
+        "polygons": crate::vector::parameters(&opts.polygons),
     })
 }
 

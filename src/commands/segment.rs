@@ -41,6 +41,7 @@ fn parameters(opts: &SegmentOptions) -> serde_json::Value {
     parameters["input"] = json!(opts.input.display().to_string());
     parameters["model"] = json!(opts.model.display().to_string());
     parameters["output"] = json!(opts.output.display().to_string());
+    parameters["polygons"] = crate::vector::parameters(&opts.polygons);
     parameters
 }
 

@@ -9,7 +9,9 @@
 //! 4. [`mask`]: a second model's classes that become nodata;
 //! 5. [`pipeline`]: three threads joined by bounded queues (reader, inference,
 //!    stitcher/writer), so memory depends on the tile size, never on the raster's;
-//! 6. [`regrid`] again: the class map back on the input grid, when it was resampled.
+//! 6. [`regrid`] again: the class map back on the input grid, when it was resampled;
+//! 7. [`crate::vector`]: `--min-area` sieves the published map, `--vector` traces its
+//!    polygons.
 //!
 //! [`scaling`] applies `--scale`/`--offset`/`--src-nodata` and notes input values far
 //! from what the model expects; [`metadata`] says what goes into the output's GDAL
@@ -84,6 +86,8 @@ pub struct SegmentOptions {
     /// Values of the input that are no data, in place of its own nodata (as `gdalwarp
     /// -srcnodata`): one for every band, or one per band.
     pub src_nodata: Option<Vec<f64>>,
+    /// `--min-area` sieve and `--vector` polygons of the written class map.
+    pub polygons: crate::vector::PolygonOptions,
 }
 
 impl SegmentOptions {
@@ -161,6 +165,8 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     refuse_overwriting(&opts.output, &models, "the model")?;
     check_writable(&opts.output)?;
     opts.publish.check(&opts.output)?;
+    opts.polygons
+        .check(&opts.output, &[&opts.input, &opts.model])?;
     let stale = remove_stale(&opts.output);
     mask::check_flags(opts)?;
     let mut engine = infer::load(
@@ -256,6 +262,16 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     } else {
         &work.raster.grid
     };
+    // 7. --min-area and --vector: the published map sieved, its polygons traced
+    let polygons =
+        crate::vector::after_class_map(&opts.output, &opts.polygons, &opts.publish, threads, None)?;
+    let class_counts = match polygons.sieved {
+        Some(s) => (0..class_counts.len())
+            .map(|c| s.counts.get(c).copied().unwrap_or(0))
+            .collect(),
+        None => class_counts,
+    };
+    notes.extend(polygons.notes);
     notes.extend(engine.notes.iter().chain(&plan.notes).cloned());
     Ok(Summary {
         output: opts.output.clone(),

@@ -103,6 +103,27 @@ pub fn tile_stats_qml(names: &[String], colors: &[[u8; 3]]) -> String {
     s
 }
 
+/// The polygon layer's QGIS style (`--vector`): categorized by `class`, each value
+/// filled in its colour and labelled with its name; `classes` holds (value, name, colour).
+pub fn polygons_qml(classes: &[(i32, String, [u8; 3])]) -> String {
+    let mut s = String::from(HEADER);
+    s.push_str("<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n");
+    s.push_str("  <renderer-v2 type=\"categorizedSymbol\" attr=\"class\" symbollevels=\"0\" enableorderby=\"0\" forceraster=\"0\">\n    <categories>\n");
+    for (i, (v, name, _)) in classes.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "      <category value=\"{v}\" symbol=\"{i}\" label=\"{}\" render=\"true\"/>",
+            esc(name)
+        );
+    }
+    s.push_str("    </categories>\n    <symbols>\n");
+    for (i, (_, _, c)) in classes.iter().enumerate() {
+        fill_symbol(&mut s, i, Some(*c));
+    }
+    s.push_str("    </symbols>\n  </renderer-v2>\n  <blendMode>0</blendMode>\n  <featureBlendMode>0</featureBlendMode>\n  <layerOpacity>1</layerOpacity>\n</qgis>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
