@@ -166,6 +166,10 @@ pub fn change_with_model(opts: &ChangeOptions) -> Result<ModelChange> {
     done.writer.finish(&done.class_counts)?;
     drop(temps);
     notes.extend(engine.notes.iter().chain(&plan.notes).cloned());
+    // `--min-area` / `--vector`: the model's change classes are plain classes
+    let polygons =
+        crate::vector::after_class_map(&opts.output, &opts.polygons, &seg.publish, threads, None)?;
+    notes.extend(polygons.notes);
     let summary = Summary {
         output: opts.output.clone(),
         width: cmp.width_px(),
@@ -220,6 +224,7 @@ fn check(opts: &ChangeOptions) -> Result<(&Path, &Path, &Path)> {
     refuse_overwriting(&opts.output, &[before, after], "one of the inputs")?;
     refuse_overwriting(&opts.output, &[model], "the model")?;
     check_writable(&opts.output)?;
+    opts.polygons.check(&opts.output, &[before, after, model])?;
     opts.segment.publish.check(&opts.output)?;
     if !model.exists() {
         return Err(Error::model(
