@@ -88,8 +88,34 @@ fn run_segment(args: &SegmentArgs) -> terratile::Result<()> {
 
 /// `change`: compares two dates into a change COG; prints notes and a summary line.
 fn run_change(args: &ChangeArgs) -> terratile::Result<()> {
+    if let Some(series) = args.to_series(std::io::stderr().is_terminal()) {
+        return run_series(args, &series);
+    }
     let opts = args.to_options(std::io::stderr().is_terminal());
     let (stats, run) = commands::change::run(&opts, args.db.as_deref())?;
+    if !args.engine.quiet {
+        for n in &stats.notes {
+            eprintln!("terratile: note: {n}");
+        }
+        eprintln!("{stats}");
+        if let (Some(db), Some(id)) = (&args.db, run) {
+            eprintln!(
+                "{}: run {id} logged (terratile report --db {} --run {id})",
+                db.display(),
+                db.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `change D1 D2 ... Dn`: compares a date series interval by interval; prints notes and
+/// a summary (a line per interval).
+fn run_series(
+    args: &ChangeArgs,
+    opts: &terratile::change::series::SeriesOptions,
+) -> terratile::Result<()> {
+    let (stats, run) = commands::series::run(opts, args.db.as_deref())?;
     if !args.engine.quiet {
         for n in &stats.notes {
             eprintln!("terratile: note: {n}");

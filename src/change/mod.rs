@@ -30,6 +30,7 @@ pub mod count;
 pub mod dates;
 pub mod grid;
 pub mod legend;
+pub mod series;
 pub mod stats;
 pub mod zones;
 
