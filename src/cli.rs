@@ -372,7 +372,7 @@ impl ChangeArgs {
             list: self.list.clone(),
             class_maps: self.class_maps,
             days: self.dates.clone(),
-            base: self.to_options(stderr_is_terminal),
+            base: self.to_options_as_given(stderr_is_terminal),
         })
     }
 
