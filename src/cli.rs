@@ -24,6 +24,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// parsed once per process: the size of the largest flag set does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Segment a raster with an ONNX model into a class-map COG.
@@ -429,6 +431,9 @@ pub struct ReportArgs {
     /// Unit of the areas in the table (JSON and CSV carry m2 and ha)
     #[arg(long, value_enum, default_value = "ha")]
     pub units: UnitsArg,
+    /// Also draw the run as a chart (PNG): class areas by date and the largest changes
+    #[arg(long, value_name = "CHART.png")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

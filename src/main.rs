@@ -136,6 +136,10 @@ fn run_series(
 fn run_report(args: &ReportArgs) -> terratile::Result<()> {
     let st = Store::open_existing(&args.db)?;
     let r = report::load(&st, args.run)?;
+    if let Some(png) = &args.plot {
+        terratile::plot::draw(&terratile::plot::ChartData::of(&r), png)?;
+        eprintln!("{}: chart of run {} written", png.display(), r.id);
+    }
     let text = match args.format {
         ReportFormat::Table => report::table(&r, args.units.into()),
         ReportFormat::Json => format!("{:#}\n", report::to_json(&r)),

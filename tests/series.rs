@@ -96,7 +96,11 @@ fn real_landsat_series_report_database_and_rasters_agree() {
         assert_eq!(d["date_source"], "file name (Landsat scene ID)");
         for c in 0..n {
             let px = maps[k].iter().filter(|v| **v == c as u16).count() as u64;
-            assert_eq!(d["classes"][c]["pixels"].as_u64().unwrap(), px, "date {k} class {c}");
+            assert_eq!(
+                d["classes"][c]["pixels"].as_u64().unwrap(),
+                px,
+                "date {k} class {c}"
+            );
         }
         let valid = maps[k].iter().filter(|v| **v != 255).count() as u64;
         assert_eq!(d["valid_px"].as_u64().unwrap(), valid);
@@ -124,7 +128,11 @@ fn real_landsat_series_report_database_and_rasters_agree() {
         let c = read_band(&stem(k + 1), 1);
         for p in 0..c.len() {
             let (f, t) = (maps[k][p], maps[k + 1][p]);
-            let want = if f == 255 || t == 255 { 255 } else { f * n as u16 + t };
+            let want = if f == 255 || t == 255 {
+                255
+            } else {
+                f * n as u16 + t
+            };
             assert_eq!(c[p], want, "interval {} pixel {p}", k + 1);
         }
         codes.push(c);
@@ -164,7 +172,10 @@ fn real_landsat_series_report_database_and_rasters_agree() {
             .unwrap();
         let rows: BTreeMap<(u64, u64), u64> = st
             .query_map([k as i64 + 1], |r| {
-                Ok(((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64), r.get::<_, i64>(2)? as u64))
+                Ok((
+                    (r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64),
+                    r.get::<_, i64>(2)? as u64,
+                ))
             })
             .unwrap()
             .map(Result::unwrap)
@@ -199,9 +210,63 @@ fn real_landsat_series_report_database_and_rasters_agree() {
         .map(|i| i["transitions"].as_array().unwrap().len())
         .sum();
     assert_eq!(transitions_csv, transitions_json);
+    // the chart: drawn from the same figures (shares by date, largest changes), in the
+    // model's class colours
+    let png = dir.join("chart.png");
+    TestCommand::new("report")
+        .arg("--db")
+        .arg(&db)
+        .arg("--plot")
+        .arg(&png)
+        .ok();
+    let st = terratile::store::Store::open_existing(&db).unwrap();
+    let chart = terratile::plot::ChartData::of(&terratile::store::report::load(&st, None).unwrap());
+    assert_eq!(chart.dates, SCENES.map(|s| s.1));
+    let moist = chart
+        .classes
+        .iter()
+        .find(|c| c.0 == "moist vegetation")
+        .unwrap();
+    assert_eq!(moist.1, [0x1a, 0x96, 0x41], "the model's colour");
+    for (k, d) in dates.iter().enumerate() {
+        let share = d["classes"][3]["share"].as_f64().unwrap() * 100.0;
+        assert!((moist.2[k] - share).abs() < 1e-9);
+    }
+    let mut all: Vec<(u64, f64)> = intervals
+        .iter()
+        .flat_map(|i| i["transitions"].as_array().unwrap().clone())
+        .filter(|t| t["changed"] == true)
+        .map(|t| {
+            (
+                t["pixels"].as_u64().unwrap(),
+                t["area_m2"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    assert_eq!(chart.transitions.len(), 10);
+    for (bar, (_, m2)) in chart.transitions.iter().zip(&all) {
+        assert!((bar.2 - m2 / 1e4).abs() < 1e-9, "{bar:?}");
+    }
+    let ds = Dataset::open(&png).unwrap();
+    assert_eq!(ds.raster_size(), (1400, 620));
+    let g = read_band(&png, 2);
+    let (r, b) = (read_band(&png, 1), read_band(&png, 3));
+    let green = (0..g.len())
+        .filter(|&p| (r[p], g[p], b[p]) == (0x1a, 0x96, 0x41))
+        .count();
+    assert!(
+        green > 500,
+        "the moist vegetation line and bars are drawn: {green} px"
+    );
     let table = TestCommand::new("report").arg("--db").arg(&db).ok();
     let table = String::from_utf8(table.stdout).unwrap();
-    for want in ["moist vegetation", "2008-07-08", "2012-07-11", "largest transitions"] {
+    for want in [
+        "moist vegetation",
+        "2008-07-08",
+        "2012-07-11",
+        "largest transitions",
+    ] {
         assert!(table.contains(want), "{want} in\n{table}");
     }
 }
@@ -267,7 +332,12 @@ fn class_map_series_dates_from_metadata_list_and_flag() {
     let d = r["series"]["dates"].as_array().unwrap();
     let got: Vec<(&str, &str)> = d
         .iter()
-        .map(|x| (x["date"].as_str().unwrap(), x["date_source"].as_str().unwrap()))
+        .map(|x| {
+            (
+                x["date"].as_str().unwrap(),
+                x["date_source"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -277,7 +347,12 @@ fn class_map_series_dates_from_metadata_list_and_flag() {
             ("2010-07-14", "TIFFTAG_DATETIME"),
         ]
     );
-    for (k, i) in r["series"]["intervals"].as_array().unwrap().iter().enumerate() {
+    for (k, i) in r["series"]["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         let (expected, valid) = matrix(&maps[k], &maps[k + 1], 255);
         assert_eq!(interval_transitions(i), expected);
         assert_eq!(i["valid_px"].as_u64().unwrap(), valid);
@@ -296,7 +371,10 @@ fn class_map_series_dates_from_metadata_list_and_flag() {
         .ok();
     let r = report_json(&db, None);
     let i = &r["series"]["intervals"][0];
-    assert_eq!((i["from_date"].as_str(), i["to_date"].as_str()), (Some("2009-01-01"), Some("2010-01-01")));
+    assert_eq!(
+        (i["from_date"].as_str(), i["to_date"].as_str()),
+        (Some("2009-01-01"), Some("2010-01-01"))
+    );
     assert_eq!(interval_transitions(i), matrix(&maps[1], &maps[2], 255).0);
     assert_eq!(r["series"]["dates"][0]["date_source"], "--dates");
     // two class maps with --class-maps are the two-date comparison, as before
@@ -336,7 +414,11 @@ fn bad_series_input_fails_cleanly() {
     // fewer than 2 dates
     let one = dir.join("one.txt");
     std::fs::write(&one, format!("{}\n", names[0])).unwrap();
-    assert_fails_cleanly(&run(&[&"--list", &one]), &out, &["at least 2 dates", "got 1"]);
+    assert_fails_cleanly(
+        &run(&[&"--list", &one]),
+        &out,
+        &["at least 2 dates", "got 1"],
+    );
     // a date given twice
     assert_fails_cleanly(
         &run(&[&p(names[0]), &p(names[1]), &p(names[0])]),
@@ -345,18 +427,36 @@ fn bad_series_input_fails_cleanly() {
     );
     // two rasters of the same day
     assert_fails_cleanly(
-        &run(&[&p(names[0]), &p(names[1]), &p(names[2]), &"--dates", &"2008-01-01,2009-01-01,2008-01-01"]),
+        &run(&[
+            &p(names[0]),
+            &p(names[1]),
+            &p(names[2]),
+            &"--dates",
+            &"2008-01-01,2009-01-01,2008-01-01",
+        ]),
         &out,
         &["2008-01-01", "same day", "--dates"],
     );
     // --dates count mismatch
     assert_fails_cleanly(
-        &run(&[&p(names[0]), &p(names[1]), &p(names[2]), &"--dates", &"2008-01-01,2009-01-01"]),
+        &run(&[
+            &p(names[0]),
+            &p(names[1]),
+            &p(names[2]),
+            &"--dates",
+            &"2008-01-01,2009-01-01",
+        ]),
         &out,
         &["--dates gives 2 dates for 3 rasters"],
     );
     assert_fails_cleanly(
-        &run(&[&p(names[0]), &p(names[1]), &p(names[2]), &"--dates", &"2008-01-01,2009-13-01,2010-01-01"]),
+        &run(&[
+            &p(names[0]),
+            &p(names[1]),
+            &p(names[2]),
+            &"--dates",
+            &"2008-01-01,2009-13-01,2010-01-01",
+        ]),
         &out,
         &["2009-13-01", "YYYY-MM-DD"],
     );

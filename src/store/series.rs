@@ -57,7 +57,12 @@ impl Store {
 }
 
 /// Inserts the series of run `id`.
-fn insert(tx: &Transaction<'_>, id: i64, names: &[String], s: &SeriesRecord) -> rusqlite::Result<()> {
+fn insert(
+    tx: &Transaction<'_>,
+    id: i64,
+    names: &[String],
+    s: &SeriesRecord,
+) -> rusqlite::Result<()> {
     let n = names.len();
     let name = |c: usize| names.get(c).cloned().unwrap_or_default();
     let mut dst = tx.prepare(
@@ -386,9 +391,16 @@ pub fn table(r: &Report, s: &SeriesReport, unit: AreaUnit) -> String {
     }
     columns(&mut out, &rows);
     let present: Vec<usize> = (0..r.class_names.len())
-        .filter(|&c| s.dates.iter().any(|d| d.areas.get(c).is_some_and(|a| a.0 > 0)))
+        .filter(|&c| {
+            s.dates
+                .iter()
+                .any(|d| d.areas.get(c).is_some_and(|a| a.0 > 0))
+        })
         .collect();
-    let _ = writeln!(out, "\nclass areas by date ({u}, % of the date's valid area)");
+    let _ = writeln!(
+        out,
+        "\nclass areas by date ({u}, % of the date's valid area)"
+    );
     let mut rows = Vec::new();
     let mut head = vec!["class".to_string()];
     for d in &s.dates {

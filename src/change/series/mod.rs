@@ -108,7 +108,9 @@ impl SeriesOutputs {
         SeriesOutputs {
             last_change: output.to_path_buf(),
             count: beside("count"),
-            intervals: (1..n_dates.max(1)).map(|k| beside(&k.to_string())).collect(),
+            intervals: (1..n_dates.max(1))
+                .map(|k| beside(&k.to_string()))
+                .collect(),
         }
     }
     /// Every output, the main one last (the order they are published in).
@@ -239,7 +241,14 @@ pub fn series(opts: &SeriesOptions) -> Result<SeriesStats> {
     let mut aligned = Vec::with_capacity(inputs.len());
     for (k, d) in inputs.iter().enumerate() {
         let out = temps.path(&format!("date{}.tif", k + 1));
-        let resampling = align_onto(&d.classes, &grid, &class_names, &class_colors, &out, threads)?;
+        let resampling = align_onto(
+            &d.classes,
+            &grid,
+            &class_names,
+            &class_colors,
+            &out,
+            threads,
+        )?;
         if resampling == crate::raster::Resampling::Mode {
             notes.push(format!(
                 "{} has finer pixels than the comparison grid: its classes were resampled by mode",
@@ -251,9 +260,7 @@ pub fn series(opts: &SeriesOptions) -> Result<SeriesStats> {
     let n = class_names.len();
     let mut series_dates = Vec::with_capacity(inputs.len());
     let mut area_method = None;
-    for ((((i, day, source), input), a), _) in
-        order.iter().zip(&inputs).zip(&aligned).zip(0..)
-    {
+    for ((((i, day, source), input), a), _) in order.iter().zip(&inputs).zip(&aligned).zip(0..) {
         let areas = ClassMap::open(a)?.class_areas(n)?;
         area_method = Some(areas.method);
         series_dates.push(SeriesDate {
@@ -318,11 +325,10 @@ pub fn series(opts: &SeriesOptions) -> Result<SeriesStats> {
     if cancel::requested() {
         return Err(Error::Interrupted(opts.base.output.clone()));
     }
-    for (tmp, out) in interval_tmp
-        .iter()
-        .zip(&outputs.intervals)
-        .chain([(&count_tmp, &outputs.count), (&last_tmp, &outputs.last_change)])
-    {
+    for (tmp, out) in interval_tmp.iter().zip(&outputs.intervals).chain([
+        (&count_tmp, &outputs.count),
+        (&last_tmp, &outputs.last_change),
+    ]) {
         publish(tmp, out)?;
     }
     Ok(SeriesStats {
@@ -346,7 +352,13 @@ pub fn series(opts: &SeriesOptions) -> Result<SeriesStats> {
 /// paths are relative to the list's folder.
 pub fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(list).map_err(|e| {
-        Error::input(list, format!("cannot be read as a list of dates ({e}); pass a text file with one raster a line")).caused_by(e)
+        Error::input(
+            list,
+            format!(
+                "cannot be read as a list of dates ({e}); pass a text file with one raster a line"
+            ),
+        )
+        .caused_by(e)
     })?;
     let folder = crate::write::output::folder_of(list);
     Ok(text

@@ -157,7 +157,11 @@ fn yyyymmdd(t: &str) -> Option<Day> {
     if t.len() != 8 || !t.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Day::new(t[..4].parse().ok()?, t[4..6].parse().ok()?, t[6..].parse().ok()?)
+    Day::new(
+        t[..4].parse().ok()?,
+        t[4..6].parse().ok()?,
+        t[6..].parse().ok()?,
+    )
 }
 
 /// The first calendar date in a file name: `YYYY-MM-DD`, `YYYY_MM_DD` or `YYYYMMDD`
@@ -233,8 +237,14 @@ mod tests {
         assert!(Day::parse("2011-02-29").is_none());
         assert!(Day::parse("2012-02-29").is_some());
         assert!(Day::parse("2010-1-1").is_none());
-        assert_eq!(Day::from_ordinal(2008, 190).unwrap().to_string(), "2008-07-08");
-        assert_eq!(Day::from_ordinal(2010, 352).unwrap().to_string(), "2010-12-18");
+        assert_eq!(
+            Day::from_ordinal(2008, 190).unwrap().to_string(),
+            "2008-07-08"
+        );
+        assert_eq!(
+            Day::from_ordinal(2010, 352).unwrap().to_string(),
+            "2010-12-18"
+        );
         assert!(Day::from_ordinal(2011, 366).is_none());
     }
 
