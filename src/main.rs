@@ -90,6 +90,9 @@ fn run_segment(args: &SegmentArgs) -> terratile::Result<()> {
 
 /// `change`: compares two dates into a change COG; prints notes and a summary line.
 fn run_change(args: &ChangeArgs) -> terratile::Result<()> {
+    if let Some(series) = args.to_series(std::io::stderr().is_terminal()) {
+        return run_series(args, &series);
+    }
     let opts = args.to_options(std::io::stderr().is_terminal());
     if opts.change_model.is_some() {
         return run_change_model(args, &opts);
@@ -134,6 +137,29 @@ fn run_change_model(
     Ok(())
 }
 
+/// `change D1 D2 ... Dn`: compares a date series interval by interval; prints notes and
+/// a summary (a line per interval).
+fn run_series(
+    args: &ChangeArgs,
+    opts: &terratile::change::series::SeriesOptions,
+) -> terratile::Result<()> {
+    let (stats, run) = commands::series::run(opts, args.db.as_deref())?;
+    if !args.engine.quiet {
+        for n in &stats.notes {
+            eprintln!("terratile: note: {n}");
+        }
+        eprintln!("{stats}");
+        if let (Some(db), Some(id)) = (&args.db, run) {
+            eprintln!(
+                "{}: run {id} logged (terratile report --db {} --run {id})",
+                db.display(),
+                db.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `polygons`: a class map's polygons into a GeoPackage; prints notes and a summary line.
 fn run_polygons(args: &PolygonsArgs) -> terratile::Result<()> {
     let started = std::time::Instant::now();
@@ -157,6 +183,10 @@ fn run_polygons(args: &PolygonsArgs) -> terratile::Result<()> {
 fn run_report(args: &ReportArgs) -> terratile::Result<()> {
     let st = Store::open_existing(&args.db)?;
     let r = report::load(&st, args.run)?;
+    if let Some(png) = &args.plot {
+        terratile::plot::draw(&terratile::plot::ChartData::of(&r), png)?;
+        eprintln!("{}: chart of run {} written", png.display(), r.id);
+    }
     let text = match args.format {
         ReportFormat::Table => report::table(&r, args.units.into()),
         ReportFormat::Json => format!("{:#}\n", report::to_json(&r)),

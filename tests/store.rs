@@ -93,7 +93,7 @@ fn migration_from_schema_1_keeps_rows() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(uv, 10300 + terratile::store::SCHEMA_VERSION);
-    assert_eq!(terratile::store::SCHEMA_VERSION, 5);
+    assert_eq!(terratile::store::SCHEMA_VERSION, 6);
     assert_eq!(
         count(&conn, "SELECT count(*) FROM zone_transitions"),
         0,

@@ -243,6 +243,9 @@ fn recode_after(ab: &mut [u16], table: &[u16], path: &Path, y0: usize, w: usize)
 /// The file a date came from, as the user gave it: the imagery when it was segmented
 /// (its class map was temporary), else the class map.
 fn shown(d: &DateInput) -> String {
+    if let Some(p) = &d.shown_as {
+        return p.display().to_string();
+    }
     match (&d.segmented, &d.imagery) {
         (Some(_), Some(i)) => i.path.display().to_string(),
         _ => d.classes.path.display().to_string(),

@@ -85,7 +85,7 @@ pub fn check(opts: &ChangeOptions) -> Result<()> {
 }
 
 /// Where `--keep-classes DIR` keeps the class map of the date `label`.
-fn kept_path(dir: &Path, label: &str) -> PathBuf {
+pub fn kept_path(dir: &Path, label: &str) -> PathBuf {
     dir.join(format!("{label}_classes.tif"))
 }
 
@@ -113,6 +113,7 @@ pub fn date_input(
             imagery: imagery_info,
             classes: RasterInfo::open(c)?,
             segmented: None,
+            shown_as: None,
         });
     }
     let (Some(input), Some(model)) = (imagery, &opts.model) else {
@@ -135,5 +136,6 @@ pub fn date_input(
         imagery: imagery_info,
         classes: RasterInfo::open(&out)?,
         segmented: Some(summary),
+        shown_as: None,
     })
 }

@@ -31,6 +31,7 @@ pub mod dates;
 pub mod grid;
 pub mod legend;
 pub mod model;
+pub mod series;
 pub mod stats;
 pub mod zones;
 

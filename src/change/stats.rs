@@ -28,6 +28,9 @@ pub struct DateInput {
     pub classes: RasterInfo,
     /// The segmentation run, when the model was used.
     pub segmented: Option<Summary>,
+    /// The file the change raster's metadata names for this date when it is not the one
+    /// above (a date series compares copies aligned on its grid).
+    pub shown_as: Option<PathBuf>,
 }
 
 /// The figures of one statistics tile.

@@ -8,6 +8,7 @@ pub mod change;
 pub mod change_model;
 pub mod inspect;
 pub mod segment;
+pub mod series;
 
 use std::path::Path;
 
@@ -97,6 +98,19 @@ pub(crate) fn logged<T>(
     job: impl FnOnce() -> Result<T>,
     record: impl FnOnce(&T, String, String) -> Result<RunRecord>,
 ) -> Result<(T, Option<i64>)> {
+    logged_by(db, head, job, |r, started, finished, st| {
+        st.record(&record(r, started, finished)?)
+    })
+}
+
+/// [`logged`], with the job's records written by `write` (given the job's result, the
+/// start and end times and the open database; it returns the run id).
+pub(crate) fn logged_by<T>(
+    db: Option<&Path>,
+    head: RunHead<'_>,
+    job: impl FnOnce() -> Result<T>,
+    write: impl FnOnce(&T, String, String, &mut Store) -> Result<i64>,
+) -> Result<(T, Option<i64>)> {
     if let Some(db) = db {
         refuse_db_clash(db, head.output, &head.inputs)?;
     }
@@ -130,7 +144,7 @@ pub(crate) fn logged<T>(
     let Some(st) = store.as_mut() else {
         return Ok((result, None));
     };
-    let logged = record(&result, started.clone(), store::utc_now()).and_then(|r| st.record(&r));
+    let logged = write(&result, started.clone(), store::utc_now(), st);
     match logged {
         Ok(id) => Ok((result, Some(id))),
         Err(e) => {

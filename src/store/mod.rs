@@ -14,6 +14,7 @@
 
 pub mod gpkg;
 pub mod report;
+pub mod series;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../schemas/migrations/0003_run_status.sql"),
     include_str!("../../schemas/migrations/0004_area_method.sql"),
     include_str!("../../schemas/migrations/0005_layer_styles.sql"),
+    include_str!("../../schemas/migrations/0006_series.sql"),
 ];
 
 /// The schema version this build writes.
@@ -110,7 +112,7 @@ pub struct RunRecord {
     pub zones: Vec<ZoneStat>,
 }
 
-fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
     let problem = match e.sqlite_error_code() {
         Some(C::ReadOnly) => {
@@ -296,6 +298,16 @@ impl Store {
 
     /// Writes one run and everything tied to it in one transaction; returns its id.
     pub fn record(&mut self, run: &RunRecord) -> Result<i64> {
+        self.record_with(run, |_, _| Ok(()))
+    }
+
+    /// Writes one run, and what `more` adds for its id, in one transaction; returns
+    /// its id.
+    pub(crate) fn record_with(
+        &mut self,
+        run: &RunRecord,
+        more: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> rusqlite::Result<()>,
+    ) -> Result<i64> {
         let path = self.path.clone();
         let e = |e| db_error(&path, e);
         let tx = self
@@ -493,6 +505,7 @@ impl Store {
             )
             .map_err(e)?;
         }
+        more(&tx, id).map_err(e)?;
         tx.execute(
             "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE data_type = 'attributes'",
             [],

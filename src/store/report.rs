@@ -38,6 +38,8 @@ pub struct Report {
     pub models: Vec<(String, String, String)>,
     /// Per zone: (zone, name, valid_px, valid_area_m2, [(from, to, pixels, area_m2)]).
     pub zones: Vec<ZoneReport>,
+    /// A date series' dates and intervals (schema 6), when the run compared a series.
+    pub series: Option<super::series::SeriesReport>,
 }
 
 /// One zone of a `--zones` run.
@@ -253,7 +255,16 @@ pub fn load(store: &Store, run: Option<i64>) -> Result<Report> {
             })
             .map_err(e)?;
     }
+    let series = super::series::load(store, id, n)?;
+    if let Some(sr) = &series {
+        for (slot, name) in class_names.iter_mut().zip(&sr.class_names) {
+            if !name.is_empty() {
+                slot.clone_from(name);
+            }
+        }
+    }
     Ok(Report {
+        series,
         zones,
         id,
         command: row.0,
@@ -341,6 +352,9 @@ fn columns(s: &mut String, rows: &[Vec<String>]) {
 
 /// The report as text a person reads at a glance, areas in `unit`.
 pub fn table(r: &Report, unit: AreaUnit) -> String {
+    if let Some(sr) = &r.series {
+        return super::series::table(r, sr, unit);
+    }
     let u = unit.label();
     let mut s = String::new();
     let _ = writeln!(
@@ -607,8 +621,10 @@ pub fn to_json(r: &Report) -> Value {
         "classes": classes,
         "transitions": transitions,
         // a segment run compares nothing: no change, rather than a change of 0
-        "changed_px": if r.command == "segment" { Value::Null } else { json!(cpx) },
-        "changed_area_m2": if r.command == "segment" { Value::Null } else { json!(carea) },
+        // a segment run compares nothing, a series compares per interval (in "series")
+        "changed_px": if r.command == "segment" || r.series.is_some() { Value::Null } else { json!(cpx) },
+        "changed_area_m2": if r.command == "segment" || r.series.is_some() { Value::Null } else { json!(carea) },
+        "series": r.series.as_ref().map_or(Value::Null, |s| super::series::to_json(r, s)),
     })
 }
 
@@ -622,6 +638,9 @@ fn csv_field(s: &str) -> String {
 
 /// The report as CSV: one row per class and date, then one per transition.
 pub fn to_csv(r: &Report) -> String {
+    if let Some(sr) = &r.series {
+        return super::series::to_csv(r, sr);
+    }
     let mut s = String::from(
         "record,date,from_class,from_name,to_class,to_name,pixels,area_m2,area_ha,share\n",
     );
