@@ -315,6 +315,9 @@ def main():
     ap.add_argument("--jitter", type=float, default=0.0,
                     help="augmentation: per-crop, per-band gain 1 +- jitter and offset +- jitter*std on "
                          "the raw values (0: off)")
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="augmentation: per-pixel Gaussian noise of this std (standardised units) on "
+                         "the valid pixels of each crop (0: off)")
     ap.add_argument("--cv-folds", type=int, default=0,
                     help="spatial cross-validation over the train blocks: number of folds (0: off)")
     ap.add_argument("--cv-fold", type=int, default=0,
@@ -420,6 +423,10 @@ def main():
                 g = 1 + rng.uniform(-args.jitter, args.jitter, (6, 1, 1)).astype(np.float32)
                 o = (rng.uniform(-args.jitter, args.jitter, (6, 1, 1)) * sd).astype(np.float32)
                 xc = np.where(nz, ((xc * sd + mn) * g + o - mn) / sd, 0).astype(np.float32)
+            if args.noise:
+                nz = (xc != 0).any(0, keepdims=True)
+                n = rng.normal(0, args.noise, xc.shape).astype(np.float32)
+                xc = np.where(nz, xc + n, 0).astype(np.float32)
             r = int(rng.integers(0, 4))
             xc, yc, wc = np.rot90(xc, r, (1, 2)), np.rot90(yc, r), np.rot90(wc, r)
             if rng.integers(0, 2):
