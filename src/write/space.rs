@@ -29,6 +29,17 @@ pub fn free_bytes(folder: &Path) -> Option<(u64, u64)> {
     ))
 }
 
+/// True when the file system holding `folder` is mounted read-only.
+pub fn read_only_fs(folder: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a statvfs struct the call fills in.
+    unsafe { libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY != 0 }
+}
+
 /// The most bytes a class map of `pixels` pixels writes beside its output: the staging
 /// file and the COG with its overviews, uncompressed (`bytes_per_px`: 1 for Byte, 2
 /// for UInt16; times 2 with a confidence band).
