@@ -10,11 +10,13 @@
 #  4. the per-pixel model on a 19330x19470 mosaic (376 Mpx);
 #  5. change detection on class maps 6060 px wide and 24240 or 48480 px tall;
 #  6. a change model (the Siamese U-Net test model, two inputs) on the Landsat 5 pair's
-#     imagery tiled to 2020x2020 px.
-
+#     imagery tiled to 2020x2020 px;
 #  7. polygons (`terratile polygons`) of a 19330x19470 class map (the small CNN's map of
 #     the S2 scene, each pixel 10x10): polygon count, time, peak RSS; plain, with
 #     --min-area and with --simplify.
+#  8. peak memory with width and class count: 200,000 x 2,000 px, a 30-class model
+#     (TERRATILE_BENCH=sizes: only these; TERRATILE_BASE_BIN: the same jobs on another
+#     build beside them).
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 #        TERRATILE_BIN=path/to/terratile scripts/bench.sh   (another build, e.g. an older
 #        revision, on the same jobs: for before/after figures)
@@ -63,6 +65,37 @@ run() { # label input model extra...
 }
 
 echo "terratile bench on $(nproc) cores, $(date -u +%F), $BIN ($("$BIN" --version))"
+
+# 8. sizes (issue 12): peak memory with the raster's width and the model's class count:
+#    the per-pixel model on 200,000 x 2,000 px (a VRT over 104 x 2 copies of the scene)
+#    and the 30-class model (models/test/classes30.onnx) on 19330 x 1947 and on
+#    200,000 x 2,000 px, at the default --memory-budget (2G) and a smaller one. With
+#    TERRATILE_BASE_BIN (e.g. a build from before column stripes) the same jobs run on it
+#    too, on the lines marked "base" (not the 30-class 200,000 px job: that build would
+#    allocate 13 GB). TERRATILE_BENCH=sizes runs only this section.
+sizes() {
+  local base="" label pp=models/test/perpixel_ndi.onnx c30=models/test/classes30.onnx
+  [[ -n "${TERRATILE_BASE_BIN:-}" ]] && base=$(realpath "$TERRATILE_BASE_BIN")
+  mosaic "$WORK/m104x2.vrt" 104 2
+  gdal_translate -q -of VRT -srcwin 0 0 200000 2000 "$WORK/m104x2.vrt" "$WORK/w200k.vrt"
+  mosaic "$WORK/wide.vrt" 10 1
+  local tiles=(--tile 512 --overlap 64)
+  if [[ -n "$base" ]]; then
+    BIN=$base run "base: per-pixel, 200000x2000" "$WORK/w200k.vrt" $pp "${tiles[@]}"
+  fi
+  run "per-pixel, 200000x2000" "$WORK/w200k.vrt" $pp "${tiles[@]}"
+  run "per-pixel, 200000x2000, --memory-budget 512M" "$WORK/w200k.vrt" $pp "${tiles[@]}" --memory-budget 512M
+  if [[ -n "$base" ]]; then
+    BIN=$base run "base: 30 classes, 19330x1947" "$WORK/wide.vrt" $c30 "${tiles[@]}"
+  fi
+  run "30 classes, 19330x1947" "$WORK/wide.vrt" $c30 "${tiles[@]}"
+  run "30 classes, 19330x1947, --memory-budget 1G" "$WORK/wide.vrt" $c30 "${tiles[@]}" --memory-budget 1G
+  run "30 classes, 200000x2000" "$WORK/w200k.vrt" $c30 "${tiles[@]}"
+}
+if [[ "${TERRATILE_BENCH:-}" == sizes ]]; then
+  sizes
+  exit 0
+fi
 CS="$CACHE/models/csmask/model_4b_l1c.onnx"
 LC=models/landcover-nc7/model.onnx
 run "U-Net (ukis-csmask), S2 1933x1947 at 10 m" "$S2" "$CS" --no-resample
@@ -163,3 +196,5 @@ run_polygons() { # label extra...
 run_polygons "polygons, class map 19330x19470"
 run_polygons "polygons, --min-area 20000 (2 px of the scene)" --min-area 20000
 run_polygons "polygons, --min-area 20000 --simplify 20" --min-area 20000 --simplify 20
+
+sizes

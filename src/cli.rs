@@ -218,6 +218,14 @@ pub struct EngineArgs {
     pub force: bool,
     #[command(flatten)]
     pub values: ValueArgs,
+    /// Memory for the stitcher's rows and the tiles in flight (2G, 512M, or bytes); a
+    /// raster too wide for it is walked in column stripes, with the same result
+    /// [default: 2G]
+    #[arg(long, value_name = "SIZE", value_parser = terratile::segment::plan::parse_size)]
+    pub memory_budget: Option<u64>,
+    /// Run even when the class map, uncompressed, exceeds the output folder's free space
+    #[arg(long)]
+    pub no_space_check: bool,
     /// No progress bar and no summary line
     #[arg(short, long)]
     pub quiet: bool,
@@ -255,6 +263,8 @@ impl EngineArgs {
             scale: self.values.scale,
             offset: self.values.offset,
             src_nodata: self.values.src_nodata.clone(),
+            memory_budget: self.memory_budget,
+            no_space_check: self.no_space_check,
             ..SegmentOptions::default()
         }
     }

@@ -25,6 +25,8 @@ terratile reads, same input and metadata unless said:
   fixed_batch2.onnx      perpixel_ndi with a fixed input [2,4,64,64] -> [2,3,64,64]
   many_classes.onnx      300 classes: perpixel_ndi's three logits land on classes 297, 298,
                          299, every other class scores -100 (needs a UInt16 class map)
+  classes30.onnx         many_classes with 30 classes (27, 28, 29 are perpixel_ndi's):
+                         scripts/bench.sh's many-class memory figures
 """
 import json
 import os
@@ -340,9 +342,8 @@ def make_fixed_batch2():
     return finish(graph, props, doc), sidecar
 
 
-def make_many_classes():
+def make_many_classes(k=MANY_CLASSES):
     nodes, inits = perpixel_logit_nodes("logits3")
-    k = MANY_CLASSES
     w = np.zeros((k, 3, 1, 1), dtype=np.float32)
     b = np.full((k,), -100.0, dtype=np.float32)
     for c in range(3):
@@ -383,6 +384,7 @@ def main(argv):
     write(out_dir, "valid_conv.onnx", *make_valid_conv())
     write(out_dir, "fixed_batch2.onnx", *make_fixed_batch2())
     write(out_dir, "many_classes.onnx", *make_many_classes())
+    write(out_dir, "classes30.onnx", *make_many_classes(30))
     return 0
 
 

@@ -39,7 +39,7 @@ use crate::stitch::Blend;
 use crate::write::output::{
     check_writable, refuse_overwriting, remove_stale, stale_note, TempFiles,
 };
-use crate::write::{OutputSpec, Publish};
+use crate::write::{space, OutputSpec, Publish};
 pub use plan::{choose_bands, ort_threads, plan, BandSource, Plan};
 
 /// Everything `segment` can be told. `None` means "from the model, else a default".
@@ -88,6 +88,12 @@ pub struct SegmentOptions {
     pub src_nodata: Option<Vec<f64>>,
     /// `--min-area` sieve and `--vector` polygons of the written class map.
     pub polygons: crate::vector::PolygonOptions,
+    /// Bytes the stitcher's rows and the tiles in flight may take (`--memory-budget`);
+    /// a wider raster is walked in column stripes. None: [`plan::DEFAULT_MEMORY_BUDGET_BYTES`].
+    pub memory_budget: Option<u64>,
+    /// Run even when the class map's uncompressed size exceeds the output folder's free
+    /// space (`--no-space-check`).
+    pub no_space_check: bool,
 }
 
 impl SegmentOptions {
@@ -96,6 +102,13 @@ impl SegmentOptions {
         self.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)
+    }
+
+    /// The memory budget in bytes: `--memory-budget`, else
+    /// [`plan::DEFAULT_MEMORY_BUDGET_BYTES`].
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget
+            .unwrap_or(plan::DEFAULT_MEMORY_BUDGET_BYTES)
     }
 }
 
@@ -185,7 +198,15 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let source = scaling::nodata_source(opts, &raster, &temps)?;
     let work = regrid::model_grid(opts, &source, &raster, &info, &temps, &mut notes)?;
 
-    // 3. bands, tiles, batch; values far from what the model expects are noted
+    // the class map must fit the output folder's free space, uncompressed
+    let on_input_grid = work.resample.is_some() && !opts.model_grid;
+    let need = disk_needed(opts, &info, &raster, &work.raster, on_input_grid);
+    if !opts.no_space_check {
+        space::check(&opts.output, need, "the class map")?;
+    }
+
+    // 3. bands, tiles, batch (column stripes within the memory budget); values far
+    //    from what the model expects are noted
     let plan = plan(opts, &info, &work.raster)?;
     let grid = Grid::new(plan.grid)?;
     notes.extend(scaling::check_values(&source, &raster, &plan.bands, &info)?);
@@ -197,7 +218,6 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     };
 
     // 5. the streamed pass: straight into the output, or onto the model grid first
-    let on_input_grid = work.resample.is_some() && !opts.model_grid;
     let stage_path = if on_input_grid {
         temps.path("model-grid.tif")
     } else {
@@ -235,7 +255,8 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         }],
         mask.as_ref(),
         spec,
-    )?;
+    )
+    .map_err(|e| space::explain_full_disk(e, &opts.output, need))?;
     if let (Some(m), Some(mk)) = (&opts.mask_model, &mask) {
         notes.push(format!(
             "{}: {} px ({:.1}% of the grid) masked as {}",
@@ -247,16 +268,19 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     }
 
     // 6. publish: back on the input grid, or as written
-    let class_counts = match &work.resample {
-        Some(r) if on_input_grid => {
-            done.writer.finish_plain(&done.class_counts)?;
-            regrid::to_input_grid(&stage_path, &source, &plan.bands, r, final_spec, &temps)?
-        }
-        _ => {
-            done.writer.finish(&done.class_counts)?;
-            done.class_counts
-        }
+    let published = || -> Result<Vec<u64>> {
+        Ok(match &work.resample {
+            Some(r) if on_input_grid => {
+                done.writer.finish_plain(&done.class_counts)?;
+                regrid::to_input_grid(&stage_path, &source, &plan.bands, r, final_spec, &temps)?
+            }
+            _ => {
+                done.writer.finish(&done.class_counts)?;
+                done.class_counts
+            }
+        })
     };
+    let class_counts = published().map_err(|e| space::explain_full_disk(e, &opts.output, need))?;
     let out_grid = if on_input_grid || work.resample.is_none() {
         &raster.grid
     } else {
@@ -287,6 +311,26 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         class_counts,
         notes,
     })
+}
+
+/// The most disk a run writes beside its output: the class map's staging file and COG,
+/// and the class map on the model's grid when it is brought back to the input's.
+fn disk_needed(
+    opts: &SegmentOptions,
+    info: &infer::ModelInfo,
+    input: &RasterInfo,
+    work: &RasterInfo,
+    on_input_grid: bool,
+) -> u128 {
+    let bpp = if info.class_names.len() > 254 { 2 } else { 1 };
+    let bands = 1 + opts.confidence as u64;
+    let px = |r: &RasterInfo| r.grid.width_px as u64 * r.grid.height_px as u64;
+    let out = if on_input_grid { input } else { work };
+    let mut need = space::class_map_bound(px(out), bpp, bands);
+    if on_input_grid {
+        need += px(work) as u128 * bpp as u128 * bands as u128;
+    }
+    need
 }
 
 /// The file name of a path, for metadata.

@@ -8,7 +8,9 @@
 //!   final.
 //!
 //! ONNX Runtime gets the thread budget less what the pipeline needs
-//! ([`super::ort_threads`]).
+//! ([`super::ort_threads`]). A raster too wide for the memory budget is walked in
+//! column stripes ([`Stripe`], `Plan::stripe_px`): every stripe's tiles, row by row,
+//! then the next stripe's; its rows go into the staging file at its columns.
 
 use std::sync::Arc;
 
@@ -24,11 +26,13 @@ use crate::infer::{BatchProbs, Batcher, Engine};
 use crate::prepare::Normalizer;
 use crate::raster::ClassMap;
 use crate::read::{Source, Stack};
-use crate::stitch::{Stitcher, TileProbs};
+use crate::stitch::{self, Stitcher, Stripe, TileProbs};
 use crate::write::{ClassWriter, OutputSpec};
 
 /// One tile after reading and preparation.
 struct ReadTile {
+    /// Index of the column stripe the tile is read for.
+    stripe: usize,
     tile: Tile,
     valid: Vec<u8>,
     /// `[C, th, tw]` model input, or None when the tile holds no valid pixel.
@@ -37,6 +41,7 @@ struct ReadTile {
 
 /// One tile ready to stitch.
 struct InferredTile {
+    stripe: usize,
     tile: Tile,
     valid: Vec<u8>,
     probs: Option<(Arc<BatchProbs>, usize)>,
@@ -72,22 +77,32 @@ pub fn run(
         )));
     }
     let nodata = spec.nodata();
-    let writer = ClassWriter::create(spec)?;
-    let progress = progress_bar(opts.progress, grid.tile_count());
+    let stripes = stitch::stripes(grid, plan.stripe_px);
+    let writer = if stripes.len() > 1 {
+        ClassWriter::create_striped(spec)?
+    } else {
+        ClassWriter::create(spec)?
+    };
+    let tile_runs: usize = stripes.iter().map(|s| s.cols.len() * grid.rows()).sum();
+    let progress = progress_bar(opts.progress, tile_runs);
     let normalizer = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
     let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
-        let reader = s.spawn(|| read_tiles(inputs, plan, grid, &normalizer, mask, read_tx));
+        let stripes = &stripes;
+        let reader = s.spawn(|| read_tiles(inputs, plan, grid, stripes, &normalizer, mask, read_tx));
         let stitcher = s.spawn(|| {
-            let mut st = Stitcher::new(
-                grid.clone(),
-                info.classes(),
-                opts.blend,
-                nodata,
-                opts.confidence,
-            );
-            stitch_tiles(&mut st, grid, writer, stitch_rx, &progress)
+            let new = |stripe: &Stripe| {
+                Stitcher::for_stripe(
+                    grid.clone(),
+                    stripe,
+                    info.classes(),
+                    opts.blend,
+                    nodata,
+                    opts.confidence,
+                )
+            };
+            stitch_tiles(new, grid, stripes, writer, stitch_rx, &progress)
         });
         let inferred = infer_tiles(engine, plan, read_rx, stitch_tx);
         let stitched = stitcher.join().expect("stitcher thread panicked");
@@ -138,11 +153,13 @@ fn rate(tiles_per_s: f64) -> String {
     format!("{tiles_per_s:.1} tiles/s")
 }
 
-/// The reader: every tile's window, masked and prepared. Returns the pixels masked.
+/// The reader: every tile's window, stripe by stripe, masked and prepared. Returns the
+/// pixels masked.
 fn read_tiles(
     inputs: &[Source],
     plan: &Plan,
     grid: &Grid,
+    stripes: &[Stripe],
     norm: &Normalizer,
     mask: Option<&Mask>,
     tx: Sender<ReadTile>,
@@ -156,7 +173,10 @@ fn read_tiles(
     let (th, tw) = plan.tensor_hw;
     let c = reader.channels();
     let mut bufs = vec![Vec::new(); c];
-    for tile in grid.tiles() {
+    let order = stripes.iter().enumerate().flat_map(|(k, s)| {
+        (0..grid.rows()).flat_map(move |r| s.cols.clone().map(move |c| (k, grid.tile(r, c))))
+    });
+    for (k, tile) in order {
         if cancel::requested() {
             return Ok(masked); // the caller reports the interruption
         }
@@ -172,8 +192,10 @@ fn read_tiles(
                     n_valid -= 1;
                 }
             }
-            // pixels in the overlap are read twice or more: count tile cores only
-            masked += count_in_core(&tile, &valid, &mask_buf, &m.classes);
+            // pixels in the overlap are read twice or more: count tile cores only (and
+            // of tiles at a stripe's edge, the stripe's own columns)
+            let own = &stripes[k].own;
+            masked += count_in_core(&tile, own, &valid, &mask_buf, &m.classes);
         }
         let tensor = (n_valid > 0).then(|| {
             let mut t = vec![0f32; c * th * tw];
@@ -188,6 +210,7 @@ fn read_tiles(
         });
         if tx
             .send(ReadTile {
+                stripe: k,
                 tile,
                 valid,
                 tensor,
@@ -200,13 +223,21 @@ fn read_tiles(
     Ok(masked)
 }
 
-/// Masked pixels inside the tile's core (each raster pixel lies in exactly one core).
-fn count_in_core(tile: &Tile, valid: &[u8], mask: &[u16], classes: &[u32]) -> u64 {
+/// Masked pixels inside the tile's core and the columns `own` (each raster pixel lies in
+/// exactly one core, and in one stripe's own columns).
+fn count_in_core(
+    tile: &Tile,
+    own: &std::ops::Range<usize>,
+    valid: &[u8],
+    mask: &[u16],
+    classes: &[u32],
+) -> u64 {
     let (win, core) = (tile.window, tile.core);
+    let (x0, x1) = (core.x0.max(own.start), (core.x0 + core.w).min(own.end));
     let mut n = 0;
     for y in core.y0..core.y0 + core.h {
         let row = (y - win.y0) * win.w;
-        for x in core.x0..core.x0 + core.w {
+        for x in x0..x1.max(x0) {
             let i = row + x - win.x0;
             n += (valid[i] == 0 && classes.contains(&(mask[i] as u32))) as u64;
         }
@@ -277,6 +308,7 @@ fn flush(
             _ => None,
         };
         let sent = tx.send(InferredTile {
+            stripe: t.stripe,
             tile: t.tile,
             valid: t.valid,
             probs: p,
@@ -288,20 +320,29 @@ fn flush(
     Ok(true)
 }
 
-/// The stitcher: blends tiles in order and writes each tile row's finished pixel rows.
+/// The stitcher: blends tiles in order and writes each tile row's finished pixel rows,
+/// with a new stitcher (`new`) for each column stripe.
 fn stitch_tiles(
-    st: &mut Stitcher,
+    new: impl Fn(&Stripe) -> Stitcher,
     grid: &Grid,
+    stripes: &[Stripe],
     mut writer: ClassWriter,
     rx: Receiver<InferredTile>,
     progress: &ProgressBar,
 ) -> Result<(ClassWriter, Vec<u64>)> {
     let mut counts: Vec<u64> = Vec::new();
     let mut done_rows = 0;
+    let mut current: Option<(usize, Stitcher)> = None;
     for t in rx.iter() {
         if cancel::requested() {
             break; // reported by the reader or the caller
         }
+        let stripe = &stripes[t.stripe];
+        if current.as_ref().map(|c| c.0) != Some(t.stripe) {
+            drop(current.take()); // the last stripe's buffers go before the next one's come
+            current = Some((t.stripe, new(stripe)));
+        }
+        let st = &mut current.as_mut().expect("a stitcher for the stripe").1;
         let probs = t.probs.as_ref().map(|(b, i)| TileProbs {
             data: b.item(*i),
             h: b.h,
@@ -312,9 +353,9 @@ fn stitch_tiles(
         });
         st.add(&t.tile, &t.valid, probs);
         progress.inc(1);
-        if t.tile.col + 1 == grid.cols() {
+        if t.tile.col + 1 == stripe.cols.end {
             let rows = st.finish_row(t.tile.row);
-            writer.write_rows(&rows)?;
+            writer.write_rows_at(stripe.own.start, &rows)?;
             counts.resize(rows.class_counts.len(), 0);
             for (c, n) in counts.iter_mut().zip(&rows.class_counts) {
                 *c += n;
@@ -322,7 +363,7 @@ fn stitch_tiles(
             done_rows += 1;
         }
     }
-    if done_rows != grid.rows() {
+    if done_rows != grid.rows() * stripes.len() {
         // upstream stopped early: its error is reported by the caller
         return Err(Error::Internal(
             "the run stopped before all tiles were stitched".into(),

@@ -17,6 +17,8 @@ pub struct Plan {
     /// Where the band choice came from.
     pub band_source: BandSource,
     pub grid: GridSpec,
+    /// Pixel columns each column stripe finishes (the raster's width: one pass).
+    pub stripe_px: usize,
     /// Model input size (th, tw) for every tile.
     pub tensor_hw: (usize, usize),
     pub batch: usize,
@@ -116,13 +118,31 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         (None, Some(b)) => b.max(1),
         (None, None) => 4,
     };
-    check_memory(&grid, tensor_hw, batch, info, raster)?;
-    // the tile grid's own checks (overlap below the tile, margin within the overlap)
-    Grid::new(grid)?;
+    // the memory budget (before the grid's spans are allocated), then the tile grid's
+    // own checks (overlap below the tile, margin within the overlap)
+    let budget = opts.memory_budget_bytes();
+    let stripe_px = stripe_px(&grid, tensor_hw, batch, info, raster, budget)?;
+    let tile_grid = Grid::new(grid)?;
+    if stripe_px < grid.width_px {
+        let stripes = crate::stitch::stripes(&tile_grid, stripe_px);
+        let twice: usize = stripes
+            .windows(2)
+            .map(|p| p[0].cols.end - p[1].cols.start)
+            .sum();
+        notes.push(format!(
+            "{} is {} px wide: walked in {} column stripes of {stripe_px} px to stay within the memory budget of {} MiB (--memory-budget); {} tile columns at stripe edges run twice",
+            raster.path.display(),
+            grid.width_px,
+            stripes.len(),
+            budget >> 20,
+            twice
+        ));
+    }
     Ok(Plan {
         bands,
         band_source: from,
         grid,
+        stripe_px,
         tensor_hw,
         batch,
         tta: opts.tta,
@@ -130,61 +150,117 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
     })
 }
 
-/// The most memory a run's buffers may take, in bytes (16 GiB): the stitcher's band of
-/// rows (tile rows x raster width x (classes x 4 + 5) bytes: per-class sums, weights,
-/// validity) plus the tiles in flight between the threads (4 x batch + 1 tiles of
-/// (channels + classes) x tile x tile x 4 bytes). A raster or model that needs more is
-/// refused before any work, with the numbers, instead of aborting on allocation.
-pub const MEMORY_BUDGET_BYTES: u64 = 16 << 30;
+/// The memory budget when `--memory-budget` is not given (2 GiB): the stitcher's band of
+/// rows and the tiles in flight between the threads stay within it (see [`Memory`]).
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 2 << 30;
 
-/// Refuses a run whose buffers would exceed [`MEMORY_BUDGET_BYTES`].
-fn check_memory(
+/// Bytes per pixel of the stitcher's band besides the per-class sums: the weight sum
+/// (f32), validity (u8), and the argmax's scratch and finished rows (best value f32,
+/// best class, class and confidence u16, the writer's u8 copy).
+const STITCH_PX_BYTES: u128 = 4 + 1 + 4 + 2 + 2 + 2 + 1;
+
+/// What a run's buffers take, in bytes: the stitcher's band of rows (tile rows x the
+/// columns it holds x (classes x 4 + [`STITCH_PX_BYTES`])) and the tiles in flight
+/// between the threads (4 x batch + 1 tiles of (channels + classes) x tile x 4 bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Bytes per column of the stitcher's band.
+    pub per_column: u128,
+    pub tiles_in_flight: u128,
+}
+
+impl Memory {
+    pub fn of(
+        grid: &GridSpec,
+        tensor_hw: (usize, usize),
+        batch: usize,
+        info: &ModelInfo,
+    ) -> Memory {
+        let classes = info.classes().max(info.output_channels.unwrap_or(0)) as u128;
+        let band_h = grid.tile_px.min(grid.height_px) as u128;
+        let tile_px = tensor_hw.0 as u128 * tensor_hw.1 as u128;
+        let tile_bytes = tile_px * (info.channels as u128 + classes) * 4;
+        Memory {
+            per_column: band_h * (classes * 4 + STITCH_PX_BYTES),
+            tiles_in_flight: (4 * batch as u128 + 1) * tile_bytes,
+        }
+    }
+
+    /// Bytes for a stitcher holding `columns` columns.
+    pub fn with_columns(&self, columns: usize) -> u128 {
+        self.per_column * columns as u128 + self.tiles_in_flight
+    }
+}
+
+/// Pixel columns each column stripe finishes: the whole width when the stitcher's band
+/// over the whole raster fits `budget` bytes; else the most multiples of the staging
+/// file's block whose stripe (with the tiles reaching into it from both sides) fits.
+/// Refuses a run of which not even one stripe of one block fits, with the numbers.
+fn stripe_px(
     grid: &GridSpec,
     tensor_hw: (usize, usize),
     batch: usize,
     info: &ModelInfo,
     raster: &RasterInfo,
-) -> Result<()> {
-    let classes = info.classes().max(info.output_channels.unwrap_or(0)) as u128;
-    let band_h = grid.tile_px.min(grid.height_px) as u128;
-    let stitch = band_h * grid.width_px as u128 * (classes * 4 + 5);
-    let tile_px = tensor_hw.0 as u128 * tensor_hw.1 as u128;
-    let tiles = (4 * batch as u128 + 1) * tile_px * (info.input_channels() as u128 + classes) * 4;
-    let need = stitch + tiles;
-    if need <= MEMORY_BUDGET_BYTES as u128 {
-        return Ok(());
+    budget: u64,
+) -> Result<usize> {
+    let mem = Memory::of(grid, tensor_hw, batch, info);
+    let budget128 = budget as u128;
+    if mem.with_columns(grid.width_px) <= budget128 {
+        return Ok(grid.width_px);
     }
-    let gib = |b: u128| b as f64 / (1u64 << 30) as f64;
-    let (what, fix) = if stitch >= tiles {
-        (
-            format!(
-                "{} px wide with {} classes and {} px tiles",
-                grid.width_px, classes, grid.tile_px
-            ),
-            "use a smaller --tile, or cut the raster into narrower pieces (gdal_translate -srcwin)",
-        )
-    } else {
-        (
-            format!(
-                "tiles of {}x{} px, {} channels, {} classes, batch {batch}",
-                tensor_hw.0,
-                tensor_hw.1,
-                info.input_channels(),
-                classes
-            ),
-            "use a smaller --tile or --batch, or a model with a smaller fixed input",
-        )
-    };
+    let block = crate::write::STAGE_BLOCK_PX as u128;
+    // a stripe holds its own columns and up to a tile less one on either side
+    let halo = 2 * grid.tile_px.saturating_sub(1) as u128;
+    let columns = budget128.saturating_sub(mem.tiles_in_flight) / mem.per_column.max(1);
+    let blocks = columns.saturating_sub(halo) / block;
+    if blocks >= 1 {
+        return Ok((blocks * block).min(grid.width_px as u128) as usize);
+    }
+    let mib = |b: u128| b as f64 / (1u64 << 20) as f64;
+    let stripe = (block + halo).min(grid.width_px as u128) as usize;
+    let classes = info.classes().max(info.output_channels.unwrap_or(0));
     Err(Error::mismatch(
         &raster.path,
         format!(
-            "{}x{} px: {what} need about {:.1} GiB of buffers, over terratile's budget of {:.0} GiB; {fix}",
+            "{}x{} px: even one column stripe ({stripe} px wide, {} rows, {classes} classes: {:.0} MiB) and the tiles in flight ({}x{} px, {} channels, {classes} classes, batch {batch}: {:.0} MiB) need {:.0} MiB, over the memory budget of {:.0} MiB; raise --memory-budget, or use a smaller --tile or --batch",
             grid.width_px,
             grid.height_px,
-            gib(need),
-            gib(MEMORY_BUDGET_BYTES as u128)
+            grid.tile_px.min(grid.height_px),
+            mib(mem.per_column * stripe as u128),
+            tensor_hw.0,
+            tensor_hw.1,
+            info.channels,
+            mib(mem.tiles_in_flight),
+            mib(mem.with_columns(stripe)),
+            mib(budget128),
         ),
     ))
+}
+
+/// Bytes from `2G`, `512M`, `64K` (powers of 1024, an optional `B`/`iB`, any case) or
+/// a plain number of bytes.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let body = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (digits, shift) = match body.chars().last() {
+        Some('k') => (&body[..body.len() - 1], 10),
+        Some('m') => (&body[..body.len() - 1], 20),
+        Some('g') => (&body[..body.len() - 1], 30),
+        Some('t') => (&body[..body.len() - 1], 40),
+        _ => (body, 0),
+    };
+    let bad =
+        || format!("'{text}' is not a size: use bytes or a number with K, M, G or T (512M, 2G)");
+    let value: f64 = digits.trim().parse().map_err(|_| bad())?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
 }
 
 /// Where the band choice came from.
@@ -322,4 +398,22 @@ pub(crate) fn join(v: &[usize]) -> String {
         .map(|b| b.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("512mib"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
+        assert_eq!(parse_size("64KB"), Ok(64 << 10));
+        assert_eq!(parse_size("1000000"), Ok(1_000_000));
+        for bad in ["", "G", "-1G", "0", "2X", "1e30T", "NaN", "inf"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

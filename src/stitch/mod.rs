@@ -5,7 +5,11 @@
 //! Hann window that is flat toward the raster's outer edges and zero within a margin of
 //! edges shared with another tile (see [`tiles::blend_weights_1d`]); the class is the
 //! argmax. Only a band of `tile_px` rows of the raster is held at a time, so memory
-//! depends on tile size and raster width, never on raster height.
+//! depends on tile size and raster width, never on raster height; a raster too wide for
+//! the memory budget is walked in column [`Stripe`]s of the same global tile grid, so
+//! every pixel gets the same tiles, weights and sums as in one pass.
+
+use std::ops::Range;
 
 use tiles::{Grid, Tile};
 
@@ -62,11 +66,47 @@ pub struct Rows {
     pub class_counts: Vec<u64>,
 }
 
+/// A column stripe of the tile grid: it finishes the pixel columns `own` and needs every
+/// tile whose window touches them, the tile columns `cols` (which read columns
+/// `x0..x1`). Neighbouring stripes share the tiles over their boundary: those tiles run
+/// once in each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stripe {
+    pub own: Range<usize>,
+    pub cols: Range<usize>,
+    pub x0: usize,
+    pub x1: usize,
+}
+
+/// The grid's columns cut into stripes that each finish `own_px` pixel columns (the
+/// last one the rest); one stripe holding every tile when `own_px` covers the width.
+pub fn stripes(grid: &Grid, own_px: usize) -> Vec<Stripe> {
+    let width = grid.spec().width_px;
+    let own_px = own_px.max(1);
+    let xs = grid.x_spans();
+    (0..width.div_ceil(own_px))
+        .map(|k| {
+            let own = k * own_px..((k + 1) * own_px).min(width);
+            let first = xs.iter().position(|s| s.end() > own.start).unwrap_or(0);
+            let last = xs.iter().rposition(|s| s.start < own.end).unwrap_or(0);
+            Stripe {
+                x0: xs[first].start,
+                x1: xs[last].end(),
+                cols: first..last + 1,
+                own,
+            }
+        })
+        .collect()
+}
+
 /// Accumulates tiles in row-major order and hands back rows as they become final.
 pub struct Stitcher {
     grid: Grid,
     classes: usize,
+    /// Columns held: `x0..x0 + width`; rows handed back cover `own` only.
+    x0: usize,
     width: usize,
+    own: Range<usize>,
     blend: Blend,
     nodata: u16,
     confidence: bool,
@@ -90,10 +130,32 @@ impl Stitcher {
         confidence: bool,
     ) -> Stitcher {
         let width = grid.spec().width_px;
+        let all = Stripe {
+            own: 0..width,
+            cols: 0..grid.cols(),
+            x0: 0,
+            x1: width,
+        };
+        Stitcher::for_stripe(grid, &all, classes, blend, nodata, confidence)
+    }
+
+    /// A stitcher for the tiles of one column stripe: its buffers hold the stripe's
+    /// columns only, and its rows cover the stripe's own columns.
+    pub fn for_stripe(
+        grid: Grid,
+        stripe: &Stripe,
+        classes: usize,
+        blend: Blend,
+        nodata: u16,
+        confidence: bool,
+    ) -> Stitcher {
+        let width = stripe.x1 - stripe.x0;
         let band_h = grid.y_spans()[0].len;
         Stitcher {
             classes,
+            x0: stripe.x0,
             width,
+            own: stripe.own.clone(),
             blend,
             nodata,
             confidence,
@@ -115,10 +177,15 @@ impl Stitcher {
             win.y0 >= self.band_y0 && win.y0 + win.h <= self.band_y0 + self.band_h,
             "tiles must arrive in row order"
         );
+        assert!(
+            win.x0 >= self.x0 && win.x0 + win.w <= self.x0 + self.width,
+            "tiles must lie in the stitcher's stripe"
+        );
         let (ww, wh) = (win.w, win.h);
+        let wx0 = win.x0 - self.x0;
         for j in 0..wh {
             let r = win.y0 + j - self.band_y0;
-            let dst = &mut self.valid[r * self.width + win.x0..r * self.width + win.x0 + ww];
+            let dst = &mut self.valid[r * self.width + wx0..r * self.width + wx0 + ww];
             dst.copy_from_slice(&valid[j * ww..(j + 1) * ww]);
         }
         let Some(p) = probs else { return };
@@ -149,7 +216,7 @@ impl Stitcher {
                     }
                 }
             }
-            let base = (win.y0 + j - self.band_y0) * self.width + win.x0 + p.off_x;
+            let base = (win.y0 + j - self.band_y0) * self.width + wx0 + p.off_x;
             for (s, w) in self.wsum[base..base + n].iter_mut().zip(&self.wrow) {
                 *s += w;
             }
@@ -164,7 +231,8 @@ impl Stitcher {
     }
 
     /// Call after the last tile of tile row `row`: returns the rows that no later tile
-    /// touches, as classes, and slides the band down.
+    /// touches, as classes over the stripe's own columns (`Rows::width` of them, from
+    /// column `own.start`), and slides the band down.
     pub fn finish_row(&mut self, row: usize) -> Rows {
         let upto = self.grid.rows_final_after(row);
         let h = upto - self.band_y0;
@@ -183,18 +251,23 @@ impl Stitcher {
                 }
             }
         }
-        let mut classes = vec![self.nodata; n];
-        let mut confidence = self.confidence.then(|| vec![self.nodata; n]);
+        let (own_x0, own_w) = (self.own.start - self.x0, self.own.len());
+        let mut classes = vec![self.nodata; h * own_w];
+        let mut confidence = self.confidence.then(|| vec![self.nodata; h * own_w]);
         let mut class_counts = vec![0u64; k];
-        for pix in 0..n {
-            let ws = self.wsum[pix];
-            if self.valid[pix] == 0 || ws <= 0.0 {
-                continue;
-            }
-            classes[pix] = best[pix];
-            class_counts[best[pix] as usize] += 1;
-            if let Some(conf) = confidence.as_mut() {
-                conf[pix] = (100.0 * best_v[pix] / ws).round().clamp(0.0, 100.0) as u16;
+        for r in 0..h {
+            for i in 0..own_w {
+                let pix = r * width + own_x0 + i;
+                let ws = self.wsum[pix];
+                if self.valid[pix] == 0 || ws <= 0.0 {
+                    continue;
+                }
+                let o = r * own_w + i;
+                classes[o] = best[pix];
+                class_counts[best[pix] as usize] += 1;
+                if let Some(conf) = confidence.as_mut() {
+                    conf[o] = (100.0 * best_v[pix] / ws).round().clamp(0.0, 100.0) as u16;
+                }
             }
         }
         // slide the band: keep rows [upto, band_y0 + band_h), clear the rest
@@ -210,7 +283,7 @@ impl Stitcher {
         let rows = Rows {
             y0: self.band_y0,
             h,
-            width,
+            width: own_w,
             classes,
             confidence,
             class_counts,
@@ -267,6 +340,67 @@ mod tests {
                 let best = (0..3).fold(0, |b, q| if p[q] > p[b] { q } else { b });
                 assert_eq!(out[y * w + x] as usize, best, "at {x},{y}");
             }
+        }
+    }
+
+    /// Tile-dependent probabilities (a model that sees context): column stripes of the
+    /// same grid must give back exactly the one-pass classes and confidences.
+    #[test]
+    fn column_stripes_give_the_one_pass_result() {
+        let (w, h, k, t) = (301usize, 70usize, 3usize, 32usize);
+        let grid = Grid::new(GridSpec {
+            width_px: w,
+            height_px: h,
+            tile_px: t,
+            overlap_px: 12,
+            margin_px: 2,
+        })
+        .unwrap();
+        let probs = |tile: &Tile| -> Vec<f32> {
+            let mut d = vec![0f32; k * t * t];
+            for (i, v) in d.iter_mut().enumerate() {
+                let (c, p) = (i / (t * t), i % (t * t));
+                let (y, x) = (p / t, p % t);
+                *v = ((tile.row * 7 + tile.col * 3 + c * 5 + x * 11 + y * 13) % 17) as f32 / 17.0;
+            }
+            d
+        };
+        let run = |own_px: usize| -> (Vec<u16>, Vec<u16>, Vec<u64>) {
+            let mut out = vec![0u16; w * h];
+            let mut conf = vec![0u16; w * h];
+            let mut counts = vec![0u64; k];
+            for s in stripes(&grid, own_px) {
+                let mut st = Stitcher::for_stripe(grid.clone(), &s, k, Blend::Hann, 255, true);
+                for r in 0..grid.rows() {
+                    for c in s.cols.clone() {
+                        let tile = grid.tile(r, c);
+                        let mut valid = vec![1u8; tile.window.area()];
+                        valid[(r + c) % tile.window.area()] = 0;
+                        let d = probs(&tile);
+                        st.add(&tile, &valid, Some(TileProbs::whole(&d, t, t)));
+                    }
+                    let rows = st.finish_row(r);
+                    assert_eq!(rows.width, s.own.len());
+                    for y in 0..rows.h {
+                        let dst = (rows.y0 + y) * w + s.own.start;
+                        let src = y * rows.width..(y + 1) * rows.width;
+                        out[dst..dst + rows.width].copy_from_slice(&rows.classes[src.clone()]);
+                        let cf = rows.confidence.as_ref().unwrap();
+                        conf[dst..dst + rows.width].copy_from_slice(&cf[src]);
+                    }
+                    for (a, b) in counts.iter_mut().zip(&rows.class_counts) {
+                        *a += b;
+                    }
+                }
+            }
+            (out, conf, counts)
+        };
+        let whole = run(w);
+        assert_eq!(stripes(&grid, w).len(), 1);
+        for own_px in [1, 20, 64, 100, 300] {
+            let n = stripes(&grid, own_px).len();
+            assert_eq!(n, w.div_ceil(own_px));
+            assert!(run(own_px) == whole, "stripes of {own_px} px differ");
         }
     }
 

@@ -154,6 +154,15 @@ impl Store {
                 "is a folder; give a file name such as stats.sqlite",
             ));
         }
+        if crate::write::space::read_only_fs(&parent) {
+            return Err(Error::output(
+                path,
+                format!(
+                    "is on a read-only file system ({} is mounted read-only); remount it read-write or choose another --db path",
+                    parent.display()
+                ),
+            ));
+        }
         if let Ok(m) = std::fs::metadata(path) {
             if m.permissions().readonly() {
                 return Err(Error::output(
@@ -181,17 +190,28 @@ impl Store {
             ));
         }
         // Read-write (never creating) where allowed: a read-only connection to a WAL
-        // database cannot remove the -wal and -shm files when it closes.
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .or_else(|_| {
+        // database cannot remove the -wal and -shm files when it closes. On a read-only
+        // file system no one can change it, and WAL needs no -shm file: immutable.
+        let folder = crate::write::output::folder_of(path);
+        let conn = if crate::write::space::read_only_fs(&folder) {
+            Connection::open_with_flags(
+                immutable_uri(path),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
             Connection::open_with_flags(
                 path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-        })
+            .or_else(|_| {
+                Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+            })
+        }
         .map_err(|e| db_error(path, e))?;
         set_busy_timeout(&conn).map_err(|e| db_error(path, e))?;
         let s = Store {
@@ -565,6 +585,23 @@ impl Store {
 }
 
 /// Waits up to 30 s for a lock held by another run. A pragma rather than
+/// `file:PATH?immutable=1`: SQLite's URI for a database file that cannot change (on a
+/// read-only file system), the path percent-encoded.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for &b in abs.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// `Connection::busy_timeout`, which needs SQLite 3.44 (Debian 12 has 3.40).
 fn set_busy_timeout(conn: &Connection) -> rusqlite::Result<()> {
     let _: i64 = conn.query_row("PRAGMA busy_timeout = 30000", [], |r| r.get(0))?;

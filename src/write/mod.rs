@@ -22,6 +22,7 @@ use gdal::{Dataset, DriverManager, Metadata};
 
 pub mod format;
 pub mod output;
+pub mod space;
 pub mod style;
 
 use crate::error::{gdal_text, Error, GdalContext, Result};
@@ -29,6 +30,10 @@ use crate::raster::PixelGrid;
 use crate::stitch::Rows;
 pub use format::{Format, Publish};
 use output::{aux_path as aux, create_beside, temp_beside};
+
+/// Side of the staging file's blocks when rows arrive in column stripes: stripe
+/// boundaries fall on multiples of it.
+pub const STAGE_BLOCK_PX: usize = 256;
 
 /// What the output raster looks like.
 #[derive(Debug, Clone)]
@@ -71,8 +76,20 @@ pub struct ClassWriter {
 }
 
 impl ClassWriter {
-    /// Checks the output folder and creates the staging file.
+    /// Checks the output folder and creates the staging file, for rows written across
+    /// the whole width.
     pub fn create(spec: OutputSpec) -> Result<ClassWriter> {
+        ClassWriter::create_with(spec, false)
+    }
+
+    /// The same, for rows written in column stripes ([`ClassWriter::write_rows_at`]):
+    /// the staging file is tiled in [`STAGE_BLOCK_PX`] blocks, so stripes whose
+    /// boundaries fall on multiples of it never share (and rewrite) a compressed block.
+    pub fn create_striped(spec: OutputSpec) -> Result<ClassWriter> {
+        ClassWriter::create_with(spec, true)
+    }
+
+    fn create_with(spec: OutputSpec, striped: bool) -> Result<ClassWriter> {
         let path = spec.path.clone();
         let stage = temp_beside(&path, "stage.tif");
         let tmp = temp_beside(&path, "tif");
@@ -89,15 +106,29 @@ impl ClassWriter {
         let bands = if w.spec.confidence { 2 } else { 1 };
         let driver =
             DriverManager::get_driver_by_name("GTiff").gdal_err(|t| Error::output(&path, t))?;
-        let opts = RasterCreationOptions::from_iter([
-            "BIGTIFF=IF_SAFER",
-            "INTERLEAVE=BAND",
-            "COMPRESS=LZW",
-            "BLOCKYSIZE=64",
-            // band 2 (confidence) is data, not transparency: ExtraSamples "unspecified"
-            "PHOTOMETRIC=MINISBLACK",
-            "ALPHA=NO",
-        ]);
+        let block = STAGE_BLOCK_PX.to_string();
+        let layout = if striped {
+            vec![
+                "TILED=YES".to_string(),
+                format!("BLOCKXSIZE={block}"),
+                format!("BLOCKYSIZE={block}"),
+            ]
+        } else {
+            vec!["BLOCKYSIZE=64".to_string()]
+        };
+        let opts = RasterCreationOptions::from_iter(
+            [
+                "BIGTIFF=IF_SAFER",
+                "INTERLEAVE=BAND",
+                "COMPRESS=LZW",
+                // band 2 (confidence) is data, not transparency: ExtraSamples "unspecified"
+                "PHOTOMETRIC=MINISBLACK",
+                "ALPHA=NO",
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain(layout),
+        );
         let (cols, rows) = (w.spec.grid.width_px, w.spec.grid.height_px);
         let create_err = |e: gdal::errors::GdalError| {
             Error::output(
@@ -166,6 +197,17 @@ impl ClassWriter {
 
     /// Writes finished rows.
     pub fn write_rows(&mut self, rows: &Rows) -> Result<()> {
+        self.write_rows_at(0, rows)
+    }
+
+    /// Writes finished rows of a column stripe whose first column is `x0`.
+    pub fn write_rows_at(&mut self, x0: usize, rows: &Rows) -> Result<()> {
+        let path = self.spec.path.clone();
+        self.write_window(x0, rows)
+            .map_err(|e| space::when_full(e, &path))
+    }
+
+    fn write_window(&mut self, x0: usize, rows: &Rows) -> Result<()> {
         if rows.h == 0 {
             return Ok(());
         }
@@ -187,7 +229,7 @@ impl ClassWriter {
         let planes = std::iter::once(&rows.classes).chain(rows.confidence.as_ref());
         for (b, data) in planes.enumerate() {
             let mut band = ds.rasterband(b + 1).map_err(e)?;
-            let win = ((0isize, rows.y0 as isize), (rows.width, rows.h));
+            let win = ((x0 as isize, rows.y0 as isize), (rows.width, rows.h));
             if wide {
                 let mut buf = Buffer::new((rows.width, rows.h), data.clone());
                 band.write(win.0, win.1, &mut buf).map_err(e)?;
@@ -205,6 +247,13 @@ impl ClassWriter {
     /// Converts the staging file to a COG and renames it to the output path.
     /// `class_counts` (pixels per class) go into the raster attribute table.
     pub fn finish(mut self, class_counts: &[u64]) -> Result<()> {
+        let path = self.spec.path.clone();
+        // the temporary files are still there: a full disk shows as such
+        self.publish_cog(class_counts)
+            .map_err(|e| space::when_full(e, &path))
+    }
+
+    fn publish_cog(&mut self, class_counts: &[u64]) -> Result<()> {
         let path = self.spec.path.clone();
         let e = |e: gdal::errors::GdalError| {
             Error::output(&path, format!("cannot write the COG: {}", gdal_text(&e))).caused_by(e)
@@ -244,6 +293,12 @@ impl ClassWriter {
     /// Publishes the staging GeoTIFF itself (no COG conversion): for intermediate
     /// rasters that terratile reads back.
     pub fn finish_plain(mut self, class_counts: &[u64]) -> Result<()> {
+        let path = self.spec.path.clone();
+        self.publish_plain(class_counts)
+            .map_err(|e| space::when_full(e, &path))
+    }
+
+    fn publish_plain(&mut self, class_counts: &[u64]) -> Result<()> {
         let path = self.spec.path.clone();
         let e = |e: gdal::errors::GdalError| Error::output(&path, gdal_text(&e)).caused_by(e);
         let mut stage = self.ds.take().expect("finish called once");
