@@ -16,6 +16,7 @@ pub mod change;
 pub mod commands;
 pub mod error;
 pub mod infer;
+pub mod job;
 pub mod prepare;
 pub mod raster;
 pub mod read;

@@ -6,6 +6,7 @@
 
 pub mod change;
 pub mod inspect;
+pub mod job;
 pub mod segment;
 
 use std::path::Path;

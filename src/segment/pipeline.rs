@@ -18,6 +18,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tiles::{Grid, Tile};
 
 use super::mask::Mask;
+use super::rows::RowWindow;
 use super::{Plan, SegmentOptions};
 use crate::cancel;
 use crate::error::{Error, Result};
@@ -52,12 +53,15 @@ pub struct Done {
     pub masked_px: u64,
 }
 
-/// Runs every tile of `grid` over `input` through `engine` into a writer of `spec`.
+/// Runs the tiles of `grid` that touch the rows of `window` over `input` through
+/// `engine` into a writer of `spec` (which holds the window's rows).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     opts: &SegmentOptions,
     engine: &mut Engine,
     plan: &Plan,
     grid: &Grid,
+    window: &RowWindow,
     input: &Path,
     mask: Option<&Mask>,
     spec: OutputSpec,
@@ -65,12 +69,12 @@ pub fn run(
     let info = engine.info.clone();
     let nodata = spec.nodata();
     let writer = ClassWriter::create(spec)?;
-    let progress = progress_bar(opts.progress, grid.tile_count());
+    let progress = progress_bar(opts.progress, window.tile_rows.len() * grid.cols());
     let normalizer = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
     let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
-        let reader = s.spawn(|| read_tiles(input, plan, grid, &normalizer, mask, read_tx));
+        let reader = s.spawn(|| read_tiles(input, plan, grid, window, &normalizer, mask, read_tx));
         let stitcher = s.spawn(|| {
             let mut st = Stitcher::new(
                 grid.clone(),
@@ -79,7 +83,8 @@ pub fn run(
                 nodata,
                 opts.confidence,
             );
-            stitch_tiles(&mut st, grid, writer, stitch_rx, &progress)
+            st.start_at_row(window.tile_rows.start);
+            stitch_tiles(&mut st, grid, window, writer, stitch_rx, &progress)
         });
         let inferred = infer_tiles(engine, plan, read_rx, stitch_tx);
         let stitched = stitcher.join().expect("stitcher thread panicked");
@@ -135,6 +140,7 @@ fn read_tiles(
     input: &Path,
     plan: &Plan,
     grid: &Grid,
+    window: &RowWindow,
     norm: &Normalizer,
     mask: Option<&Mask>,
     tx: Sender<ReadTile>,
@@ -148,7 +154,7 @@ fn read_tiles(
     let (th, tw) = plan.tensor_hw;
     let c = plan.bands.len();
     let mut bufs = vec![Vec::new(); c];
-    for tile in grid.tiles() {
+    for tile in window.tiles(grid) {
         if cancel::requested() {
             return Ok(masked); // the caller reports the interruption
         }
@@ -165,7 +171,7 @@ fn read_tiles(
                 }
             }
             // pixels in the overlap are read twice or more: count tile cores only
-            masked += count_in_core(&tile, &valid, &mask_buf, &m.classes);
+            masked += count_in_core(&tile, &window.rows, &valid, &mask_buf, &m.classes);
         }
         let tensor = (n_valid > 0).then(|| {
             let mut t = vec![0f32; c * th * tw];
@@ -192,11 +198,19 @@ fn read_tiles(
     Ok(masked)
 }
 
-/// Masked pixels inside the tile's core (each raster pixel lies in exactly one core).
-fn count_in_core(tile: &Tile, valid: &[u8], mask: &[u16], classes: &[u32]) -> u64 {
+/// Masked pixels inside the tile's core (each raster pixel lies in exactly one core)
+/// and the rows written.
+fn count_in_core(
+    tile: &Tile,
+    rows: &std::ops::Range<usize>,
+    valid: &[u8],
+    mask: &[u16],
+    classes: &[u32],
+) -> u64 {
     let (win, core) = (tile.window, tile.core);
     let mut n = 0;
-    for y in core.y0..core.y0 + core.h {
+    let ys = core.y0.max(rows.start)..(core.y0 + core.h).min(rows.end);
+    for y in ys {
         let row = (y - win.y0) * win.w;
         for x in core.x0..core.x0 + core.w {
             let i = row + x - win.x0;
@@ -284,6 +298,7 @@ fn flush(
 fn stitch_tiles(
     st: &mut Stitcher,
     grid: &Grid,
+    window: &RowWindow,
     mut writer: ClassWriter,
     rx: Receiver<InferredTile>,
     progress: &ProgressBar,
@@ -305,7 +320,7 @@ fn stitch_tiles(
         st.add(&t.tile, &t.valid, probs);
         progress.inc(1);
         if t.tile.col + 1 == grid.cols() {
-            let rows = st.finish_row(t.tile.row);
+            let rows = window.clip(st.finish_row(t.tile.row));
             writer.write_rows(&rows)?;
             counts.resize(rows.class_counts.len(), 0);
             for (c, n) in counts.iter_mut().zip(&rows.class_counts) {
@@ -314,7 +329,7 @@ fn stitch_tiles(
             done_rows += 1;
         }
     }
-    if done_rows != grid.rows() {
+    if done_rows != window.tile_rows.len() {
         // upstream stopped early: its error is reported by the caller
         return Err(Error::Internal(
             "the run stopped before all tiles were stitched".into(),
