@@ -275,6 +275,7 @@ impl Job {
         if self.items.is_empty() {
             return Err(bad("lists no items".into()));
         }
+        self.settings.to_options(path)?;
         let mut outputs = std::collections::HashSet::new();
         for (i, it) in self.items.iter().enumerate() {
             let Some(scene) = self.scenes.get(it.scene) else {
