@@ -87,6 +87,7 @@ jobs_bench() {
   # shard count against wall time: the 3x3 mosaic (5799x5841 px, 33.9 Mpx), small CNN,
   # 2 workers x 1 thread; merging the shards timed apart
   mosaic "$WORK/m3.vrt" 3 3
+  sed -i 's|  <GeoTransform>|  <SRS>EPSG:32618</SRS>\n  <GeoTransform>|' "$WORK/m3.vrt" # the scene's CRS: merge logs areas
   for k in 1 2 4 8; do
     rm -rf "$WORK/j3"; mkdir -p "$WORK/j3"
     "$BIN" job plan "$WORK/m3.vrt" -m "$CNN" --tile 512 --overlap 64 --shard-rows $(((5841 + k - 1) / k)) \

@@ -430,7 +430,7 @@ impl From<UnitsArg> for AreaUnit {
 pub enum JobCommand {
     /// Write a job file: one item per scene, row-band shards of scenes taller than
     /// --shard-rows, every item with the same segment settings
-    Plan(JobPlanArgs),
+    Plan(Box<JobPlanArgs>),
     /// Run one item (--index N, or the array index of Slurm, a Kubernetes Indexed Job or
     /// AWS Batch from the environment), or every item here (--all); done items are skipped
     Run(JobRunArgs),

@@ -582,6 +582,7 @@ fn remote_cog_is_read_in_part() {
         .env("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
         .ok();
     let read = served.load(Ordering::SeqCst);
+    eprintln!("remote COG: {size} bytes; planning fetched {planned}, the first shard {read}");
     assert!(
         read > 0 && read < size / 2,
         "the first shard fetched {read} of {size} bytes (planning fetched {planned})"
@@ -605,6 +606,101 @@ fn remote_cog_is_read_in_part() {
         &all[a * 1933..b * 1933],
         &read_band(&shard, 1),
         "the remote shard's classes",
+    );
+}
+
+/// An item killed outright (SIGKILL: what a scheduler sends when SIGTERM was not
+/// enough) leaves no output; its rerun removes the temporary files it left, runs it
+/// again (the second run of that item) and writes what an uninterrupted run writes.
+#[test]
+fn killed_item_is_redone_cleanly() {
+    let dir = tempdir("jobs-kill");
+    let scene = dir.path().join("s2_top.tif");
+    crop(&s2(), &scene, 0, 0, 1933, 640);
+    let job = plan(dir.path(), &[&scene], &[]);
+    let out_dir = dir.path().join("out");
+    let mut child = TestCommand::new("job")
+        .args([
+            "run".as_ref(),
+            job.as_os_str(),
+            "--index".as_ref(),
+            "0".as_ref(),
+            "-q".as_ref(),
+        ])
+        .command()
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !files_in(&out_dir).iter().any(|f| f.ends_with(".stage.tif")) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the item ended before it was killed"
+        );
+        assert!(t.elapsed() < Duration::from_secs(60), "no staging file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let output = out_dir.join("s2_top.tif");
+    assert!(!output.exists());
+    assert!(
+        !temporaries(dir.path()).is_empty(),
+        "a SIGKILL leaves its temporary files"
+    );
+    assert_eq!(states(&job), ["pending"]);
+    TestCommand::new("job")
+        .args([
+            "run".as_ref(),
+            job.as_os_str(),
+            "--index".as_ref(),
+            "0".as_ref(),
+            "-q".as_ref(),
+        ])
+        .ok();
+    assert!(
+        temporaries(dir.path()).is_empty(),
+        "{:?}",
+        temporaries(dir.path())
+    );
+    assert_eq!(runs(&job, 1), [2]);
+    assert_same(
+        &reference(dir.path(), &scene, "s2_top"),
+        &read_band(&output, 1),
+        "classes of the redone item",
+    );
+}
+
+/// A raster inside a zip archive (/vsizip/) is an input like any other, for `segment`
+/// and for a job.
+#[test]
+fn zipped_input() {
+    let dir = tempdir("jobs-vsizip");
+    let tif = dir.path().join("lt05_2000.tif");
+    std::fs::copy(landsat_2000(), &tif).unwrap();
+    let zip = dir.path().join("scene.zip");
+    TestCommand::program("python3")
+        .args(["-m", "zipfile", "-c"])
+        .arg(&zip)
+        .arg(&tif)
+        .current_dir(dir.path())
+        .ok();
+    std::fs::remove_file(&tif).unwrap();
+    let inner = format!("/vsizip/{}/lt05_2000.tif", zip.display());
+    let job = plan(dir.path(), &[Path::new(&inner)], &[]);
+    TestCommand::new("job")
+        .arg("run")
+        .arg(&job)
+        .args(["--all", "-q"])
+        .ok();
+    assert_same(
+        &reference(dir.path(), Path::new(&inner), "zipped"),
+        &read_band(&dir.path().join("out/lt05_2000.tif"), 1),
+        "classes of the zipped scene (job vs segment)",
+    );
+    assert_same(
+        &read_band(&dir.path().join("out/lt05_2000.tif"), 1),
+        &reference(dir.path(), &landsat_2000(), "plain"),
+        "classes of the zipped scene vs the plain file",
     );
 }
 

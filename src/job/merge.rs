@@ -121,7 +121,6 @@ fn join_shards(
                 .unwrap_or_else(|| legend::default_colour(i))
         })
         .collect();
-    drop(band);
     let confidence = first.info.band_count == 2;
     let ds =
         gdal::Dataset::open(&shards[0].0).map_err(|e| Error::input(&shards[0].0, gdal_text(&e)))?;

@@ -193,7 +193,7 @@ impl Settings {
             v.as_ref()
                 .map(|s| {
                     s.parse::<BandSpec>()
-                        .map_err(|e| bad(key, s, &format!("{e}")))
+                        .map_err(|e| bad(key, s, &e.to_string()))
                 })
                 .transpose()
         };

@@ -39,7 +39,7 @@ pub fn status(job_file: &Path) -> Result<Vec<ItemState>> {
             let runs = st.as_ref().map_or(0, |s| s.runs);
             let out = out_dir.join(&job.items[i].output);
             let expected = stamper.as_ref().ok().and_then(|s| s.item(i).ok());
-            let state = if expected.as_ref().is_some_and(|s| stamp::carries(&out, &s)) {
+            let state = if expected.as_ref().is_some_and(|s| stamp::carries(&out, s)) {
                 State::Done
             } else {
                 match st {
