@@ -64,6 +64,53 @@ run() { # label input model extra...
   printf '%-46s wall %7s  peak RSS %5s MiB  | %s\n' "$label" "$wall" "$rss" "$summary"
 }
 
+# 6. jobs (`bash scripts/bench.sh jobs` runs only this part): per-item overhead, 2 workers
+#    x 1 thread against 1 worker x 2 threads on the same job, shard count against wall
+#    time on the 34-Mpx 3x3 mosaic of the S2 scene.
+jobs_bench() {
+  local CNN=models/test/small_cnn.onnx PP=models/test/perpixel_ndi.onnx
+  local CS="$CACHE/models/csmask/model_4b_l1c.onnx" L5="$CACHE/data/satellite/lt05_2000.tif"
+  timed() { # label command...: wall and the peak RSS of the largest process (a worker)
+    local label=$1; shift
+    /usr/bin/time -v "$@" >"$WORK/jlog" 2>&1 || { cat "$WORK/jlog" >&2; exit 1; }
+    printf '%-58s wall %7s  peak RSS per worker %5s MiB\n' "$label" \
+      "$(awk '/Elapsed \(wall/ {print $8}' "$WORK/jlog")" \
+      "$(awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$WORK/jlog")"
+  }
+  # per-item overhead: a one-tile item (101x101 px, per-pixel model) is start-up, model
+  # load, one tile and the COG; a done item is the stamp check alone
+  rm -rf "$WORK/j1"; mkdir -p "$WORK/j1"
+  "$BIN" job plan "$L5" -m "$PP" --bands 1,2,3,4 --no-resample -o "$WORK/j1/job.json" --out-dir "$WORK/j1/out" >/dev/null
+  timed "job item overhead: one 101x101 px tile, start to end" "$BIN" job run "$WORK/j1/job.json" --index 0 -q --threads 1
+  timed "job item already done (stamp check, skipped)" "$BIN" job run "$WORK/j1/job.json" --index 0 -q
+  # the same job (S2 in 4 shards + 2 Landsat scenes, U-Net at 10 m): 2x1 against 1x2
+  for cfg in "2 1" "1 2"; do
+    set -- $cfg
+    rm -rf "$WORK/j2"; mkdir -p "$WORK/j2"
+    "$BIN" job plan "$S2" "$L5" "$CACHE/data/satellite/lt5_2010.tif" -m "$CS" --bands 1,2,3,4 --no-resample \
+      --shard-rows 500 -o "$WORK/j2/job.json" --out-dir "$WORK/j2/out" >/dev/null
+    timed "job: S2 4 shards + 2 scenes, U-Net, $1 worker(s) x $2 thread(s)" \
+      "$BIN" job run "$WORK/j2/job.json" --all --workers "$1" --threads "$2" -q
+  done
+  # shard count against wall time: the 3x3 mosaic (5799x5841 px, 33.9 Mpx), small CNN,
+  # 2 workers x 1 thread; merging the shards timed apart
+  mosaic "$WORK/m3.vrt" 3 3
+  sed -i 's|  <GeoTransform>|  <SRS>EPSG:32618</SRS>\n  <GeoTransform>|' "$WORK/m3.vrt" # the scene's CRS: merge logs areas
+  for k in 1 2 4 8; do
+    rm -rf "$WORK/j3"; mkdir -p "$WORK/j3"
+    "$BIN" job plan "$WORK/m3.vrt" -m "$CNN" --tile 512 --overlap 64 --shard-rows $(((5841 + k - 1) / k)) \
+      -o "$WORK/j3/job.json" --out-dir "$WORK/j3/out" >/dev/null
+    timed "3x3 mosaic 33.9 Mpx, $k shard(s), 2 workers x 1 thread: run" \
+      "$BIN" job run "$WORK/j3/job.json" --all --workers 2 --threads 1 -q
+    timed "3x3 mosaic 33.9 Mpx, $k shard(s): merge" "$BIN" job merge "$WORK/j3/job.json" --threads 2
+  done
+}
+if [[ "${1:-}" == jobs ]]; then
+  echo "terratile job bench on $(nproc) cores, $(date -u +%F), $BIN ($("$BIN" --version))"
+  jobs_bench
+  exit 0
+fi
+
 echo "terratile bench on $(nproc) cores, $(date -u +%F), $BIN ($("$BIN" --version))"
 
 # 8. sizes (issue 12): peak memory with the raster's width and the model's class count:
@@ -198,3 +245,4 @@ run_polygons "polygons, --min-area 20000 (2 px of the scene)" --min-area 20000
 run_polygons "polygons, --min-area 20000 --simplify 20" --min-area 20000 --simplify 20
 
 sizes
+jobs_bench

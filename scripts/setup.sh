@@ -27,11 +27,13 @@ say() { echo "setup.sh: $*"; }
 # python3-qgis (QGIS 3.22): the real-client test (tests/qgis.rs, tests/qgis_client.py)
 # opens every output with QGIS's own API. Measured on Debian 12: 196 packages, 164 MB
 # downloaded, 636 MB on disk, 3 min 14 s to install (2 loaded cores, with recommends).
+# slurm-wlm, munge: the one-node Slurm cluster of scripts/slurm.sh that tests/jobs.rs
+# submits array jobs to
 # libclang-dev: proj-sys generates its PROJ bindings with bindgen, which needs clang's
 # own headers (stddef.h). fonts-dejavu-core: the font of `report --plot` (read at run time)
 APT_PKGS=(libgdal-dev libproj-dev libsqlite3-dev pkg-config gdal-bin python3 python3-venv
           python3-gdal python3-matplotlib python3-numpy build-essential time python3-qgis
-          libclang-dev fonts-dejavu-core)
+          libclang-dev fonts-dejavu-core slurm-wlm munge)
 SUDO_CMD=""
 [[ $(id -u) -eq 0 ]] || SUDO_CMD=sudo
 missing=()

@@ -41,6 +41,10 @@ pub enum Command {
     /// Describe a model: inputs, outputs, classes, bands, resolution, tile size; with
     /// --raster, whether that raster can feed it and how its bands map.
     Inspect(InspectArgs),
+    /// Jobs over many scenes: plan items (scenes, row-band shards of tall ones), run them
+    /// by index (Slurm, Kubernetes, AWS Batch arrays) or all here, merge, status.
+    #[command(subcommand)]
+    Job(JobCommand),
     /// Shell completions (bash, zsh, fish, ...) on stdout, or with --out-dir every
     /// shell's completions and the man pages written into a folder.
     Completions(CompletionsArgs),
@@ -290,12 +294,30 @@ pub struct SegmentArgs {
     /// Log the run and its per-class areas to this SQLite/GeoPackage database
     #[arg(long, value_name = "STATS.sqlite")]
     pub db: Option<PathBuf>,
+    /// Only these output rows, START..END (a row-band shard): the tile grid stays the
+    /// whole raster's, so shards put together equal one run pixel for pixel
+    #[arg(long, value_name = "START..END", value_parser = parse_rows)]
+    pub rows: Option<std::ops::Range<usize>>,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
     pub polygons: PolygonArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// `START..END` (or `START:END`) as a range of rows.
+fn parse_rows(s: &str) -> Result<std::ops::Range<usize>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .or_else(|| s.split_once(':'))
+        .ok_or_else(|| format!("{s:?}: give START..END, e.g. 0..512"))?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{s:?}: give START..END with whole numbers, e.g. 0..512"))
+    };
+    Ok(n(a)?..n(b)?)
 }
 
 impl SegmentArgs {
@@ -308,6 +330,7 @@ impl SegmentArgs {
             model_grid: self.model_grid,
             publish: self.format.to_publish(),
             polygons: self.polygons.to_options(),
+            rows: self.rows.clone(),
             ..self.engine.to_options(stderr_is_terminal)
         }
     }
@@ -552,6 +575,118 @@ impl From<UnitsArg> for AreaUnit {
             UnitsArg::Ha => AreaUnit::Ha,
             UnitsArg::Km2 => AreaUnit::Km2,
             UnitsArg::M2 => AreaUnit::M2,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Write a job file: one item per scene, row-band shards of scenes taller than
+    /// --shard-rows, every item with the same segment settings
+    Plan(Box<JobPlanArgs>),
+    /// Run one item (--index N, or the array index of Slurm, a Kubernetes Indexed Job or
+    /// AWS Batch from the environment), or every item here (--all); done items are skipped
+    Run(JobRunArgs),
+    /// Shards -> one class map per scene; a VRT, a STAC ItemCollection and the
+    /// statistics database over all scenes
+    Merge(JobMergeArgs),
+    /// Every item: done, failed (with its error), running or pending
+    Status(JobStatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobPlanArgs {
+    /// Rasters (any path GDAL opens, /vsicurl/ and /vsis3/ included; a VRT is one
+    /// scene) or quoted glob patterns ('scenes/*.tif')
+    pub inputs: Vec<String>,
+    /// A file listing inputs, one path or pattern a line (relative to the list's folder)
+    #[arg(long, value_name = "FILE")]
+    pub list: Option<PathBuf>,
+    /// A STAC Item or ItemCollection (JSON): each Item is a scene stacking --assets
+    #[arg(long, value_name = "ITEMS.json")]
+    pub stac: Vec<PathBuf>,
+    /// The STAC assets stacked into each scene, in order: asset keys or eo:bands common
+    /// names (blue,green,red,nir)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "stac")]
+    pub assets: Vec<String>,
+    /// The job file to write (JSON; schemas/job.schema.json)
+    #[arg(short = 'o', long, value_name = "JOB.json")]
+    pub job: PathBuf,
+    /// Where the items' outputs, the merged maps and the statistics go
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Cut scenes taller than this many rows into row-band shards of about this height
+    #[arg(long, value_name = "ROWS")]
+    pub shard_rows: Option<usize>,
+    /// ONNX segmentation model
+    #[arg(short, long)]
+    pub model: PathBuf,
+    /// Add a second band: the winning class probability x 100
+    #[arg(long)]
+    pub confidence: bool,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobRunArgs {
+    /// The job file
+    pub job: PathBuf,
+    /// The item to run [default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or
+    /// AWS_BATCH_JOB_ARRAY_INDEX]
+    #[arg(long, value_name = "N", conflicts_with = "all")]
+    pub index: Option<usize>,
+    /// Run every item here (done ones are skipped), with --workers processes
+    #[arg(long)]
+    pub all: bool,
+    /// Worker processes for --all
+    #[arg(long, value_name = "K", default_value = "1", requires = "all")]
+    pub workers: usize,
+    /// Thread budget of each item [default: the job's, else all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No summary lines
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobMergeArgs {
+    /// The job file
+    pub job: PathBuf,
+    /// The statistics database the scenes' class areas go into [default:
+    /// OUT_DIR/stats.gpkg]
+    #[arg(long, value_name = "STATS.gpkg")]
+    pub db: Option<PathBuf>,
+    /// Thread budget (COG compression)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobStatusArgs {
+    /// The job file
+    pub job: PathBuf,
+}
+
+impl JobPlanArgs {
+    pub fn to_options(&self) -> terratile::job::plan::PlanOptions {
+        terratile::job::plan::PlanOptions {
+            inputs: self.inputs.clone(),
+            list: self.list.clone(),
+            stac: self.stac.clone(),
+            assets: self.assets.clone(),
+            job: self.job.clone(),
+            out_dir: self.out_dir.clone(),
+            shard_rows: self.shard_rows,
+            segment: SegmentOptions {
+                model: self.model.clone(),
+                confidence: self.confidence,
+                publish: self.format.to_publish(),
+                ..self.engine.to_options(false)
+            },
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod commands;
 pub mod error;
 pub mod infer;
 pub mod plot;
+pub mod job;
 pub mod prepare;
 pub mod raster;
 pub mod read;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{
-    ChangeArgs, Cli, Command, CompletionsArgs, InspectArgs, PolygonsArgs, ReportArgs, ReportFormat,
+    ChangeArgs, Cli, Command, CompletionsArgs, InspectArgs, JobCommand, PolygonsArgs, ReportArgs,
+    ReportFormat,
     SegmentArgs,
 };
 use terratile::commands;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Polygons(args) => run_polygons(&args),
         Command::Report(args) => run_report(&args),
         Command::Completions(args) => run_completions(&args),
+        Command::Job(cmd) => run_job(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -233,6 +235,133 @@ fn run_completions(args: &CompletionsArgs) -> terratile::Result<()> {
         println!("{}", p.display());
     }
     Ok(())
+}
+
+/// `job plan|run|merge|status`: jobs over many scenes (see `terratile::job`).
+fn run_job(cmd: &JobCommand) -> terratile::Result<()> {
+    use terratile::job::{self, run::Outcome};
+    match cmd {
+        JobCommand::Plan(a) => {
+            let j = job::plan::plan(&a.to_options())?;
+            let shards = j.items.iter().filter(|i| i.rows.is_some()).count();
+            println!(
+                "{}: {} scene(s), {} item(s) ({shards} row-band shards); run them with --array=0-{}",
+                a.job.display(),
+                j.scenes.len(),
+                j.items.len(),
+                j.items.len() - 1
+            );
+            Ok(())
+        }
+        JobCommand::Run(a) if a.all => {
+            let s = job::run::run_all(&a.job, a.workers, a.threads, a.quiet)?;
+            if !a.quiet {
+                eprintln!(
+                    "{}: {} item(s) run, {} already done, {} failed, {:.1} s",
+                    a.job.display(),
+                    s.ran,
+                    s.skipped,
+                    s.failed.len(),
+                    s.seconds
+                );
+            }
+            if s.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(terratile::Error::Runtime(format!(
+                    "{}: item(s) {} failed; their errors: terratile job status {}",
+                    a.job.display(),
+                    s.failed
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    a.job.display()
+                )))
+            }
+        }
+        JobCommand::Run(a) => {
+            let Some(index) = a.index.map_or_else(job::index_from_env, |i| Ok(Some(i)))? else {
+                return Err(terratile::Error::Usage(format!(
+                    "job run {}: which item? give --index N or --all (or run it as an array job: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX)",
+                    a.job.display()
+                )));
+            };
+            let outcome = job::run::run_item(&a.job, index, a.threads)?;
+            if !a.quiet {
+                match outcome {
+                    Outcome::Skipped => eprintln!(
+                        "{}: item {index} is done already (its output carries its stamp); skipped",
+                        a.job.display()
+                    ),
+                    Outcome::Ran(s) => {
+                        for n in &s.notes {
+                            eprintln!("terratile: note: {n}");
+                        }
+                        eprintln!("{s}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        JobCommand::Merge(a) => {
+            let threads = a
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let m = job::merge::merge(&a.job, threads)?;
+            let j = job::Job::load(&a.job)?;
+            let db =
+                a.db.clone()
+                    .unwrap_or_else(|| j.out_dir(&a.job).join("stats.gpkg"));
+            let (logged, there) = commands::job::fold_statistics(&db, &j, &a.job, &m.merged)?;
+            for s in &m.merged {
+                println!(
+                    "{}{}",
+                    s.output.display(),
+                    if s.written { "" } else { " (up to date)" }
+                );
+            }
+            for v in m.vrts.iter().chain(&m.catalog) {
+                println!("{}", v.display());
+            }
+            println!(
+                "{}: {logged} scene(s) logged, {there} already there",
+                db.display()
+            );
+            if m.incomplete.is_empty() {
+                return Ok(());
+            }
+            let list = m
+                .incomplete
+                .iter()
+                .map(|(s, i)| {
+                    format!(
+                        "{s} (items {})",
+                        i.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(terratile::Error::Runtime(format!(
+                "{}: not merged, items not done: {list}; run them (terratile job run {} --all, or resubmit the array), then merge again",
+                a.job.display(),
+                a.job.display()
+            )))
+        }
+        JobCommand::Status(a) => {
+            let states = job::status::status(&a.job)?;
+            let mut text: String = states.iter().map(|s| format!("{s}\n")).collect();
+            text.push_str(&format!(
+                "{}: {}\n",
+                a.job.display(),
+                job::status::tally(&states)
+            ));
+            print_out(&text)
+        }
+    }
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is a normal end.

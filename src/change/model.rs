@@ -29,6 +29,7 @@ use crate::infer::{self, ChangeLayout};
 use crate::raster::programs::{self, Resampling};
 use crate::raster::RasterInfo;
 use crate::read::Source;
+use crate::segment::rows::RowWindow;
 use crate::segment::plan::join;
 use crate::segment::scaling::{apply_flags, check_nodata_count};
 use crate::segment::{choose_bands, file_name, ort_threads, pipeline, plan, Summary};
@@ -162,7 +163,16 @@ pub fn change_with_model(opts: &ChangeOptions) -> Result<ModelChange> {
             bands: after_bands,
         },
     ];
-    let done = pipeline::run(&seg_opts, &mut engine, &plan, &grid, &sources, None, spec)?;
+    let done = pipeline::run(
+        &seg_opts,
+        &mut engine,
+        &plan,
+        &grid,
+        &RowWindow::whole(&grid),
+        &sources,
+        None,
+        spec,
+    )?;
     done.writer.finish(&done.class_counts)?;
     drop(temps);
     notes.extend(engine.notes.iter().chain(&plan.notes).cloned());

@@ -27,7 +27,7 @@ pub struct Zones {
 impl Zones {
     /// Reads the first layer of `path`; names from `field` (else the feature id).
     pub fn load(path: &Path, field: Option<&str>, grid: &CompareGrid) -> Result<Zones> {
-        if !path.exists() {
+        if !crate::raster::info::is_virtual(path) && !path.exists() {
             return Err(Error::input(path, "no such file; check the --zones path"));
         }
         let ds = Dataset::open_ex(

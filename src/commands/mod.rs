@@ -7,6 +7,7 @@
 pub mod change;
 pub mod change_model;
 pub mod inspect;
+pub mod job;
 pub mod segment;
 pub mod series;
 

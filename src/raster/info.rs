@@ -26,7 +26,8 @@ pub struct RasterInfo {
 
 /// Opens a raster with GDAL, with errors a user can act on.
 pub fn open(path: &Path) -> Result<Dataset> {
-    if !path.exists() {
+    // GDAL's virtual file systems (/vsicurl/, /vsis3/, /vsizip/, ...) are not on disk
+    if !is_virtual(path) && !path.exists() {
         return Err(Error::input(path, "no such file; check the input path"));
     }
     let ds = Dataset::open(path).map_err(|e| {
@@ -40,6 +41,12 @@ pub fn open(path: &Path) -> Result<Dataset> {
         ));
     }
     Ok(ds)
+}
+
+/// A GDAL virtual path (`/vsicurl/...`, `/vsis3/...`, `/vsizip/...`): no file-system
+/// checks apply to it, GDAL alone says whether it opens.
+pub fn is_virtual(path: &Path) -> bool {
+    path.to_string_lossy().starts_with("/vsi")
 }
 
 impl RasterInfo {

@@ -49,6 +49,16 @@ pub fn of_run(
             ),
         ));
     }
+    if let Some(r) = &opts.rows {
+        metadata.push((
+            "TERRATILE_ROWS".into(),
+            format!(
+                "rows {}..{} of the input (a row-band shard)",
+                r.start, r.end
+            ),
+        ));
+    }
+    metadata.extend(opts.extra_metadata.iter().cloned());
     if let Some(mk) = mask {
         metadata.push((
             "TERRATILE_MASK".into(),

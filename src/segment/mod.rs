@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod pipeline;
 pub mod plan;
 pub mod regrid;
+pub mod rows;
 pub mod scaling;
 
 use std::fmt;
@@ -94,6 +95,12 @@ pub struct SegmentOptions {
     /// Run even when the class map's uncompressed size exceeds the output folder's free
     /// space (`--no-space-check`).
     pub no_space_check: bool,
+    /// Only these output rows (a row-band shard of a job): the tile grid stays the whole
+    /// raster's, only the tiles touching these rows run, and the output is a GeoTIFF of
+    /// these rows, georeferenced (see [`rows`]). Not with resampling to the model grid.
+    pub rows: Option<std::ops::Range<usize>>,
+    /// More GDAL metadata items written into the output (a job's stamp).
+    pub extra_metadata: Vec<(String, String)>,
 }
 
 impl SegmentOptions {
@@ -209,6 +216,14 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     //    from what the model expects are noted
     let plan = plan(opts, &info, &work.raster)?;
     let grid = Grid::new(plan.grid)?;
+    if opts.rows.is_some() && work.resample.is_some() {
+        return Err(Error::Usage(format!(
+            "{}: a row-band shard cannot be resampled to the resolution of {}; plan the job with --no-resample, or without --shard-rows",
+            opts.input.display(),
+            opts.model.display()
+        )));
+    }
+    let window = rows::RowWindow::new(opts.rows.as_ref(), &grid, &opts.input)?;
     notes.extend(scaling::check_values(&source, &raster, &plan.bands, &info)?);
 
     // 4. the mask model's classes, on the grid the model reads
@@ -225,7 +240,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     };
     let spec = OutputSpec {
         path: stage_path.clone(),
-        grid: work.raster.grid.clone(),
+        grid: window.output_grid(&work.raster.grid),
         class_names: info.class_names.clone(),
         class_colors: info.class_colors.clone(),
         confidence: opts.confidence,
@@ -249,6 +264,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         &mut engine,
         &plan,
         &grid,
+        &window,
         &[Source {
             path: work.path.clone(),
             bands: plan.bands.clone(),
@@ -296,12 +312,14 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         None => class_counts,
     };
     notes.extend(polygons.notes);
+    let shard_grid = opts.rows.as_ref().map(|_| window.output_grid(out_grid));
+    let out_grid = shard_grid.as_ref().unwrap_or(out_grid);
     notes.extend(engine.notes.iter().chain(&plan.notes).cloned());
     Ok(Summary {
         output: opts.output.clone(),
         width: out_grid.width_px,
         height: out_grid.height_px,
-        tiles: grid.tile_count(),
+        tiles: window.tile_rows.len() * grid.cols(),
         tiles_inferred: done.tiles_inferred,
         tile_px: plan.grid.tile_px,
         overlap_px: plan.grid.overlap_px,

@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tiles::{Grid, Tile};
 
 use super::mask::Mask;
+use super::rows::RowWindow;
 use super::{Plan, SegmentOptions};
 use crate::cancel;
 use crate::error::{Error, Result};
@@ -56,14 +57,16 @@ pub struct Done {
     pub masked_px: u64,
 }
 
-/// Runs every tile of `grid` over `inputs` (one raster; or the two dates of a change
-/// model, on one grid, whose bands are stacked into each tile) through `engine` into a
-/// writer of `spec`.
+/// Runs the tiles of `grid` that touch the rows of `window` over `inputs` (one raster;
+/// or the two dates of a change model, on one grid, whose bands are stacked into each
+/// tile) through `engine` into a writer of `spec` (which holds the window's rows).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     opts: &SegmentOptions,
     engine: &mut Engine,
     plan: &Plan,
     grid: &Grid,
+    window: &RowWindow,
     inputs: &[Source],
     mask: Option<&Mask>,
     spec: OutputSpec,
@@ -83,26 +86,32 @@ pub fn run(
     } else {
         ClassWriter::create(spec)?
     };
-    let tile_runs: usize = stripes.iter().map(|s| s.cols.len() * grid.rows()).sum();
+    let tile_runs: usize = stripes
+        .iter()
+        .map(|s| s.cols.len() * window.tile_rows.len())
+        .sum();
     let progress = progress_bar(opts.progress, tile_runs);
     let normalizer = Normalizer::new(info.input_scale, info.input_offset, &info.mean, &info.std);
     let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch * 2);
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
         let stripes = &stripes;
-        let reader = s.spawn(|| read_tiles(inputs, plan, grid, stripes, &normalizer, mask, read_tx));
+        let reader =
+            s.spawn(|| read_tiles(inputs, plan, grid, window, stripes, &normalizer, mask, read_tx));
         let stitcher = s.spawn(|| {
             let new = |stripe: &Stripe| {
-                Stitcher::for_stripe(
+                let mut st = Stitcher::for_stripe(
                     grid.clone(),
                     stripe,
                     info.classes(),
                     opts.blend,
                     nodata,
                     opts.confidence,
-                )
+                );
+                st.start_at_row(window.tile_rows.start);
+                st
             };
-            stitch_tiles(new, grid, stripes, writer, stitch_rx, &progress)
+            stitch_tiles(new, stripes, window, writer, stitch_rx, &progress)
         });
         let inferred = infer_tiles(engine, plan, read_rx, stitch_tx);
         let stitched = stitcher.join().expect("stitcher thread panicked");
@@ -159,6 +168,7 @@ fn read_tiles(
     inputs: &[Source],
     plan: &Plan,
     grid: &Grid,
+    window: &RowWindow,
     stripes: &[Stripe],
     norm: &Normalizer,
     mask: Option<&Mask>,
@@ -174,7 +184,10 @@ fn read_tiles(
     let c = reader.channels();
     let mut bufs = vec![Vec::new(); c];
     let order = stripes.iter().enumerate().flat_map(|(k, s)| {
-        (0..grid.rows()).flat_map(move |r| s.cols.clone().map(move |c| (k, grid.tile(r, c))))
+        window
+            .tile_rows
+            .clone()
+            .flat_map(move |r| s.cols.clone().map(move |c| (k, grid.tile(r, c))))
     });
     for (k, tile) in order {
         if cancel::requested() {
@@ -193,9 +206,10 @@ fn read_tiles(
                 }
             }
             // pixels in the overlap are read twice or more: count tile cores only (and
-            // of tiles at a stripe's edge, the stripe's own columns)
+            // of tiles at a stripe's edge, the stripe's own columns; of a row window, its
+            // rows)
             let own = &stripes[k].own;
-            masked += count_in_core(&tile, own, &valid, &mask_buf, &m.classes);
+            masked += count_in_core(&tile, own, &window.rows, &valid, &mask_buf, &m.classes);
         }
         let tensor = (n_valid > 0).then(|| {
             let mut t = vec![0f32; c * th * tw];
@@ -223,11 +237,12 @@ fn read_tiles(
     Ok(masked)
 }
 
-/// Masked pixels inside the tile's core and the columns `own` (each raster pixel lies in
-/// exactly one core, and in one stripe's own columns).
+/// Masked pixels inside the tile's core, the columns `own` and the rows `rows` (each
+/// raster pixel lies in exactly one core, and in one stripe's own columns).
 fn count_in_core(
     tile: &Tile,
     own: &std::ops::Range<usize>,
+    rows: &std::ops::Range<usize>,
     valid: &[u8],
     mask: &[u16],
     classes: &[u32],
@@ -235,7 +250,8 @@ fn count_in_core(
     let (win, core) = (tile.window, tile.core);
     let (x0, x1) = (core.x0.max(own.start), (core.x0 + core.w).min(own.end));
     let mut n = 0;
-    for y in core.y0..core.y0 + core.h {
+    let ys = core.y0.max(rows.start)..(core.y0 + core.h).min(rows.end);
+    for y in ys {
         let row = (y - win.y0) * win.w;
         for x in x0..x1.max(x0) {
             let i = row + x - win.x0;
@@ -324,8 +340,8 @@ fn flush(
 /// with a new stitcher (`new`) for each column stripe.
 fn stitch_tiles(
     new: impl Fn(&Stripe) -> Stitcher,
-    grid: &Grid,
     stripes: &[Stripe],
+    window: &RowWindow,
     mut writer: ClassWriter,
     rx: Receiver<InferredTile>,
     progress: &ProgressBar,
@@ -354,7 +370,7 @@ fn stitch_tiles(
         st.add(&t.tile, &t.valid, probs);
         progress.inc(1);
         if t.tile.col + 1 == stripe.cols.end {
-            let rows = st.finish_row(t.tile.row);
+            let rows = window.clip(st.finish_row(t.tile.row));
             writer.write_rows_at(stripe.own.start, &rows)?;
             counts.resize(rows.class_counts.len(), 0);
             for (c, n) in counts.iter_mut().zip(&rows.class_counts) {
@@ -363,7 +379,7 @@ fn stitch_tiles(
             done_rows += 1;
         }
     }
-    if done_rows != grid.rows() * stripes.len() {
+    if done_rows != window.tile_rows.len() * stripes.len() {
         // upstream stopped early: its error is reported by the caller
         return Err(Error::Internal(
             "the run stopped before all tiles were stitched".into(),

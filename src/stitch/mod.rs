@@ -99,6 +99,36 @@ pub fn stripes(grid: &Grid, own_px: usize) -> Vec<Stripe> {
         .collect()
 }
 
+impl Rows {
+    /// The rows of `self` inside raster rows `window`, with `y0` counted from the
+    /// window's first row (a row-band shard writes only its own rows) and the class
+    /// counts of those rows only.
+    pub fn within(&self, window: std::ops::Range<usize>) -> Rows {
+        let end = self.y0 + self.h;
+        let top = self.y0.max(window.start).min(end);
+        let bottom = end.min(window.end).max(top);
+        let (a, b) = (
+            (top - self.y0) * self.width,
+            (bottom - self.y0) * self.width,
+        );
+        let classes = self.classes[a..b].to_vec();
+        let mut class_counts = vec![0u64; self.class_counts.len()];
+        for &c in &classes {
+            if let Some(n) = class_counts.get_mut(c as usize) {
+                *n += 1;
+            }
+        }
+        Rows {
+            y0: top.saturating_sub(window.start),
+            h: bottom - top,
+            width: self.width,
+            classes,
+            confidence: self.confidence.as_ref().map(|c| c[a..b].to_vec()),
+            class_counts,
+        }
+    }
+}
+
 /// Accumulates tiles in row-major order and hands back rows as they become final.
 pub struct Stitcher {
     grid: Grid,
@@ -167,6 +197,12 @@ impl Stitcher {
             wrow: Vec::new(),
             grid,
         }
+    }
+
+    /// Starts the band at tile row `row` instead of the first (a run over a row window
+    /// of the raster skips the tile rows above it).
+    pub fn start_at_row(&mut self, row: usize) {
+        self.band_y0 = self.grid.y_spans()[row].start;
     }
 
     /// Adds one tile: its validity mask over the window (`window.w * window.h`) and its
