@@ -96,6 +96,12 @@ pub struct InspectArgs {
     /// Bands to try (same forms as segment --bands)
     #[arg(long, value_name = "LIST", requires = "raster")]
     pub bands: Option<BandSpec>,
+    /// The model output to read (as segment --output-name)
+    #[arg(long, value_name = "NAME")]
+    pub output_name: Option<String>,
+    /// Tile side to plan (as segment --tile)
+    #[arg(long, value_name = "PX")]
+    pub tile: Option<usize>,
     #[command(flatten)]
     pub values: ValueArgs,
     /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
@@ -109,6 +115,8 @@ impl InspectArgs {
             model: self.model.clone(),
             raster: self.raster.clone(),
             bands: self.bands.clone(),
+            output_name: self.output_name.clone(),
+            tile_px: self.tile,
             scale: self.values.scale,
             offset: self.values.offset,
             src_nodata: self.values.src_nodata.clone(),
@@ -161,12 +169,21 @@ pub struct EngineArgs {
     /// Pixels shared by neighbouring tiles [default: the model's metadata, else tile/4]
     #[arg(long, value_name = "PX")]
     pub overlap: Option<usize>,
-    /// Pixels along shared tile edges that get no weight [default: overlap/8]
+    /// Pixels along shared tile edges that get no weight [default: overlap/8; overlap/4
+    /// for models that declare a size_multiple or output_stride]
     #[arg(long, value_name = "PX")]
     pub margin: Option<usize>,
     /// Tiles per inference call [default: the model's fixed batch, else 4]
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
+    /// The model output to read when it has several [default: the sidecar's
+    /// output_name, the mask-classification pair, else the first output]
+    #[arg(long, value_name = "NAME")]
+    pub output_name: Option<String>,
+    /// Memory the run's buffers are planned within: 2G, 512M or bytes; a model with
+    /// dynamic H/W and no tile size of its own gets the largest tile that fits [default: 2G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_budget: Option<u64>,
     /// Raster bands feeding the model's channels: numbers (1,2,3,4), names matched
     /// against the band descriptions (B02,B03,B04,B08), or a sensor preset
     /// (s2:B02,B03,B04,B08, l8:blue,green,red,nir; presets s2, s2l2a, l5, l7, l8, l9)
@@ -227,6 +244,8 @@ impl EngineArgs {
             overlap_px: self.overlap,
             margin_px: self.margin,
             batch: self.batch,
+            output_name: self.output_name.clone(),
+            memory_budget: self.memory_budget,
             bands: self.bands.clone(),
             threads: self.threads,
             device: match self.device {
@@ -400,5 +419,46 @@ impl From<UnitsArg> for AreaUnit {
             UnitsArg::Km2 => AreaUnit::Km2,
             UnitsArg::M2 => AreaUnit::M2,
         }
+    }
+}
+
+/// A size in bytes: `2G`, `512M`, `64K` (powers of 1024, an optional trailing `B` or
+/// `iB`), or a plain number of bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let u = t.to_ascii_uppercase();
+    let u = u
+        .strip_suffix("IB")
+        .or_else(|| u.strip_suffix('B'))
+        .unwrap_or(&u);
+    let (num, shift) = match u.chars().last() {
+        Some('K') => (&u[..u.len() - 1], 10),
+        Some('M') => (&u[..u.len() - 1], 20),
+        Some('G') => (&u[..u.len() - 1], 30),
+        Some('T') => (&u[..u.len() - 1], 40),
+        _ => (u, 0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{t}' is not a size: use e.g. 2G, 512M or a number of bytes"))?;
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(format!("'{t}': the size must be above zero"));
+    }
+    Ok((v * (1u64 << shift) as f64) as u64)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
     }
 }

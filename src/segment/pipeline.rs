@@ -50,6 +50,8 @@ pub struct Done {
     pub class_counts: Vec<u64>,
     pub tiles_inferred: usize,
     pub masked_px: u64,
+    /// Pixels the model gave NaN probabilities (written as nodata).
+    pub nan_px: u64,
 }
 
 /// Runs every tile of `grid` over `input` through `engine` into a writer of `spec`.
@@ -90,12 +92,13 @@ pub fn run(
         // report the root cause: reading first, then inference, then writing
         let masked_px = read?;
         let tiles_inferred = inferred?;
-        let (writer, class_counts) = stitched?;
+        let (writer, class_counts, nan_px) = stitched?;
         Ok(Done {
             writer,
             class_counts,
             tiles_inferred,
             masked_px,
+            nan_px,
         })
     });
     progress.finish_and_clear();
@@ -281,13 +284,14 @@ fn flush(
 }
 
 /// The stitcher: blends tiles in order and writes each tile row's finished pixel rows.
+/// Returns the writer, the pixels per class and the pixels with NaN probabilities.
 fn stitch_tiles(
     st: &mut Stitcher,
     grid: &Grid,
     mut writer: ClassWriter,
     rx: Receiver<InferredTile>,
     progress: &ProgressBar,
-) -> Result<(ClassWriter, Vec<u64>)> {
+) -> Result<(ClassWriter, Vec<u64>, u64)> {
     let mut counts: Vec<u64> = Vec::new();
     let mut done_rows = 0;
     for t in rx.iter() {
@@ -320,5 +324,5 @@ fn stitch_tiles(
             "the run stopped before all tiles were stitched".into(),
         ));
     }
-    Ok((writer, counts))
+    Ok((writer, counts, st.nan_px))
 }
