@@ -127,13 +127,13 @@ fn describe_model(m: &ModelInfo) -> String {
         };
         let used = if o.name == m.output_name || m.class_output.as_deref() == Some(&o.name) {
             match m.output_kind {
-                Some(k) => format!("read as {}", k.name()),
+                Some(k) => format!("as {}", k.name()),
                 None => {
                     "read as scores (logits or probabilities, told apart on the first batch)".into()
                 }
             }
         } else {
-            "not read".into()
+            "(not read)".into()
         };
         let _ = writeln!(
             s,

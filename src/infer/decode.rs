@@ -210,6 +210,12 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     p * f32::from_bits(bits)
 }
 
+/// Up to this many classes the softmax uses libm's `expf` and a division (the
+/// arithmetic of ONNX Runtime's own Softmax to the last bit in practice: a model with
+/// Softmax inside and the same model's logits give the same confidences); above it,
+/// where the exponentials dominate a tile's decoding, the vectorised [`exp_nonpositive`].
+pub const EXACT_SOFTMAX_MAX_CLASSES: usize = 32;
+
 /// In-place softmax over `k` class planes of `px` pixels each (`d` is `[k, px]`), a
 /// straight pass over slices per class. A NaN score gives NaN probabilities.
 pub fn softmax_planes(d: &mut [f32], k: usize, px: usize) {
@@ -223,14 +229,30 @@ pub fn softmax_planes(d: &mut [f32], k: usize, px: usize) {
         }
     }
     let mut sum = vec![0f32; px];
+    let exact = k <= EXACT_SOFTMAX_MAX_CLASSES;
     for plane in d.chunks_exact_mut(px) {
         for ((v, s), &m) in plane.iter_mut().zip(sum.iter_mut()).zip(&max) {
-            *v = exp_nonpositive(*v - m);
+            *v = if exact {
+                (*v - m).exp()
+            } else {
+                exp_nonpositive(*v - m)
+            };
             *s += *v;
         }
     }
     for (s, n) in sum.iter_mut().zip(&nan) {
-        *s = 1.0 / *s + n;
+        *s += n;
+    }
+    if exact {
+        for plane in d.chunks_exact_mut(px) {
+            for (v, s) in plane.iter_mut().zip(&sum) {
+                *v /= s;
+            }
+        }
+        return;
+    }
+    for s in sum.iter_mut() {
+        *s = 1.0 / *s;
     }
     for plane in d.chunks_exact_mut(px) {
         for (v, s) in plane.iter_mut().zip(&sum) {
