@@ -107,6 +107,12 @@ pub struct InspectArgs {
     /// Bands to try (same forms as segment --bands)
     #[arg(long, value_name = "LIST", requires = "raster")]
     pub bands: Option<BandSpec>,
+    /// The model output to read (as segment --output-name)
+    #[arg(long, value_name = "NAME")]
+    pub output_name: Option<String>,
+    /// Tile side to plan (as segment --tile)
+    #[arg(long, value_name = "PX")]
+    pub tile: Option<usize>,
     #[command(flatten)]
     pub values: ValueArgs,
     /// ONNX Runtime library (else ORT_DYLIB_PATH, the project's cache, the system path)
@@ -120,6 +126,8 @@ impl InspectArgs {
             model: self.model.clone(),
             raster: self.raster.clone(),
             bands: self.bands.clone(),
+            output_name: self.output_name.clone(),
+            tile_px: self.tile,
             scale: self.values.scale,
             offset: self.values.offset,
             src_nodata: self.values.src_nodata.clone(),
@@ -172,12 +180,17 @@ pub struct EngineArgs {
     /// Pixels shared by neighbouring tiles [default: the model's metadata, else tile/4]
     #[arg(long, value_name = "PX")]
     pub overlap: Option<usize>,
-    /// Pixels along shared tile edges that get no weight [default: overlap/8]
+    /// Pixels along shared tile edges that get no weight [default: overlap/8; overlap/4
+    /// for models that declare a size_multiple or output_stride]
     #[arg(long, value_name = "PX")]
     pub margin: Option<usize>,
     /// Tiles per inference call [default: the model's fixed batch, else 4]
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
+    /// The model output to read when it has several [default: the sidecar's
+    /// output_name, the mask-classification pair, else the first output]
+    #[arg(long, value_name = "NAME")]
+    pub output_name: Option<String>,
     /// Raster bands feeding the model's channels: numbers (1,2,3,4), names matched
     /// against the band descriptions (B02,B03,B04,B08), or a sensor preset
     /// (s2:B02,B03,B04,B08, l8:blue,green,red,nir; presets s2, s2l2a, l5, l7, l8, l9)
@@ -223,7 +236,8 @@ pub struct EngineArgs {
     #[command(flatten)]
     pub values: ValueArgs,
     /// Memory for the stitcher's rows and the tiles in flight (2G, 512M, or bytes); a
-    /// raster too wide for it is walked in column stripes, with the same result
+    /// raster too wide for it is walked in column stripes, with the same result, and a
+    /// model with dynamic H/W and no tile size of its own gets the tile that fits best
     /// [default: 2G]
     #[arg(long, value_name = "SIZE", value_parser = terratile::segment::plan::parse_size)]
     pub memory_budget: Option<u64>,
@@ -246,6 +260,7 @@ impl EngineArgs {
             overlap_px: self.overlap,
             margin_px: self.margin,
             batch: self.batch,
+            output_name: self.output_name.clone(),
             bands: self.bands.clone(),
             threads: self.threads,
             device: match self.device {

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{
     ChangeArgs, Cli, Command, CompletionsArgs, InspectArgs, JobCommand, PolygonsArgs, ReportArgs,
-    ReportFormat,
-    SegmentArgs,
+    ReportFormat, SegmentArgs,
 };
 use terratile::commands;
 use terratile::store::{report, Store};

@@ -27,6 +27,13 @@ terratile reads, same input and metadata unless said:
                          299, every other class scores -100 (needs a UInt16 class map)
   classes30.onnx         many_classes with 30 classes (27, 28, 29 are perpixel_ndi's):
                          scripts/bench.sh's many-class memory figures
+  quarter.onnx           perpixel_ndi logits average-pooled 4x4, stride 4: [N,3,H/4,W/4],
+                         the whole tile at a quarter of its size (as SegFormer outputs);
+                         its sidecar does not declare the stride (read from the shapes)
+  nan_water.onnx         perpixel_ndi logits + 0 * sqrt(0.05 - NDWI): NaN wherever
+                         NDWI > 0.05 (the water), finite elsewhere
+  two_outputs.onnx       two outputs: `scene_mean` [N,3] (the logits' spatial mean, which
+                         terratile cannot read) first, then perpixel_ndi's `logits`
 """
 import json
 import os
@@ -361,6 +368,59 @@ def make_many_classes(k=MANY_CLASSES):
     return finish(graph, deepness_props(names), doc), sidecar
 
 
+def make_quarter():
+    nodes, inits = perpixel_logit_nodes("pixel_logits")
+    nodes.append(helper.make_node("AveragePool", ["pixel_logits"], ["logits"],
+                                  kernel_shape=[4, 4], strides=[4, 4], name="pool4"))
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, "H", "W"])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3, "h", "w"])
+    graph = helper.make_graph(nodes, "quarter", [inp], [out], initializer=inits)
+    doc = ("perpixel_ndi logits average-pooled over 4x4 blocks with stride 4: logits "
+           "[N,3,H/4,W/4] covering the whole tile at a quarter of its size (as SegFormer "
+           "outputs). Input raw blue, green, red, nir.")
+    sidecar = variant_sidecar(doc, class_names=NDI_CLASSES, class_colors=NDI_COLORS,
+                              output_kind="logits", tile_size=256, tile_overlap_px=64,
+                              receptive_field_px=8)
+    return finish(graph, deepness_props(NDI_CLASSES), doc), sidecar
+
+
+def make_nan_water():
+    nodes, inits = perpixel_logit_nodes("finite_logits")
+    # sqrt(t - ndwi) is NaN where ndwi > t; times 0 it is 0 elsewhere
+    nodes += [
+        helper.make_node("Sub", ["t_ndwi", "ndwi"], ["below"], name="below"),
+        helper.make_node("Sqrt", ["below"], ["root"], name="root"),
+        helper.make_node("Mul", ["root", "zero"], ["nan_or_zero"], name="nan_or_zero"),
+        helper.make_node("Add", ["finite_logits", "nan_or_zero"], ["logits"], name="poison"),
+    ]
+    inp, out = io_value_infos()
+    graph = helper.make_graph(nodes, "nan_water", [inp], [out], initializer=inits)
+    doc = ("perpixel_ndi logits plus 0 * sqrt(0.05 - NDWI): NaN for every class wherever "
+           "NDWI > 0.05 (the water), the perpixel_ndi logits elsewhere. Input raw blue, "
+           "green, red, nir.")
+    sidecar = variant_sidecar(doc, class_names=NDI_CLASSES, class_colors=NDI_COLORS,
+                              output_kind="logits", tile_size=256, tile_overlap_px=64,
+                              receptive_field_px=1)
+    return finish(graph, deepness_props(NDI_CLASSES), doc), sidecar
+
+
+def make_two_outputs():
+    nodes, inits = perpixel_logit_nodes("logits")
+    nodes.append(helper.make_node("ReduceMean", ["logits"], ["scene_mean"], axes=[2, 3],
+                                  keepdims=0, name="scene_mean"))
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, "H", "W"])
+    mean = helper.make_tensor_value_info("scene_mean", TensorProto.FLOAT, ["N", 3])
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    graph = helper.make_graph(nodes, "two_outputs", [inp], [mean, out], initializer=inits)
+    doc = ("Two outputs: scene_mean [N,3] (the spatial mean of the logits) first, then "
+           "perpixel_ndi's logits [N,3,H,W]. The sidecar does not say which to read. Input "
+           "raw blue, green, red, nir.")
+    sidecar = variant_sidecar(doc, class_names=NDI_CLASSES, class_colors=NDI_COLORS,
+                              output_kind="logits", tile_size=256, tile_overlap_px=64,
+                              receptive_field_px=1)
+    return finish(graph, deepness_props(NDI_CLASSES), doc), sidecar
+
+
 def write(out_dir, name, model, sidecar):
     path = os.path.join(out_dir, name)
     tmp = path + ".tmp"
@@ -385,6 +445,9 @@ def main(argv):
     write(out_dir, "fixed_batch2.onnx", *make_fixed_batch2())
     write(out_dir, "many_classes.onnx", *make_many_classes())
     write(out_dir, "classes30.onnx", *make_many_classes(30))
+    write(out_dir, "quarter.onnx", *make_quarter())
+    write(out_dir, "nan_water.onnx", *make_nan_water())
+    write(out_dir, "two_outputs.onnx", *make_two_outputs())
     return 0
 
 

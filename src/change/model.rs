@@ -29,8 +29,8 @@ use crate::infer::{self, ChangeLayout};
 use crate::raster::programs::{self, Resampling};
 use crate::raster::RasterInfo;
 use crate::read::Source;
-use crate::segment::rows::RowWindow;
 use crate::segment::plan::join;
+use crate::segment::rows::RowWindow;
 use crate::segment::scaling::{apply_flags, check_nodata_count};
 use crate::segment::{choose_bands, file_name, ort_threads, pipeline, plan, Summary};
 use crate::write::output::{
@@ -181,6 +181,7 @@ pub fn change_with_model(opts: &ChangeOptions) -> Result<ModelChange> {
         crate::vector::after_class_map(&opts.output, &opts.polygons, &seg.publish, threads, None)?;
     notes.extend(polygons.notes);
     let summary = Summary {
+        work_per_pixel: plan.work_per_pixel(),
         output: opts.output.clone(),
         width: cmp.width_px(),
         height: cmp.height_px(),

@@ -6,6 +6,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
+use ort::value::TensorElementType;
+
+use crate::infer::model::type_name;
 use crate::infer::{self, Device, ModelInfo};
 use crate::prepare::BandSpec;
 use crate::raster::programs;
@@ -19,6 +22,10 @@ pub struct InspectOptions {
     pub model: PathBuf,
     pub raster: Option<PathBuf>,
     pub bands: Option<BandSpec>,
+    /// `--output-name`: the output to read.
+    pub output_name: Option<String>,
+    /// `--tile`: the tile to plan and probe.
+    pub tile_px: Option<usize>,
     /// `--scale`, `--offset`, `--src-nodata`, as for `segment`.
     pub scale: Option<f32>,
     pub offset: Option<f32>,
@@ -29,13 +36,55 @@ pub struct InspectOptions {
 /// Describes the model (and how a raster maps onto it) as text a person reads. Fails
 /// with the reason when the raster cannot feed the model.
 pub fn inspect(opts: &InspectOptions) -> Result<String> {
-    let engine = infer::load(&opts.model, opts.ort_lib.as_deref(), 1, Device::Cpu)?;
-    let info = &engine.info;
-    let mut s = describe_model(info);
-    if let Some(r) = &opts.raster {
-        s.push_str(&describe_fit(info, r, opts)?);
-    }
+    let mut engine = infer::load_output(
+        &opts.model,
+        opts.ort_lib.as_deref(),
+        1,
+        Device::Cpu,
+        opts.output_name.as_deref(),
+    )?;
+    let info = engine.info.clone();
+    let mut s = describe_model(&info);
+    let tile = match &opts.raster {
+        Some(r) => {
+            let (fit, tile) = describe_fit(&info, r, opts)?;
+            s.push_str(&fit);
+            tile
+        }
+        None => match (info.fixed_hw, opts.tile_px, info.tile_px) {
+            (Some(hw), _, _) => hw,
+            (None, Some(t), _) | (None, None, Some(t)) => (t, t),
+            (None, None, None) => (512, 512), // the probe's size; runs size tiles to the raster
+        },
+    };
+    s.push_str(&describe_decoding(&mut engine, tile));
     Ok(s)
+}
+
+/// How the output is read on a `tile` input: one batch of zeros through the model shows
+/// the output's size, hence its placement (same size, stride, centred).
+fn describe_decoding(engine: &mut infer::Engine, (th, tw): (usize, usize)) -> String {
+    let n = engine.info.fixed_batch.unwrap_or(1);
+    let input = vec![0f32; n * engine.info.channels * th * tw];
+    let kind = match engine.info.output_kind {
+        Some(infer::OutputKind::MaskClassification) => format!(
+            "mask classification: softmax of {} without its last (no-object) class x sigmoid of {}, summed over queries",
+            engine.info.class_output.as_deref().unwrap_or("?"),
+            engine.info.output_name
+        ),
+        Some(k) => k.name().to_string(),
+        None => "logits or probabilities, told apart on the first batch".into(),
+    };
+    match engine.run(&input, n, th, tw) {
+        Ok(_) => {
+            let r = engine.reading.clone().expect("set by run");
+            format!(
+                "decoding    {kind}; {} (on a {th}x{tw} tile: read from {})\n",
+                r.placement, r.why
+            )
+        }
+        Err(e) => format!("decoding    {kind}; a {th}x{tw} tile cannot be read: {e}\n"),
+    }
 }
 
 fn shape(v: &[i64], names: &[&str]) -> String {
@@ -59,26 +108,41 @@ fn describe_model(m: &ModelInfo) -> String {
     }
     let _ = writeln!(
         s,
-        "input       {} float32 {} (N, C, H, W)",
+        "input       {} {} {} (N, C, H, W){}",
         m.input_name,
-        shape(&m.input_shape, &["N", "C", "H", "W"])
+        type_name(m.input_type),
+        shape(&m.input_shape, &["N", "C", "H", "W"]),
+        if m.input_type == TensorElementType::Float16 {
+            "; tiles converted from float32 at the boundary"
+        } else {
+            ""
+        }
     );
-    let out_names: &[&str] = if m.output_shape.len() == 3 {
-        &["N", "H", "W"]
-    } else {
-        &["N", "C", "H", "W"]
-    };
-    let _ = writeln!(
-        s,
-        "output      {} {} as {}",
-        m.output_name,
-        shape(&m.output_shape, out_names),
-        m.output_kind
-            .map(|k| format!("{k:?}").to_lowercase())
-            .unwrap_or_else(
-                || "scores (logits or probabilities, told apart on the first batch)".into()
-            )
-    );
+    for o in &m.outputs {
+        let names: &[&str] = match (o.shape.len(), m.class_output.as_deref()) {
+            (3, Some(c)) if c == o.name => &["N", "Q", "K+1"],
+            (4, Some(_)) => &["N", "Q", "h", "w"],
+            (3, _) => &["N", "H", "W"],
+            _ => &["N", "C", "H", "W"],
+        };
+        let used = if o.name == m.output_name || m.class_output.as_deref() == Some(&o.name) {
+            match m.output_kind {
+                Some(k) => format!("as {}", k.name()),
+                None => {
+                    "read as scores (logits or probabilities, told apart on the first batch)".into()
+                }
+            }
+        } else {
+            "(not read)".into()
+        };
+        let _ = writeln!(
+            s,
+            "output      {} {} {} {used}",
+            o.name,
+            o.ty.map(type_name).unwrap_or("(not a tensor)"),
+            shape(&o.shape, names),
+        );
+    }
     let bands = if m.band_names.is_empty() {
         format!("{} (no names)", m.channels)
     } else {
@@ -107,7 +171,11 @@ fn describe_model(m: &ModelInfo) -> String {
         match (m.fixed_hw, m.tile_px) {
             (Some((h, w)), _) => format!("fixed {h}x{w} px"),
             (None, Some(t)) => format!("{t} px (dynamic H/W)"),
-            (None, None) => "dynamic H/W, no preferred size (512 px by default)".into(),
+            (None, None) => format!(
+                "dynamic H/W, no preferred size: sized to the raster and the memory budget, a multiple of {}{}",
+                plan::size_multiple(m).unwrap_or(plan::DEFAULT_SIZE_MULTIPLE),
+                if plan::size_multiple(m).is_some() { "" } else { " (assumed)" }
+            ),
         } + &m
             .overlap_px
             .map(|o| format!(", overlap {o} px"))
@@ -134,12 +202,18 @@ fn describe_model(m: &ModelInfo) -> String {
     s
 }
 
-fn describe_fit(m: &ModelInfo, raster: &Path, o: &InspectOptions) -> Result<String> {
+/// The raster against the model, and the model input size the plan gives.
+fn describe_fit(
+    m: &ModelInfo,
+    raster: &Path,
+    o: &InspectOptions,
+) -> Result<(String, (usize, usize))> {
     let info = RasterInfo::open(raster)?;
     let opts = SegmentOptions {
         input: raster.to_path_buf(),
         model: m.path.clone(),
         bands: o.bands.clone(),
+        tile_px: o.tile_px,
         scale: o.scale,
         offset: o.offset,
         src_nodata: o.src_nodata.clone(),
@@ -249,11 +323,15 @@ fn describe_fit(m: &ModelInfo, raster: &Path, o: &InspectOptions) -> Result<Stri
     }
     let _ = writeln!(
         s,
-        "tiling      {} px, overlap {} px, batch {}",
-        p.grid.tile_px, p.grid.overlap_px, p.batch
+        "tiling      {} px (from {}), overlap {} px, batch {}; {:.2}x work per output pixel",
+        p.grid.tile_px,
+        p.tile_source,
+        p.grid.overlap_px,
+        p.batch,
+        p.work_per_pixel()
     );
     for n in &p.notes {
         let _ = writeln!(s, "note        {n}");
     }
-    Ok(s)
+    Ok((s, p.tensor_hw))
 }

@@ -52,6 +52,7 @@ pub fn fold_statistics(
             tile_px: 0,
             overlap_px: 0,
             batch: 0,
+            work_per_pixel: 0.0,
             seconds: 0.0,
             class_names: names,
             class_counts: Vec::new(),

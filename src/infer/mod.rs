@@ -1,8 +1,10 @@
 //! Stage 3 of the flow (read -> prepare -> **infer** -> stitch -> write): one ONNX
 //! Runtime session runs batches of prepared tiles and turns whatever the model outputs
-//! (logits, probabilities, a sigmoid, labels) into per-class probabilities.
+//! (logits, probabilities, a sigmoid, labels, mask classification; at the input's size,
+//! at a coarser stride or centred; float32 or float16) into per-class probabilities.
 
 pub mod batch;
+pub mod decode;
 pub mod model;
 pub mod runtime;
 mod tta;
@@ -11,10 +13,11 @@ use std::path::Path;
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::value::{DynValue, TensorElementType, TensorRef};
 
 use crate::error::{Error, Result};
 pub use batch::Batcher;
+pub use decode::{Placement, Reading};
 pub use model::{ChangeLayout, InputLayout, ModelInfo, OutputKind};
 
 /// Where the model runs.
@@ -59,12 +62,25 @@ pub struct Engine {
     kind_guessed: bool,
     /// Notes for the user (e.g. CUDA fallback), printed by the caller.
     pub notes: Vec<String>,
+    /// How the last batch's output sat in its input, and why.
+    pub reading: Option<Reading>,
 }
 
 /// Opens a model file as an ONNX Runtime session.
 pub fn load(path: &Path, ort_lib: Option<&Path>, threads: usize, device: Device) -> Result<Engine> {
+    load_output(path, ort_lib, threads, device, None)
+}
+
+/// Like [`load`], reading the output named `output` (`--output-name`) when given.
+pub fn load_output(
+    path: &Path,
+    ort_lib: Option<&Path>,
+    threads: usize,
+    device: Device,
+    output: Option<&str>,
+) -> Result<Engine> {
     let (session, notes) = open_session(path, ort_lib, threads, device)?;
-    let info = ModelInfo::from_session(path, &session)?;
+    let info = ModelInfo::from_session(path, &session, output)?;
     Ok(Engine::new(session, info, notes))
 }
 
@@ -128,6 +144,7 @@ impl Engine {
             session,
             info,
             notes,
+            reading: None,
         }
     }
 }
@@ -166,13 +183,21 @@ fn with_cuda(
 
 impl Engine {
     /// Runs `n` prepared tiles (`input` is `[n, C, h, w]`, already scaled and
-    /// standardised; for a change model C holds BEFORE's channels, then AFTER's) and
-    /// returns their class probabilities.
+    /// standardised) and returns their class probabilities.
     pub fn run(&mut self, input: &[f32], n: usize, h: usize, w: usize) -> Result<BatchProbs> {
         let c = self.info.input_channels();
         debug_assert_eq!(input.len(), n * c * h * w);
         let path = self.info.path.clone();
-        let bad_tensor =
+        let failed = |e: ort::Error| {
+            Error::model(
+                &path,
+                format!(
+                    "inference failed on a {n}x{c}x{h}x{w} batch: {}",
+                    one_line(&e.to_string())
+                ),
+            )
+        };
+        let bad_input =
             |e: ort::Error| Error::model(&path, format!("cannot build the input tensor: {e}"));
         // two inputs: each date's channels of every tile, copied apart
         let per_date = c / 2 * h * w;
@@ -185,46 +210,124 @@ impl Engine {
                 second.extend_from_slice(&item[per_date..]);
             }
         }
-        let inputs = match &self.info.layout {
-            InputLayout::Image | InputLayout::Stacked => ort::inputs![
-                self.info.input_name.as_str() => TensorRef::from_array_view(([n, c, h, w], input)).map_err(bad_tensor)?
-            ],
-            InputLayout::TemporalAxis => ort::inputs![
-                self.info.input_name.as_str() => TensorRef::from_array_view(([n, 2, c / 2, h, w], input)).map_err(bad_tensor)?
-            ],
-            InputLayout::TwoInputs { before, after } => ort::inputs![
-                before.as_str() => TensorRef::from_array_view(([n, c / 2, h, w], first.as_slice())).map_err(bad_tensor)?,
-                after.as_str() => TensorRef::from_array_view(([n, c / 2, h, w], second.as_slice())).map_err(bad_tensor)?
-            ],
+        // float16 models: converted here, at the boundary, and nowhere else
+        let half: Vec<half::f16>;
+        let outputs = match &self.info.layout {
+            InputLayout::Image if self.info.input_type == TensorElementType::Float16 => {
+                half = input.iter().map(|&v| half::f16::from_f32(v)).collect();
+                let tensor = TensorRef::from_array_view(([n, c, h, w], half.as_slice()))
+                    .map_err(bad_input)?;
+                self.session
+                    .run(ort::inputs![self.info.input_name.as_str() => tensor])
+                    .map_err(failed)?
+            }
+            InputLayout::Image | InputLayout::Stacked => {
+                let tensor = TensorRef::from_array_view(([n, c, h, w], input)).map_err(bad_input)?;
+                self.session
+                    .run(ort::inputs![self.info.input_name.as_str() => tensor])
+                    .map_err(failed)?
+            }
+            InputLayout::TemporalAxis => {
+                let tensor = TensorRef::from_array_view(([n, 2, c / 2, h, w], input))
+                    .map_err(bad_input)?;
+                self.session
+                    .run(ort::inputs![self.info.input_name.as_str() => tensor])
+                    .map_err(failed)?
+            }
+            InputLayout::TwoInputs { before, after } => self
+                .session
+                .run(ort::inputs![
+                    before.as_str() => TensorRef::from_array_view(([n, c / 2, h, w], first.as_slice())).map_err(bad_input)?,
+                    after.as_str() => TensorRef::from_array_view(([n, c / 2, h, w], second.as_slice())).map_err(bad_input)?
+                ])
+                .map_err(failed)?,
         };
-        let outputs = self.session.run(inputs).map_err(|e| {
-            Error::model(
-                &path,
-                format!(
-                    "inference failed on a {n}x{c}x{h}x{w} batch: {}",
-                    one_line(&e.to_string())
-                ),
-            )
-        })?;
-        let out = &outputs[self.info.output_name.as_str()];
-        // Labels may come as integers; everything else as float32.
-        let (shape, values): (Vec<i64>, Vec<f32>) =
-            if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
-                (s.to_vec(), v.to_vec())
-            } else if let Ok((s, v)) = out.try_extract_tensor::<i64>() {
-                (s.to_vec(), v.iter().map(|&x| x as f32).collect())
-            } else if let Ok((s, v)) = out.try_extract_tensor::<i32>() {
-                (s.to_vec(), v.iter().map(|&x| x as f32).collect())
-            } else if let Ok((s, v)) = out.try_extract_tensor::<u8>() {
-                (s.to_vec(), v.iter().map(|&x| x as f32).collect())
-            } else {
-                return Err(Error::model(
+        let read = |name: &str| -> Result<(Vec<i64>, Vec<f32>)> {
+            let out = outputs
+                .get(name)
+                .ok_or_else(|| Error::model(&path, format!("the model gave no output '{name}'")))?;
+            extract(out).ok_or_else(|| {
+                Error::model(
                     &path,
-                    "the output is not a float32 or integer tensor",
-                ));
-            };
+                    format!("output '{name}' is not a float32, float16 or integer tensor"),
+                )
+            })
+        };
+        let (shape, values) = read(self.info.output_name.as_str())?;
+        let class_logits = match &self.info.class_output {
+            Some(name) => Some(read(name.as_str())?),
+            None => None,
+        };
         drop(outputs);
-        self.probabilities_from(shape, values, n, h, w)
+        match class_logits {
+            Some(cls) => self.masks_to_probabilities(cls, (shape, values), n, h, w),
+            None => self.probabilities_from(shape, values, n, h, w),
+        }
+    }
+
+    /// Where an `oh x ow` output sits in the `h x w` input, remembered for `inspect`.
+    fn place(&mut self, hw: (usize, usize), ohw: (usize, usize)) -> Result<Placement> {
+        let r = decode::placement(hw, ohw, self.info.output_stride, self.info.output_offset_px)
+            .map_err(|e| Error::model(&self.info.path, e))?;
+        let p = r.placement;
+        self.reading = Some(r);
+        Ok(p)
+    }
+
+    /// Mask classification: class logits `[n, q, k+1]` and mask logits `[n, q, mh, mw]`
+    /// to per-class scores over the tile (see [`decode::mask_classification`]).
+    fn masks_to_probabilities(
+        &mut self,
+        (cshape, cvals): (Vec<i64>, Vec<f32>),
+        (mshape, mvals): (Vec<i64>, Vec<f32>),
+        n: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<BatchProbs> {
+        let k = self.info.classes();
+        let (q, mh, mw) = match (cshape.as_slice(), mshape.as_slice()) {
+            ([cn, cq, ck], [mn, mq, mh, mw])
+                if *cn as usize == n
+                    && *mn as usize == n
+                    && cq == mq
+                    && *ck as usize == k + 1
+                    && *mh > 0
+                    && *mw > 0 =>
+            {
+                (*cq as usize, *mh as usize, *mw as usize)
+            }
+            _ => {
+                return Err(Error::model(
+                    &self.info.path,
+                    format!(
+                        "mask classification needs class logits [{n}, Q, {}] and mask logits [{n}, Q, h, w], but the model gave {cshape:?} and {mshape:?}; fix class_names in the sidecar or the export",
+                        k + 1
+                    ),
+                ))
+            }
+        };
+        let (th, tw, off_y, off_x) = match self.place((h, w), (mh, mw))? {
+            Placement::Same | Placement::Stride(_) => (h, w, 0, 0),
+            Placement::Centred { off_y, off_x } => (mh, mw, off_y, off_x),
+        };
+        let mut data = vec![0f32; n * k * th * tw];
+        for ((out, cls), masks) in data
+            .chunks_exact_mut(k * th * tw)
+            .zip(cvals.chunks_exact(q * (k + 1)))
+            .zip(mvals.chunks_exact(q * mh * mw))
+        {
+            decode::mask_classification(cls, masks, (q, k), (mh, mw), (th, tw), out);
+        }
+        Ok(BatchProbs {
+            n,
+            classes: k,
+            h: th,
+            w: tw,
+            off_y,
+            off_x,
+            data,
+            sparse: false,
+        })
     }
 
     fn probabilities_from(
@@ -235,7 +338,8 @@ impl Engine {
         h: usize,
         w: usize,
     ) -> Result<BatchProbs> {
-        let path = &self.info.path;
+        let path = self.info.path.clone();
+        let path = path.as_path();
         let k = self.info.classes();
         let (oc, oh, ow) = match shape.as_slice() {
             [on, oh, ow] if *on as usize == n => (0usize, *oh as usize, *ow as usize),
@@ -253,9 +357,7 @@ impl Engine {
                 format!("output shape {shape:?} has an empty dimension; the model must give a score per class and pixel (or a label per pixel)"),
             ));
         }
-        if oh > h || ow > w {
-            return Err(Error::model(path, format!("output {oh}x{ow} is larger than the input {h}x{w}; only equal or smaller (centred) outputs are supported")));
-        }
+        let placement = self.place((h, w), (oh, ow))?;
         let kind = match self.kind {
             Some(kind) => kind,
             None => {
@@ -288,15 +390,30 @@ impl Engine {
                 "the output looked like probabilities in the first batch but has values outside [0, 1] later; set \"output_kind\" (\"logits\" or \"probabilities\") in the sidecar MODEL.onnx.json",
             ));
         }
+        if kind == OutputKind::MaskClassification {
+            return Err(Error::model(
+                path,
+                format!("the sidecar says mask_classification but the model has no class logits output beside '{}'", self.info.output_name),
+            ));
+        }
+        // A coarser stride: scores are resized to the tile first (logits before the
+        // softmax, as Hugging Face's post-processing does); labels after one-hot.
+        let stride = matches!(placement, Placement::Stride(_));
+        let (values, oh, ow) = if stride && kind != OutputKind::Labels {
+            let planes = n * oc.max(1);
+            let mut big = vec![0f32; planes * h * w];
+            decode::resize_bilinear(&values, planes, (oh, ow), (h, w), &mut big);
+            (big, h, w)
+        } else {
+            (values, oh, ow)
+        };
         let px = oh * ow;
-        let data = match (kind, oc) {
+        let mut data = match (kind, oc) {
             // scores with one channel per class: used in place, no copy
             (OutputKind::Logits | OutputKind::Probabilities, c) if c == k && c > 1 => {
                 let mut data = values;
                 if kind == OutputKind::Logits {
-                    for item in data.chunks_exact_mut(k * px) {
-                        softmax_channels(item, k, px);
-                    }
+                    decode::softmax_batch(&mut data, k, px);
                 }
                 data
             }
@@ -307,6 +424,10 @@ impl Engine {
                         let l = label.round();
                         if l >= 0.0 && (l as usize) < k {
                             dst[l as usize * px + p] = 1.0;
+                        } else if label.is_nan() {
+                            for c in 0..k {
+                                dst[c * px + p] = f32::NAN;
+                            }
                         }
                     }
                 }
@@ -319,6 +440,8 @@ impl Engine {
                     for (p, &v) in src.iter().enumerate() {
                         let p1 = if logits {
                             1.0 / (1.0 + (-v).exp())
+                        } else if v.is_nan() {
+                            v
                         } else {
                             v.clamp(0.0, 1.0)
                         };
@@ -335,43 +458,48 @@ impl Engine {
                 ));
             }
         };
+        let (mut oh, mut ow) = (oh, ow);
+        if stride && kind == OutputKind::Labels {
+            let mut big = vec![0f32; n * k * h * w];
+            decode::resize_bilinear(&data, n * k, (oh, ow), (h, w), &mut big);
+            (data, oh, ow) = (big, h, w);
+        }
+        let (off_y, off_x) = match placement {
+            Placement::Centred { off_y, off_x } => (off_y, off_x),
+            _ => (0, 0),
+        };
         Ok(BatchProbs {
             n,
             classes: k,
             h: oh,
             w: ow,
-            off_y: (h - oh) / 2,
-            off_x: (w - ow) / 2,
+            off_y,
+            off_x,
             data,
             sparse: kind == OutputKind::Labels,
         })
     }
 }
 
-/// In-place softmax over `k` class planes of `px` pixels each.
-pub fn softmax_channels(d: &mut [f32], k: usize, px: usize) {
-    let mut max = vec![f32::NEG_INFINITY; px];
-    for c in 0..k {
-        for (m, &v) in max.iter_mut().zip(&d[c * px..(c + 1) * px]) {
-            *m = m.max(v);
-        }
+/// An output's shape and values as f32 (float16 and integer outputs converted).
+fn extract(out: &DynValue) -> Option<(Vec<i64>, Vec<f32>)> {
+    if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
+        return Some((s.to_vec(), v.to_vec()));
     }
-    let mut sum = vec![0f32; px];
-    for c in 0..k {
-        for ((v, s), m) in d[c * px..(c + 1) * px]
-            .iter_mut()
-            .zip(sum.iter_mut())
-            .zip(&max)
-        {
-            *v = (*v - m).exp();
-            *s += *v;
-        }
+    if let Ok((s, v)) = out.try_extract_tensor::<half::f16>() {
+        return Some((s.to_vec(), v.iter().map(|x| x.to_f32()).collect()));
     }
-    for c in 0..k {
-        for (v, s) in d[c * px..(c + 1) * px].iter_mut().zip(&sum) {
-            *v /= s;
-        }
+    // labels may come as integers
+    if let Ok((s, v)) = out.try_extract_tensor::<i64>() {
+        return Some((s.to_vec(), v.iter().map(|&x| x as f32).collect()));
     }
+    if let Ok((s, v)) = out.try_extract_tensor::<i32>() {
+        return Some((s.to_vec(), v.iter().map(|&x| x as f32).collect()));
+    }
+    if let Ok((s, v)) = out.try_extract_tensor::<u8>() {
+        return Some((s.to_vec(), v.iter().map(|&x| x as f32).collect()));
+    }
+    None
 }
 
 fn looks_like_probabilities(values: &[f32], c: usize, px: usize) -> bool {
@@ -396,12 +524,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn softmax_sums_to_one_and_keeps_order() {
-        let mut d = vec![1.0, 5.0, 2.0, 0.0, 3.0, 2.0];
-        softmax_channels(&mut d, 2, 3);
-        for p in 0..3 {
-            assert!((d[p] + d[3 + p] - 1.0).abs() < 1e-6);
-        }
-        assert!(d[0] > d[3] && d[1] > d[4] && d[2] == d[5]);
+    fn probabilities_are_recognised() {
+        assert!(looks_like_probabilities(&[0.2, 0.5, 0.8, 0.5], 2, 2));
+        assert!(!looks_like_probabilities(&[0.2, 0.5, 0.9, 0.5], 2, 2));
     }
 }

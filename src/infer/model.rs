@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// How the model's output is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum OutputKind {
     /// `[N,C,H,W]` unnormalised scores: softmax gives class probabilities.
     Logits,
@@ -23,6 +23,74 @@ pub enum OutputKind {
     Sigmoid,
     /// `[N,H,W]` (or `[N,1,H,W]`) class labels.
     Labels,
+    /// Two outputs (MaskFormer, Mask2Former, OneFormer): `class_queries_logits
+    /// [N,Q,K+1]` (the last class is "no object") and `masks_queries_logits [N,Q,h,w]`.
+    MaskClassification,
+}
+
+impl OutputKind {
+    /// The name the sidecar uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Logits => "logits",
+            OutputKind::Probabilities => "probabilities",
+            OutputKind::Sigmoid => "sigmoid",
+            OutputKind::Labels => "labels",
+            OutputKind::MaskClassification => "mask_classification",
+        }
+    }
+}
+
+/// The output names of a mask-classification export (Hugging Face `transformers`).
+pub const CLASS_QUERIES: &str = "class_queries_logits";
+pub const MASK_QUERIES: &str = "masks_queries_logits";
+
+/// One output of the graph, as declared.
+#[derive(Debug, Clone)]
+pub struct OutputInfo {
+    pub name: String,
+    /// Element type (None when the output is not a tensor).
+    pub ty: Option<TensorElementType>,
+    /// Shape (-1 for a dynamic axis).
+    pub shape: Vec<i64>,
+}
+
+impl OutputInfo {
+    /// `name [N, 3, H, W] float32` for messages.
+    pub fn describe(&self) -> String {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|&d| if d > 0 { d.to_string() } else { "?".into() })
+            .collect();
+        format!(
+            "{} [{}] {}",
+            self.name,
+            dims.join(", "),
+            self.ty.map(type_name).unwrap_or("(not a tensor)")
+        )
+    }
+}
+
+/// `float32`, `float16`, `int64`, ... as ONNX names them.
+pub fn type_name(t: TensorElementType) -> &'static str {
+    match t {
+        TensorElementType::Float32 => "float32",
+        TensorElementType::Float16 => "float16",
+        TensorElementType::Float64 => "float64",
+        TensorElementType::Bfloat16 => "bfloat16",
+        TensorElementType::Int8 => "int8",
+        TensorElementType::Uint8 => "uint8",
+        TensorElementType::Int16 => "int16",
+        TensorElementType::Uint16 => "uint16",
+        TensorElementType::Int32 => "int32",
+        TensorElementType::Uint32 => "uint32",
+        TensorElementType::Int64 => "int64",
+        TensorElementType::Uint64 => "uint64",
+        TensorElementType::Bool => "bool",
+        TensorElementType::String => "string",
+        _ => "other",
+    }
 }
 
 /// How a change model takes the two dates, as a sidecar declares it.
@@ -96,6 +164,14 @@ pub struct Sidecar {
     pub output_kind: Option<OutputKind>,
     /// How a change model takes its two dates (`terratile change --change-model`).
     pub change_layout: Option<ChangeLayout>,
+    /// The output to read when the model has several (`--output-name` overrides).
+    pub output_name: Option<String>,
+    /// The output is 1/s of the input (resized bilinearly to the tile).
+    pub output_stride: Option<usize>,
+    /// The output is the input less this many pixels on every side (valid convolutions).
+    pub output_offset_px: Option<usize>,
+    /// Tile edges must be a multiple of this (a ViT's patch size, a U-Net's 32).
+    pub size_multiple: Option<usize>,
     pub tile_size: Option<usize>,
     pub tile_overlap_px: Option<usize>,
     pub resolution_m: Option<f64>,
@@ -110,8 +186,22 @@ pub struct Sidecar {
 pub struct ModelInfo {
     pub path: PathBuf,
     pub input_name: String,
+    /// Element type of the input (float32 or float16; converted at the boundary).
+    pub input_type: TensorElementType,
+    /// The output read (for mask classification: the mask logits).
     pub output_name: String,
-    /// Input channels (C of NCHW); of one date for change models.
+    /// Element type of that output.
+    pub output_type: Option<TensorElementType>,
+    /// Mask classification: the output holding the per-query class logits `[N,Q,K+1]`.
+    pub class_output: Option<String>,
+    /// Every output of the graph.
+    pub outputs: Vec<OutputInfo>,
+    /// Sidecar `output_stride` / `output_offset_px` (decide ambiguous output shapes).
+    pub output_stride: Option<usize>,
+    pub output_offset_px: Option<usize>,
+    /// Tile edges must be a multiple of this (sidecar `size_multiple`).
+    pub size_multiple: Option<usize>,
+    /// Input channels (C of NCHW).
     pub channels: usize,
     /// One image, or two dates (change models).
     pub layout: InputLayout,
@@ -128,7 +218,6 @@ pub struct ModelInfo {
     pub band_indices: Option<Vec<usize>>,
     pub input_scale: f32,
     pub input_offset: f32,
-    /// Per channel of the prepared tile ([`Self::input_channels`]).
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
     pub tile_px: Option<usize>,
@@ -155,7 +244,13 @@ impl ModelInfo {
     }
 
     /// Reads the model's description from a loaded session and its sidecar.
-    pub fn from_session(path: &Path, session: &Session) -> Result<ModelInfo> {
+    /// `output_flag` (`--output-name`) picks the output to read, before the sidecar's
+    /// `output_name`.
+    pub fn from_session(
+        path: &Path,
+        session: &Session,
+        output_flag: Option<&str>,
+    ) -> Result<ModelInfo> {
         let sidecar = read_sidecar(path)?;
         if let Some(l) = sidecar.change_layout {
             return Err(Error::model(
@@ -163,8 +258,15 @@ impl ModelInfo {
                 format!("is a change model (its sidecar declares change_layout \"{}\"); run it with terratile change BEFORE AFTER --change-model", l.name()),
             ));
         }
-        let (name, shape) = image_input(path, session)?;
-        Self::describe(path, session, sidecar, InputLayout::Image, name, shape)
+        let (name, ty, shape) = image_input(path, session)?;
+        Self::describe(
+            path,
+            session,
+            sidecar,
+            InputLayout::Image,
+            (name, ty, shape),
+            output_flag,
+        )
     }
 
     /// Reads a change model's description: its layout from the inputs' names and shapes
@@ -173,41 +275,47 @@ impl ModelInfo {
     pub fn from_change_session(path: &Path, session: &Session) -> Result<ModelInfo> {
         let sidecar = read_sidecar(path)?;
         let (layout, name, shape) = change_input(path, session, sidecar.change_layout)?;
-        Self::describe(path, session, sidecar, layout, name, shape)
+        Self::describe(
+            path,
+            session,
+            sidecar,
+            layout,
+            (name, TensorElementType::Float32, shape),
+            None,
+        )
     }
 
-    /// The description from the image input `input_name` of `in_shape` (`[N,C,H,W]`, of
-    /// one date for change models), the outputs, the metadata and the sidecar.
+    /// The description from the image input (name, element type, `[N,C,H,W]`, of one
+    /// date for change models), the outputs, the metadata and the sidecar.
     fn describe(
         path: &Path,
         session: &Session,
         sidecar: Sidecar,
         layout: InputLayout,
-        input_name: String,
-        in_shape: Vec<i64>,
+        (input_name, in_ty, in_shape): (String, TensorElementType, Vec<i64>),
+        output_flag: Option<&str>,
     ) -> Result<ModelInfo> {
         let bad = |p: String| Error::model(path, p);
-        let Some(output) = session.outputs().first() else {
+        if session.outputs().is_empty() {
             return Err(bad("the model has no outputs".into()));
-        };
-        let dim = |d: i64| if d > 0 { Some(d as usize) } else { None };
-        let out_shape = match output.dtype() {
-            ValueType::Tensor { shape, .. } => shape.to_vec(),
-            other => {
-                return Err(bad(format!(
-                    "output '{}' is {other}, not a tensor",
-                    output.name()
-                )))
-            }
-        };
-        if !(out_shape.len() == 3 || out_shape.len() == 4) {
-            return Err(bad(format!(
-                "output '{}' has rank {} (shape {:?}); expected [N,C,H,W] scores or [N,H,W] labels",
-                output.name(),
-                out_shape.len(),
-                out_shape
-            )));
         }
+        let dim = |d: i64| if d > 0 { Some(d as usize) } else { None };
+        let outputs: Vec<OutputInfo> = session
+            .outputs()
+            .iter()
+            .map(|o| match o.dtype() {
+                ValueType::Tensor { ty, shape, .. } => OutputInfo {
+                    name: o.name().to_string(),
+                    ty: Some(*ty),
+                    shape: shape.to_vec(),
+                },
+                _ => OutputInfo {
+                    name: o.name().to_string(),
+                    ty: None,
+                    shape: Vec::new(),
+                },
+            })
+            .collect();
 
         let meta = session
             .metadata()
@@ -216,17 +324,25 @@ impl ModelInfo {
             let raw = meta.custom(key)?;
             Some(serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)))
         };
+        let chosen = select_outputs(&outputs, output_flag, &sidecar).map_err(bad)?;
+        let out_shape = chosen.read.shape.clone();
+
         let channels = in_shape[1] as usize;
-        let output_channels = if out_shape.len() == 4 {
-            dim(out_shape[1])
-        } else {
-            None
+        let output_channels = match &chosen.class_output {
+            // mask classification: K + 1 class logits, the last one "no object"
+            Some(c) => c.shape.get(2).and_then(|&d| dim(d - 1)),
+            None if out_shape.len() == 4 => dim(out_shape[1]),
+            None => None,
         };
-        let output_kind = sidecar.output_kind.or(if out_shape.len() == 3 {
-            Some(OutputKind::Labels)
+        let output_kind = if chosen.class_output.is_some() {
+            Some(OutputKind::MaskClassification)
         } else {
-            None
-        });
+            sidecar.output_kind.or(if out_shape.len() == 3 {
+                Some(OutputKind::Labels)
+            } else {
+                None
+            })
+        };
 
         // classes: sidecar, else Deepness class_names, else from the output's channel count
         let mut class_names = sidecar
@@ -351,7 +467,14 @@ impl ModelInfo {
         Ok(ModelInfo {
             path: path.to_path_buf(),
             input_name,
-            output_name: output.name().to_string(),
+            input_type: in_ty,
+            output_name: chosen.read.name.clone(),
+            output_type: chosen.read.ty,
+            class_output: chosen.class_output.map(|c| c.name.clone()),
+            outputs: outputs.clone(),
+            output_stride: sidecar.output_stride,
+            output_offset_px: sidecar.output_offset_px,
+            size_multiple: sidecar.size_multiple,
             channels,
             layout,
             fixed_batch: dim(in_shape[0]),
@@ -388,6 +511,110 @@ impl ModelInfo {
     }
 }
 
+/// The outputs a model is read from.
+struct Chosen<'a> {
+    /// Scores or labels; for mask classification, the mask logits.
+    read: &'a OutputInfo,
+    /// Mask classification: the per-query class logits.
+    class_output: Option<&'a OutputInfo>,
+}
+
+/// Picks the output(s) to read: `--output-name`, else the sidecar's `output_name`; a
+/// mask-classification pair by the sidecar's `output_kind` or by its Hugging Face names;
+/// else the first output. An output terratile cannot read is refused with the list of
+/// outputs and the sidecar keys that would make the model readable.
+fn select_outputs<'a>(
+    outputs: &'a [OutputInfo],
+    flag: Option<&str>,
+    sidecar: &Sidecar,
+) -> std::result::Result<Chosen<'a>, String> {
+    let list = || {
+        outputs
+            .iter()
+            .map(OutputInfo::describe)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let keys = "name the output to read with \"output_name\" in the sidecar MODEL.onnx.json (or --output-name) and say how to read it with \"output_kind\" (logits, probabilities, sigmoid, labels: [N,C,H,W] or [N,H,W]; mask_classification: [N,Q,K+1] class logits + [N,Q,h,w] mask logits)";
+    let wanted = flag.or(sidecar.output_name.as_deref());
+    let by_name = |n: &str| outputs.iter().find(|o| o.name == n);
+    if let Some(n) = wanted {
+        if by_name(n).is_none() {
+            return Err(format!(
+                "has no output named '{n}' (from {}); its outputs: {}",
+                if flag.is_some() {
+                    "--output-name"
+                } else {
+                    "the sidecar's output_name"
+                },
+                list()
+            ));
+        }
+    }
+    let named_pair = by_name(CLASS_QUERIES).zip(by_name(MASK_QUERIES));
+    let mask_kind = sidecar.output_kind == Some(OutputKind::MaskClassification)
+        || (named_pair.is_some() && wanted.is_none_or(|n| n == CLASS_QUERIES || n == MASK_QUERIES));
+    let float = |o: &OutputInfo| {
+        matches!(
+            o.ty,
+            Some(TensorElementType::Float32 | TensorElementType::Float16)
+        )
+    };
+    if mask_kind {
+        let pair = named_pair.or_else(|| {
+            let three: Vec<_> = outputs.iter().filter(|o| o.shape.len() == 3).collect();
+            let four: Vec<_> = outputs.iter().filter(|o| o.shape.len() == 4).collect();
+            match (three.as_slice(), four.as_slice()) {
+                ([c], [m]) => Some((*c, *m)),
+                _ => None,
+            }
+        });
+        // the same number of queries (a dynamic axis, -1, matches anything)
+        let fits = |c: &OutputInfo, m: &OutputInfo| {
+            float(c)
+                && float(m)
+                && c.shape.len() == 3
+                && m.shape.len() == 4
+                && (c.shape[1] <= 0 || m.shape[1] <= 0 || c.shape[1] == m.shape[1])
+        };
+        return match pair {
+            Some((c, m)) if fits(c, m) => Ok(Chosen {
+                read: m,
+                class_output: Some(c),
+            }),
+            _ => Err(format!(
+                "mask classification needs a float output [N,Q,K+1] of class logits ({CLASS_QUERIES}) and one [N,Q,h,w] of mask logits ({MASK_QUERIES}) with the same Q; its outputs: {}; {keys}",
+                list()
+            )),
+        };
+    }
+    let read = match wanted {
+        Some(n) => by_name(n).expect("checked above"),
+        None => &outputs[0],
+    };
+    let readable = matches!(
+        read.ty,
+        Some(
+            TensorElementType::Float32
+                | TensorElementType::Float16
+                | TensorElementType::Int64
+                | TensorElementType::Int32
+                | TensorElementType::Uint8
+        )
+    ) && (read.shape.len() == 3 || read.shape.len() == 4);
+    if !readable {
+        return Err(format!(
+            "terratile cannot read output {}: its outputs: {}; {keys}",
+            read.describe(),
+            list()
+        ));
+    }
+    Ok(Chosen {
+        read,
+        class_output: None,
+    })
+}
+
 /// An input's name and shape, when it is a float32 tensor.
 fn float_input(path: &Path, input: &ort::value::Outlet) -> Result<(String, Vec<i64>)> {
     let bad = |p: String| Error::model(path, p);
@@ -409,8 +636,9 @@ fn float_input(path: &Path, input: &ort::value::Outlet) -> Result<(String, Vec<i
     Ok((input.name().to_string(), shape))
 }
 
-/// The one `[N,C,H,W]` float32 image input of a segmentation model.
-fn image_input(path: &Path, session: &Session) -> Result<(String, Vec<i64>)> {
+/// The one `[N,C,H,W]` float32 (or float16) image input of a segmentation model: name,
+/// element type, shape.
+fn image_input(path: &Path, session: &Session) -> Result<(String, TensorElementType, Vec<i64>)> {
     let bad = |p: String| Error::model(path, p);
     let [input] = session.inputs() else {
         return Err(bad(format!(
@@ -418,7 +646,25 @@ fn image_input(path: &Path, session: &Session) -> Result<(String, Vec<i64>)> {
             session.inputs().len()
         )));
     };
-    let (name, in_shape) = float_input(path, input)?;
+    let (in_ty, in_shape) = match input.dtype() {
+        ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
+        other => {
+            return Err(bad(format!(
+                "input '{}' is {other}, not a tensor",
+                input.name()
+            )))
+        }
+    };
+    let name = input.name().to_string();
+    if !matches!(
+        in_ty,
+        TensorElementType::Float32 | TensorElementType::Float16
+    ) {
+        return Err(bad(format!(
+            "input '{name}' is {}; terratile feeds float32 (or float16) NCHW images",
+            type_name(in_ty)
+        )));
+    }
     if in_shape.len() != 4 {
         return Err(bad(format!(
             "input '{name}' has rank {} (shape {:?}); terratile feeds rank-4 NCHW images",
@@ -431,7 +677,7 @@ fn image_input(path: &Path, session: &Session) -> Result<(String, Vec<i64>)> {
             "input '{name}' has a dynamic channel count; the channel dimension must be fixed"
         )));
     }
-    Ok((name, in_shape))
+    Ok((name, in_ty, in_shape))
 }
 
 /// The layouts a change model's inputs may have, for messages.

@@ -53,6 +53,8 @@ pub struct SegmentOptions {
     pub overlap_px: Option<usize>,
     pub margin_px: Option<usize>,
     pub batch: Option<usize>,
+    /// The model output to read (`--output-name`), before the sidecar's `output_name`.
+    pub output_name: Option<String>,
     /// Raster bands, one per model input channel: numbers, or names matched against
     /// band descriptions or a sensor preset.
     pub bands: Option<BandSpec>,
@@ -130,6 +132,8 @@ pub struct Summary {
     pub tile_px: usize,
     pub overlap_px: usize,
     pub batch: usize,
+    /// Model input per output pixel ([`Plan::work_per_pixel`]).
+    pub work_per_pixel: f64,
     pub seconds: f64,
     pub class_names: Vec<String>,
     pub class_counts: Vec<u64>,
@@ -151,7 +155,7 @@ impl fmt::Display for Summary {
         let valid: u64 = self.class_counts.iter().sum();
         write!(
             f,
-            "{}: {}x{} px ({:.1} Mpx, {:.1}% valid), {} tiles ({} inferred, {} px, overlap {}, batch {}), {:.1} s, {:.2} Mpx/s",
+            "{}: {}x{} px ({:.1} Mpx, {:.1}% valid), {} tiles ({} inferred, {} px, overlap {}, batch {}), {:.2}x work per output pixel, {:.1} s, {:.2} Mpx/s",
             self.output.display(),
             self.width,
             self.height,
@@ -162,6 +166,7 @@ impl fmt::Display for Summary {
             self.tile_px,
             self.overlap_px,
             self.batch,
+            self.work_per_pixel,
             self.seconds,
             self.mpx_per_s()
         )
@@ -189,11 +194,12 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         .check(&opts.output, &[&opts.input, &opts.model])?;
     let stale = remove_stale(&opts.output);
     mask::check_flags(opts)?;
-    let mut engine = infer::load(
+    let mut engine = infer::load_output(
         &opts.model,
         opts.ort_lib.as_deref(),
         ort_threads(threads),
         opts.device,
+        opts.output_name.as_deref(),
     )?;
     scaling::apply_flags(opts, &mut engine.info);
     let info = engine.info.clone();
@@ -273,6 +279,14 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         spec,
     )
     .map_err(|e| space::explain_full_disk(e, &opts.output, need))?;
+    if done.nan_px > 0 {
+        notes.push(format!(
+            "{}: the model gave NaN probabilities for {} px ({:.2}% of the grid); they are nodata",
+            opts.model.display(),
+            done.nan_px,
+            100.0 * done.nan_px as f64 / work.raster.grid.pixels().max(1) as f64
+        ));
+    }
     if let (Some(m), Some(mk)) = (&opts.mask_model, &mask) {
         notes.push(format!(
             "{}: {} px ({:.1}% of the grid) masked as {}",
@@ -324,6 +338,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         tile_px: plan.grid.tile_px,
         overlap_px: plan.grid.overlap_px,
         batch: plan.batch,
+        work_per_pixel: plan.work_per_pixel(),
         seconds: started.elapsed().as_secs_f64(),
         class_names: info.class_names.clone(),
         class_counts,

@@ -55,6 +55,8 @@ pub struct Done {
     pub class_counts: Vec<u64>,
     pub tiles_inferred: usize,
     pub masked_px: u64,
+    /// Pixels the model gave NaN probabilities (written as nodata).
+    pub nan_px: u64,
 }
 
 /// Runs the tiles of `grid` that touch the rows of `window` over `inputs` (one raster;
@@ -96,8 +98,18 @@ pub fn run(
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
         let stripes = &stripes;
-        let reader =
-            s.spawn(|| read_tiles(inputs, plan, grid, window, stripes, &normalizer, mask, read_tx));
+        let reader = s.spawn(|| {
+            read_tiles(
+                inputs,
+                plan,
+                grid,
+                window,
+                stripes,
+                &normalizer,
+                mask,
+                read_tx,
+            )
+        });
         let stitcher = s.spawn(|| {
             let new = |stripe: &Stripe| {
                 let mut st = Stitcher::for_stripe(
@@ -122,12 +134,13 @@ pub fn run(
         // report the root cause: reading first, then inference, then writing
         let masked_px = read?;
         let tiles_inferred = inferred?;
-        let (writer, class_counts) = stitched?;
+        let (writer, class_counts, nan_px) = stitched?;
         Ok(Done {
             writer,
             class_counts,
             tiles_inferred,
             masked_px,
+            nan_px,
         })
     });
     progress.finish_and_clear();
@@ -337,7 +350,8 @@ fn flush(
 }
 
 /// The stitcher: blends tiles in order and writes each tile row's finished pixel rows,
-/// with a new stitcher (`new`) for each column stripe.
+/// with a new stitcher (`new`) for each column stripe. Returns the writer, the pixels per
+/// class and the pixels with NaN probabilities.
 fn stitch_tiles(
     new: impl Fn(&Stripe) -> Stitcher,
     stripes: &[Stripe],
@@ -345,17 +359,21 @@ fn stitch_tiles(
     mut writer: ClassWriter,
     rx: Receiver<InferredTile>,
     progress: &ProgressBar,
-) -> Result<(ClassWriter, Vec<u64>)> {
+) -> Result<(ClassWriter, Vec<u64>, u64)> {
     let mut counts: Vec<u64> = Vec::new();
     let mut done_rows = 0;
     let mut current: Option<(usize, Stitcher)> = None;
+    let mut nan_px = 0u64;
     for t in rx.iter() {
         if cancel::requested() {
             break; // reported by the reader or the caller
         }
         let stripe = &stripes[t.stripe];
         if current.as_ref().map(|c| c.0) != Some(t.stripe) {
-            drop(current.take()); // the last stripe's buffers go before the next one's come
+            // the last stripe's buffers go before the next one's come
+            if let Some((_, done)) = current.take() {
+                nan_px += done.nan_px;
+            }
             current = Some((t.stripe, new(stripe)));
         }
         let st = &mut current.as_mut().expect("a stitcher for the stripe").1;
@@ -385,5 +403,6 @@ fn stitch_tiles(
             "the run stopped before all tiles were stitched".into(),
         ));
     }
-    Ok((writer, counts))
+    nan_px += current.map_or(0, |c| c.1.nan_px);
+    Ok((writer, counts, nan_px))
 }

@@ -19,6 +19,8 @@ pub struct Plan {
     pub grid: GridSpec,
     /// Pixel columns each column stripe finishes (the raster's width: one pass).
     pub stripe_px: usize,
+    /// Where the tile size came from ("--tile", "the model's fixed input", ...).
+    pub tile_source: String,
     /// Model input size (th, tw) for every tile.
     pub tensor_hw: (usize, usize),
     pub batch: usize,
@@ -76,25 +78,54 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
             return Err(Error::model(&info.path, format!("takes {h}x{w} inputs; terratile tiles are square, so export the model with square or dynamic H/W")));
         }
     }
-    let tile_px = match (opts.tile_px, fixed) {
-        (Some(t), Some((f, _))) if t != f => {
+    let multiple = size_multiple(info);
+    let (tile_px, tile_source) = match (opts.tile_px, fixed, info.tile_px) {
+        (Some(t), Some((f, _)), _) if t != f => {
             return Err(Error::Usage(format!(
                 "--tile {t}: {} takes fixed {f}x{f} tiles; drop --tile or export the model with dynamic H/W",
                 info.path.display()
             )))
         }
-        (_, Some((f, _))) => f,
-        (Some(t), None) => t,
-        (None, None) => info.tile_px.unwrap_or(512),
+        (_, Some((f, _)), _) => (f, "the model's fixed input".to_string()),
+        (Some(t), None, _) => (t, "--tile".to_string()),
+        (None, None, Some(t)) => (t, "the model's metadata".to_string()),
+        (None, None, None) => {
+            let m = multiple.unwrap_or(DEFAULT_SIZE_MULTIPLE);
+            let t = auto_tile(opts, info, raster, m, |t| {
+                opts.overlap_px
+                    .or(info.overlap_px)
+                    .unwrap_or(AUTO_OVERLAP_PX.min(t / 4))
+                    .min(t - 1)
+            });
+            (
+                t,
+                format!(
+                    "the multiple of {} with the least work per output pixel within the {} memory budget (at most {MAX_AUTO_TILE_PX})",
+                    multiple.unwrap_or(DEFAULT_SIZE_MULTIPLE),
+                    format_bytes(opts.memory_budget_bytes())
+                ),
+            )
+        }
     };
     if tile_px == 0 {
         return Err(tiles::GridError::ZeroTile.into());
     }
+    if let Some(m) = multiple.filter(|&m| fixed.is_none() && tile_px % m != 0) {
+        let up = tile_px.div_ceil(m) * m;
+        return Err(Error::Usage(format!(
+            "tile {tile_px} (from {tile_source}): {} needs tiles that are a multiple of {m} (its sidecar's size_multiple / output_stride); use --tile {up}",
+            info.path.display()
+        )));
+    }
     // The model's overlap is meant for its own tile size: scale it to the tile in use.
+    // An automatic tile keeps the model's overlap (it is set by the receptive field), or
+    // a quarter of the 512 px tile.
+    let auto = opts.tile_px.is_none() && fixed.is_none() && info.tile_px.is_none();
     let overlap_px = match (opts.overlap_px, info.overlap_px, info.tile_px) {
         (Some(o), _, _) => o,
         (None, Some(o), Some(t)) if t > 0 && t != tile_px => (o * tile_px / t).min(tile_px - 1),
         (None, Some(o), _) => o.min(tile_px - 1),
+        (None, None, _) if auto => AUTO_OVERLAP_PX.min(tile_px / 4),
         (None, None, _) => tile_px / 4,
     };
     let grid = GridSpec {
@@ -102,7 +133,9 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         height_px: raster.grid.height_px,
         tile_px,
         overlap_px,
-        margin_px: opts.margin_px.unwrap_or(overlap_px / 8),
+        margin_px: opts
+            .margin_px
+            .unwrap_or(overlap_px / default_margin_div(info)),
     };
     // Always a full tile: windows of rasters smaller than a tile are zero-padded, so
     // models that need particular sizes (a U-Net's multiples of 32) always get them.
@@ -116,7 +149,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         }
         (Some(n), _) => n,
         (None, Some(b)) => b.max(1),
-        (None, None) => 4,
+        (None, None) => DEFAULT_BATCH,
     };
     // the memory budget (before the grid's spans are allocated), then the tile grid's
     // own checks (overlap below the tile, margin within the overlap)
@@ -143,6 +176,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         band_source: from,
         grid,
         stripe_px,
+        tile_source,
         tensor_hw,
         batch,
         tta: opts.tta,
@@ -153,6 +187,119 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
 /// The memory budget when `--memory-budget` is not given (2 GiB): the stitcher's band of
 /// rows and the tiles in flight between the threads stay within it (see [`Memory`]).
 pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 2 << 30;
+
+/// Tile edges of a model with dynamic height and width and no declared multiple are
+/// multiples of this (what U-Nets, SegFormer, UPerNet and Mask2Former need).
+pub const DEFAULT_SIZE_MULTIPLE: usize = 32;
+
+/// The largest automatic tile: ONNX Runtime's own activations (attention grows with the
+/// square of the tokens) are not counted in the budget, so automatic tiles stop here.
+pub const MAX_AUTO_TILE_PX: usize = 1024;
+
+/// The overlap of automatic tiles when the model declares none (a quarter of 512).
+pub const AUTO_OVERLAP_PX: usize = 128;
+
+/// The multiple tile edges must be: the sidecar's `size_multiple`, else its
+/// `output_stride` (the output must be a whole fraction of the tile).
+pub fn size_multiple(info: &ModelInfo) -> Option<usize> {
+    info.size_multiple.or(info.output_stride).filter(|&m| m > 1)
+}
+
+/// The default margin is the overlap over this: 8, or 4 for the large models that
+/// declare a size multiple or an output stride (transformers: every output pixel sees
+/// the whole tile, so the pixels near a tile's edge, short of context, weigh nothing for
+/// a wider band).
+pub fn default_margin_div(info: &ModelInfo) -> usize {
+    if size_multiple(info).is_some() {
+        4
+    } else {
+        8
+    }
+}
+
+/// Buffers a run of `tile_px` tiles needs, in bytes (see [`check_memory`]).
+pub fn buffer_bytes(
+    tile_px: usize,
+    width_px: usize,
+    height_px: usize,
+    batch: usize,
+    channels: usize,
+    classes: usize,
+) -> u128 {
+    let band_h = tile_px.min(height_px) as u128;
+    let stitch = band_h * width_px as u128 * (classes as u128 * 4 + 5);
+    let tile = tile_px as u128 * tile_px as u128;
+    stitch + (4 * batch as u128 + 1) * tile * (channels + classes) as u128 * 4
+}
+
+/// The tile of a model with dynamic height and width: of the multiples of `m` whose
+/// buffers fit the memory budget (no larger than [`MAX_AUTO_TILE_PX`], nor than the
+/// raster rounded up to `m`), the one that needs the least work per output pixel
+/// (model input over output, with the overlap `overlap(tile)`); the largest of those
+/// within 1% of the least. At least `m`.
+fn auto_tile(
+    opts: &SegmentOptions,
+    info: &ModelInfo,
+    raster: &RasterInfo,
+    m: usize,
+    overlap: impl Fn(usize) -> usize,
+) -> usize {
+    let budget = opts.memory_budget_bytes() as u128;
+    let classes = info.classes().max(info.output_channels.unwrap_or(0));
+    let batch = opts.batch.or(info.fixed_batch).unwrap_or(DEFAULT_BATCH);
+    let (w, h) = (raster.grid.width_px, raster.grid.height_px);
+    let cap = MAX_AUTO_TILE_PX.min(w.max(h).div_ceil(m) * m).max(m);
+    let work = |t: usize| -> Option<f64> {
+        let o = overlap(t);
+        let g = Grid::new(GridSpec {
+            width_px: w,
+            height_px: h,
+            tile_px: t,
+            overlap_px: o,
+            margin_px: opts.margin_px.unwrap_or(o / default_margin_div(info)),
+        })
+        .ok()?;
+        Some(g.tile_count() as f64 * (t * t) as f64 / (w * h).max(1) as f64)
+    };
+    let fits: Vec<(usize, f64)> = (1..=cap / m)
+        .map(|i| i * m)
+        .filter(|&t| t == m || buffer_bytes(t, w, h, batch, info.channels, classes) <= budget)
+        .filter_map(|t| Some((t, work(t)?)))
+        .collect();
+    let least = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+    fits.iter()
+        .filter(|f| f.1 <= least * 1.01)
+        .map(|f| f.0)
+        .max()
+        .unwrap_or(m)
+}
+
+/// "2 GiB", "512 MiB" for messages.
+pub fn format_bytes(b: u64) -> String {
+    if b >= 1 << 30 && b % (1 << 30) == 0 {
+        format!("{} GiB", b >> 30)
+    } else if b >= 1 << 20 {
+        format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{b} bytes")
+    }
+}
+
+/// Tiles per batch unless the model or `--batch` says otherwise.
+pub const DEFAULT_BATCH: usize = 4;
+
+impl Plan {
+    /// Work per output pixel: the model input of every tile over the core it
+    /// contributes (1.0 for one tile over the whole raster; more as overlap is
+    /// recomputed, and for padding at the raster's edges).
+    pub fn work_per_pixel(&self) -> f64 {
+        let Ok(g) = Grid::new(self.grid) else {
+            return 1.0;
+        };
+        let input = g.tile_count() as f64 * self.tensor_hw.0 as f64 * self.tensor_hw.1 as f64;
+        input / (self.grid.width_px as f64 * self.grid.height_px as f64).max(1.0)
+    }
+}
 
 /// Bytes per pixel of the stitcher's band besides the per-class sums: the weight sum
 /// (f32), validity (u8), and the argmax's scratch and finished rows (best value f32,

@@ -4,7 +4,8 @@
 //! Per-pixel class probabilities are accumulated in f32, each tile weighted by a 2-D
 //! Hann window that is flat toward the raster's outer edges and zero within a margin of
 //! edges shared with another tile (see [`tiles::blend_weights_1d`]); the class is the
-//! argmax. Only a band of `tile_px` rows of the raster is held at a time, so memory
+//! argmax; a pixel whose probabilities are NaN (from any tile over it) is nodata and
+//! counted. Only a band of `tile_px` rows of the raster is held at a time, so memory
 //! depends on tile size and raster width, never on raster height; a raster too wide for
 //! the memory budget is walked in column [`Stripe`]s of the same global tile grid, so
 //! every pixel gets the same tiles, weights and sums as in one pass.
@@ -149,6 +150,8 @@ pub struct Stitcher {
     valid: Vec<u8>,
     /// Scratch: the weights of one tile row.
     wrow: Vec<f32>,
+    /// Pixels whose probabilities were NaN (made nodata) in the rows finished so far.
+    pub nan_px: u64,
 }
 
 impl Stitcher {
@@ -195,6 +198,7 @@ impl Stitcher {
             wsum: vec![0.0; band_h * width],
             valid: vec![0; band_h * width],
             wrow: Vec::new(),
+            nan_px: 0,
             grid,
         }
     }
@@ -296,6 +300,12 @@ impl Stitcher {
                 let pix = r * width + own_x0 + i;
                 let ws = self.wsum[pix];
                 if self.valid[pix] == 0 || ws <= 0.0 {
+                    continue;
+                }
+                // a NaN probability from any tile over the pixel makes every class's sum
+                // NaN, so no class wins: no prediction
+                if best_v[pix] == f32::NEG_INFINITY {
+                    self.nan_px += 1;
                     continue;
                 }
                 let o = r * own_w + i;
@@ -485,6 +495,17 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, &c)| i == 7 || c == 255));
+
+        // NaN probabilities: nodata, counted
+        let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
+        let mut data = vec![0.5f32; 200];
+        data[3] = f32::NAN;
+        data[103] = f32::NAN;
+        st.add(&t, &[1u8; 100], Some(TileProbs::whole(&data, 10, 10)));
+        let rows = st.finish_row(0);
+        assert_eq!(rows.classes[3], 255);
+        assert_eq!(rows.class_counts, vec![99, 0]);
+        assert_eq!(st.nan_px, 1);
 
         let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
         st.add(&t, &[0u8; 100], None);

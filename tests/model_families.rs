@@ -1,0 +1,365 @@
+//! The large model families (Hugging Face SegFormer, Mask2Former, UPerNet, a ViT/DPT,
+//! exported with random weights by models/test/hf/export.py) and the output layouts they
+//! bring: outputs at a coarser stride, mask classification, several outputs, NaN.
+//!
+//! - per family: terratile's probabilities for one tile equal the reference computed
+//!   by `transformers`' own post-processing on the same real Sentinel-2 tile (1e-4);
+//! - per family: tiled vs whole-image inference on a real scene agrees at least as well
+//!   with Hann blending as with `--blend center` on the same grid (both printed);
+//! - the committed small variants of perpixel_ndi: `quarter` (logits at 1/4),
+//!   `nan_water` (NaN over water), `two_outputs` (an unreadable output first).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use gdal::Dataset;
+use terratile::infer::{self, Device, Placement};
+
+/// The families exported so far: the keys of models/test/hf/references.json.
+fn families() -> Vec<String> {
+    let text = std::fs::read_to_string(repo("models/test/hf/references.json"))
+        .expect("models/test/hf/references.json (models/test/hf/export.py writes it)");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<String> = v["models"]
+        .as_object()
+        .expect("references.json has \"models\"")
+        .keys()
+        .cloned()
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "segformer"),
+        "references.json lists {names:?}, SegFormer at least"
+    );
+    names
+}
+
+fn hf(name: &str, ext: &str) -> PathBuf {
+    repo(&format!("models/test/hf/{name}.{ext}"))
+}
+
+/// Every band of a Float32 raster, band after band: (values, bands, width, height).
+fn read_f32(path: &Path) -> (Vec<f32>, usize, usize, usize) {
+    let ds = Dataset::open(path).unwrap();
+    let (w, h) = ds.raster_size();
+    let n = ds.raster_count();
+    let mut v = vec![0f32; n * w * h];
+    for b in 0..n {
+        ds.rasterband(b + 1)
+            .unwrap()
+            .read_into_slice::<f32>((0, 0), (w, h), (w, h), &mut v[b * w * h..][..w * h], None)
+            .unwrap();
+    }
+    (v, n, w, h)
+}
+
+#[test]
+fn each_family_gives_the_reference_probabilities_of_transformers_post_processing() {
+    for name in families() {
+        let mut engine = infer::load(&hf(&name, "onnx"), None, 2, Device::Cpu).unwrap();
+        let info = engine.info.clone();
+        let (raw, c, w, h) = read_f32(&hf(&name, "input.tif"));
+        assert_eq!(c, info.channels, "{name}: input bands");
+        // prepared as the sidecar says (the exports are fed as is: scale 1, no mean/std)
+        let plane = w * h;
+        let input: Vec<f32> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let b = i / plane;
+                (x * info.input_scale + info.input_offset - info.mean[b]) / info.std[b]
+            })
+            .collect();
+        let probs = engine.run(&input, 1, h, w).unwrap();
+        let (reference, k, rw, rh) = read_f32(&hf(&name, "reference.tif"));
+        assert_eq!(
+            (k, rw, rh),
+            (info.classes(), w, h),
+            "{name}: reference shape"
+        );
+        assert_eq!((probs.h, probs.w, probs.off_y, probs.off_x), (h, w, 0, 0));
+        let reading = engine.reading.clone().unwrap();
+        let worst = probs
+            .item(0)
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        println!(
+            "{name}: {} ({}); largest difference from the reference {worst:.2e} over {k}x{h}x{w} probabilities",
+            reading.placement, reading.why
+        );
+        assert!(worst <= 1e-4, "{name}: probabilities differ by {worst}");
+        // the reference varies over the tile: the comparison is not trivially easy
+        let (lo, hi) = reference
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        assert!(hi - lo > 0.01, "{name}: a constant reference");
+    }
+}
+
+/// What `terratile inspect MODEL` prints.
+fn inspect(model: &Path) -> String {
+    let o = TestCommand::new("inspect").arg(model).ok();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Share of pixels two class maps agree on.
+fn agree(a: &[u16], b: &[u16]) -> f64 {
+    agreement(a, b, |_| true).0
+}
+
+#[test]
+fn each_family_tiled_agrees_with_whole_image_at_least_as_well_as_centre_crop() {
+    let dir = tempdir("families-tiled");
+    // a 768x768 crop of the real scene: one 768 px tile covers it (whole image)
+    let scene = dir.join("s2_768.tif");
+    crop(&s2(), &scene, 512, 512, 768, 768);
+    let scaled = ["--scale", "0.0001", "--no-resample", "-q"];
+    for name in families() {
+        let model = hf(&name, "onnx");
+        let run = |tag: &str, extra: &[&str]| -> Vec<u16> {
+            let out = dir.join(format!("{name}-{tag}.tif"));
+            let mut args: Vec<&str> = scaled.to_vec();
+            args.extend_from_slice(extra);
+            segment_ok(&scene, &model, &out, &args);
+            read_band(&out, 1)
+        };
+        let whole = run("whole", &["--tile", "768", "--overlap", "0"]);
+        let grid = ["--tile", "256", "--overlap", "64"];
+        let hann = run("hann", &grid);
+        let centre = run("centre", &[&grid[..], &["--blend", "center"]].concat());
+        let (h, c) = (agree(&whole, &hann), agree(&whole, &centre));
+        println!(
+            "{name}: tiled (256 px, overlap 64) vs whole image: Hann {:.2}%, centre crop {:.2}%",
+            100.0 * h,
+            100.0 * c
+        );
+        assert!(h >= c, "{name}: Hann {h} below centre crop {c}");
+        assert!(h > 0.5, "{name}: tiled and whole image hardly agree ({h})");
+    }
+}
+
+#[test]
+fn logits_at_a_quarter_of_the_tile_are_resized_not_refused() {
+    // quarter: perpixel_ndi logits average-pooled 4x4: the same classes at a quarter of
+    // the resolution, resized back. Before, this failed with a wrong "--overlap 192" hint.
+    let dir = tempdir("families-quarter");
+    let out = dir.join("quarter.tif");
+    let model = repo("models/test/quarter.onnx");
+    segment_ok(
+        &s2(),
+        &model,
+        &out,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    let full = dir.join("ndi.tif");
+    segment_ok(
+        &s2(),
+        &perpixel(),
+        &full,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    let (a, b) = (read_band(&out, 1), read_band(&full, 1));
+    let same = agree(&b, &a);
+    println!(
+        "quarter vs perpixel_ndi: {:.2}% of pixels agree",
+        100.0 * same
+    );
+    // 4x4 averages blur class edges only
+    assert!(same > 0.85 && same < 1.0, "agreement {same}");
+
+    let mut engine = infer::load(&model, None, 1, Device::Cpu).unwrap();
+    let p = engine.run(&vec![0.5f32; 4 * 64 * 64], 1, 64, 64).unwrap();
+    assert_eq!((p.h, p.w), (64, 64));
+    assert_eq!(engine.reading.unwrap().placement, Placement::Stride(4));
+
+    let text = inspect(&model);
+    assert!(text.contains("stride 4"), "{text}");
+}
+
+#[test]
+fn a_stride_that_does_not_divide_the_tile_is_refused() {
+    let dir = tempdir("families-stride");
+    let out = dir.join("o.tif");
+    let o = segment(
+        &s2(),
+        &repo("models/test/quarter.onnx"),
+        &out,
+        &["--tile", "250", "-q"],
+    )
+    .run();
+    assert_fails_cleanly(&o, &out, &["quarter.onnx", "stride 4", "--tile"]);
+}
+
+#[test]
+fn nan_probabilities_become_nodata_and_are_counted() {
+    let dir = tempdir("families-nan");
+    let out = dir.join("nan.tif");
+    let note = segment(
+        &s2(),
+        &repo("models/test/nan_water.onnx"),
+        &out,
+        &["--tile", "256", "--overlap", "64"],
+    )
+    .ok_stderr();
+    let full = dir.join("ndi.tif");
+    segment_ok(
+        &s2(),
+        &perpixel(),
+        &full,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    let (nan, ndi) = (read_band(&out, 1), read_band(&full, 1));
+    let nodata = nan.iter().filter(|&&c| c == 255).count();
+    // every water pixel of perpixel_ndi is NaN; elsewhere the classes are the same
+    assert!(nodata > 0);
+    for (a, b) in nan.iter().zip(&ndi) {
+        assert!(*a == 255 || a == b);
+        assert!(*b != 2 || *a == 255);
+    }
+    assert!(
+        note.contains(&format!("NaN probabilities for {nodata} px")),
+        "{note}"
+    );
+}
+
+#[test]
+fn several_outputs_the_one_to_read_is_named() {
+    let dir = tempdir("families-outputs");
+    let model = repo("models/test/two_outputs.onnx");
+    let out = dir.join("o.tif");
+    // the first output ([N,3]) cannot be read: the error lists the outputs and the keys
+    let o = segment(&s2(), &model, &out, &["-q"]).run();
+    assert_fails_cleanly(
+        &o,
+        &out,
+        &[
+            "scene_mean [?, 3]",
+            "logits [?, 3, ?, ?]",
+            "output_name",
+            "--output-name",
+        ],
+    );
+    // named: the same classes as perpixel_ndi
+    segment_ok(
+        &s2(),
+        &model,
+        &out,
+        &[
+            "--output-name",
+            "logits",
+            "--tile",
+            "256",
+            "--overlap",
+            "64",
+            "-q",
+        ],
+    );
+    let full = dir.join("ndi.tif");
+    segment_ok(
+        &s2(),
+        &perpixel(),
+        &full,
+        &["--tile", "256", "--overlap", "64", "-q"],
+    );
+    assert_same(&read_band(&full, 1), &read_band(&out, 1), "classes");
+    let o = segment(
+        &s2(),
+        &model,
+        &dir.join("p.tif"),
+        &["--output-name", "nope", "-q"],
+    )
+    .run();
+    assert_fails_cleanly(&o, &dir.join("p.tif"), &["no output named 'nope'"]);
+}
+
+/// A 256x256 window of the real S2 scene prepared for `info` (its scale and
+/// standardisation), as one `[1, C, 256, 256]` tile.
+fn s2_tile(info: &terratile::infer::ModelInfo) -> Vec<f32> {
+    let ds = Dataset::open(s2()).unwrap();
+    let t = 256;
+    let mut v = vec![0f32; info.channels * t * t];
+    for b in 0..info.channels {
+        let plane = &mut v[b * t * t..][..t * t];
+        ds.rasterband(b + 1)
+            .unwrap()
+            .read_into_slice::<f32>((700, 900), (t, t), (t, t), plane, None)
+            .unwrap();
+        for x in plane.iter_mut() {
+            *x = (*x * info.input_scale + info.input_offset - info.mean[b]) / info.std[b];
+        }
+    }
+    v
+}
+
+#[test]
+fn float16_gives_the_float32_classes_and_int8_models_run() {
+    // float16 inputs and outputs are converted at the boundary: the probabilities of one
+    // real tile stay within 5e-3 of float32's (float16 keeps about 3 decimal digits)
+    let run = |name: &str| {
+        let mut e = infer::load(
+            &repo(&format!("models/test/{name}.onnx")),
+            None,
+            2,
+            Device::Cpu,
+        )
+        .unwrap();
+        let tile = s2_tile(&e.info);
+        e.run(&tile, 1, 256, 256).unwrap().data
+    };
+    let fp32 = run("small_cnn");
+    let fp16 = run("small_cnn_fp16");
+    let worst = fp32
+        .iter()
+        .zip(&fp16)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!("float16 vs float32 on one 256 px tile: largest probability difference {worst:.1e}");
+    assert!(worst < 5e-3 && worst > 0.0, "{worst}");
+
+    let dir = tempdir("families-precision");
+    let grid = ["--tile", "256", "--overlap", "64", "-q"];
+    let classes = |name: &str| {
+        let out = dir.join(format!("{name}.tif"));
+        segment_ok(
+            &s2(),
+            &repo(&format!("models/test/{name}.onnx")),
+            &out,
+            &grid,
+        );
+        read_band(&out, 1)
+    };
+    let reference = classes("small_cnn");
+    let half = agree(&reference, &classes("small_cnn_fp16"));
+    println!(
+        "float16 vs float32 classes on the S2 scene: {:.3}%",
+        100.0 * half
+    );
+    assert!(half > 0.995, "{half}");
+    for q in ["small_cnn_int8_qdq", "small_cnn_int8_dyn"] {
+        let a = agree(&reference, &classes(q));
+        println!("{q} vs float32 classes on the S2 scene: {:.2}%", 100.0 * a);
+        // quantisation is lossy: the map must still be mostly the same
+        assert!(a > 0.7, "{q}: {a}");
+    }
+    let text = inspect(&repo("models/test/small_cnn_fp16.onnx"));
+    assert!(
+        text.contains("input float16") && text.contains("logits float16"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_truncated_model_is_refused_cleanly() {
+    let dir = tempdir("families-truncated");
+    let bytes = std::fs::read(repo("models/test/hf/segformer.onnx")).unwrap();
+    let model = dir.join("cut.onnx");
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let out = dir.join("o.tif");
+    let o = segment(&s2(), &model, &out, &["-q"]).run();
+    assert_fails_cleanly(&o, &out, &["cut.onnx", "not an ONNX model"]);
+}
