@@ -225,7 +225,8 @@ pub fn softmax_planes(d: &mut [f32], k: usize, px: usize) {
     for plane in d.chunks_exact(px) {
         for ((m, n), &v) in max.iter_mut().zip(nan.iter_mut()).zip(plane) {
             *m = m.max(v);
-            *n += v - v; // 0, or NaN for a NaN (or infinite) score
+            // 0, or NaN for a NaN (or infinite) score
+            *n += if v.is_finite() { 0.0 } else { f32::NAN };
         }
     }
     let mut sum = vec![0f32; px];

@@ -177,6 +177,7 @@ fn rate(tiles_per_s: f64) -> String {
 
 /// The reader: every tile's window, stripe by stripe, masked and prepared. Returns the
 /// pixels masked.
+#[allow(clippy::too_many_arguments)]
 fn read_tiles(
     inputs: &[Source],
     plan: &Plan,
