@@ -100,17 +100,7 @@ fn run_change(args: &ChangeArgs) -> terratile::Result<()> {
     }
     let (stats, run) = commands::change::run(&opts, args.db.as_deref())?;
     if !args.engine.quiet {
-        for n in &stats.notes {
-            eprintln!("terratile: note: {n}");
-        }
-        eprintln!("{stats}");
-        if let (Some(db), Some(id)) = (&args.db, run) {
-            eprintln!(
-                "{}: run {id} logged (terratile report --db {} --run {id})",
-                db.display(),
-                db.display()
-            );
-        }
+        print_outcome(&stats.notes, &stats, args.db.as_deref(), run);
     }
     Ok(())
 }
@@ -123,17 +113,7 @@ fn run_change_model(
 ) -> terratile::Result<()> {
     let (done, run) = commands::change_model::run(opts, args.db.as_deref())?;
     if !args.engine.quiet {
-        for n in &done.summary.notes {
-            eprintln!("terratile: note: {n}");
-        }
-        eprintln!("{done}");
-        if let (Some(db), Some(id)) = (&args.db, run) {
-            eprintln!(
-                "{}: run {id} logged (terratile report --db {} --run {id})",
-                db.display(),
-                db.display()
-            );
-        }
+        print_outcome(&done.summary.notes, &done, args.db.as_deref(), run);
     }
     Ok(())
 }
@@ -146,17 +126,7 @@ fn run_series(
 ) -> terratile::Result<()> {
     let (stats, run) = commands::series::run(opts, args.db.as_deref())?;
     if !args.engine.quiet {
-        for n in &stats.notes {
-            eprintln!("terratile: note: {n}");
-        }
-        eprintln!("{stats}");
-        if let (Some(db), Some(id)) = (&args.db, run) {
-            eprintln!(
-                "{}: run {id} logged (terratile report --db {} --run {id})",
-                db.display(),
-                db.display()
-            );
-        }
+        print_outcome(&stats.notes, &stats, args.db.as_deref(), run);
     }
     Ok(())
 }
@@ -373,5 +343,25 @@ fn print_out(text: &str) -> terratile::Result<()> {
             format!("cannot write: {e}"),
         )),
         Ok(()) => Ok(()),
+    }
+}
+
+/// A change run's notes, its summary and, when it was logged, where to read it back.
+fn print_outcome(
+    notes: &[String],
+    summary: &dyn std::fmt::Display,
+    db: Option<&std::path::Path>,
+    run: Option<i64>,
+) {
+    for n in notes {
+        eprintln!("terratile: note: {n}");
+    }
+    eprintln!("{summary}");
+    if let (Some(db), Some(id)) = (db, run) {
+        eprintln!(
+            "{}: run {id} logged (terratile report --db {} --run {id})",
+            db.display(),
+            db.display()
+        );
     }
 }
