@@ -17,6 +17,8 @@
 #  8. peak memory with width and class count: 200,000 x 2,000 px, a 30-class model
 #     (TERRATILE_BENCH=sizes: only these; TERRATILE_BASE_BIN: the same jobs on another
 #     build beside them).
+#  9. large models: SegFormer-B0 with 7 and 150 classes against the model alone, the
+#     default tile's work per output pixel, Mask2Former's decoding (`bench.sh models`).
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 #        TERRATILE_BIN=path/to/terratile scripts/bench.sh   (another build, e.g. an older
 #        revision, on the same jobs: for before/after figures)
@@ -105,6 +107,74 @@ jobs_bench() {
     timed "3x3 mosaic 33.9 Mpx, $k shard(s): merge" "$BIN" job merge "$WORK/j3/job.json" --threads 2
   done
 }
+# 9. large models (issue 9; `bash scripts/bench.sh models` runs only this part), on the
+#    S2 scene at 10 m with 2 threads:
+#    - SegFormer-B0 (full size, random weights) with a 7-class and a 150-class head
+#      (ADE20K-sized), exported by models/test/hf/export.py --bench-out into the cache
+#      (needs torch: TERRATILE_HF_PYTHON=a python with models/test/hf/requirements.txt,
+#      else a venv is made under the cache, about 3 GB): `segment` at its default tile
+#      against the model alone (benches/model_alone.rs: the same ONNX Runtime session
+#      options and threads, random input, the same tile count, size and batch), each
+#      process timed whole, alternately, median of 3, and the ratio;
+#    - the default tile's work per output pixel against --tile 256 (7 classes);
+#    - Mask2Former (the committed test model, fixed 384 px): decoding per tile and its
+#      share of the run (the summary line's timing), and the model alone with --decode.
+models_bench() {
+  local out="$CACHE/bench-models" py="${TERRATILE_HF_PYTHON:-}"
+  if [[ ! -f "$out/segformer_b0_150.onnx" || ! -f "$out/segformer_b0_7.onnx" ]]; then
+    if [[ -z "$py" ]]; then
+      py="$CACHE/venv-hf/bin/python"
+      if [[ ! -x "$py" ]]; then
+        python3 -m venv --system-site-packages "$CACHE/venv-hf"
+        "$CACHE/venv-hf/bin/pip" install -q -r models/test/hf/requirements.txt
+      fi
+    fi
+    TERRATILE_CACHE="$CACHE" "$py" models/test/hf/export.py --bench-out "$out"
+  fi
+  local alone
+  alone=$(cargo bench --locked --bench model_alone --no-run --message-format=json 2>/dev/null |
+    grep -o '"executable":"[^"]*model_alone[^"]*"' | cut -d'"' -f4 | tail -1)
+  [[ -x "$alone" ]] || { echo "bench.sh: benches/model_alone.rs did not build" >&2; exit 1; }
+  secs() { awk '/Elapsed \(wall/ {n = split($8, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$1"; }
+  median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+  grid_of() { # summary line -> "tiles-inferred tile batch"
+    sed -E 's/.*\(([0-9]+) inferred, ([0-9]+) px, overlap [0-9]+, batch ([0-9]+)\).*/\1 \2 \3/' <<<"$1"
+  }
+  for k in 7 150; do
+    local model="$out/segformer_b0_$k.onnx" seg=() solo=() summary tiles tile batch
+    for rep in 1 2 3; do
+      rm -f "$WORK/sf.tif"
+      /usr/bin/time -v "$BIN" segment "$S2" -m "$model" -o "$WORK/sf.tif" --no-resample --threads 2 2>"$WORK/log" ||
+        { cat "$WORK/log" >&2; exit 1; }
+      seg+=("$(secs "$WORK/log")")
+      summary=$(grep 'Mpx/s' "$WORK/log" | sed 's/^[^:]*: //')
+      read -r tiles tile batch <<<"$(grid_of "$summary")"
+      /usr/bin/time -v "$alone" "$model" --tile "$tile" --batch "$batch" --tiles "$tiles" --threads 2 >"$WORK/alone" 2>"$WORK/alog" ||
+        { cat "$WORK/alog" >&2; exit 1; }
+      solo+=("$(secs "$WORK/alog")")
+    done
+    local a b
+    a=$(median3 "${seg[@]}")
+    b=$(median3 "${solo[@]}")
+    printf 'SegFormer-B0, %3s classes: segment %6.2f s, model alone %6.2f s (median of 3: %s / %s): %.3fx\n' \
+      "$k" "$a" "$b" "${seg[*]}" "${solo[*]}" "$(awk -v a="$a" -v b="$b" 'BEGIN {print a / b}')"
+    echo "  segment: $summary"
+    echo "  $(cat "$WORK/alone")"
+  done
+  # the default tile against 256 px: work per output pixel and wall time
+  run "SegFormer-B0 7 classes, default tile" "$S2" "$out/segformer_b0_7.onnx" --no-resample --threads 2
+  run "SegFormer-B0 7 classes, --tile 256" "$S2" "$out/segformer_b0_7.onnx" --no-resample --threads 2 --tile 256
+  # Mask2Former: decoding per tile and its share
+  local m2f=models/test/hf/mask2former.onnx
+  run "Mask2Former (test model, 384 px)" "$S2" "$m2f" --no-resample --threads 2 --scale 0.0001
+  read -r tiles tile batch <<<"$(grid_of "$(grep 'Mpx/s' "$WORK/log")")"
+  "$alone" "$m2f" --tile "$tile" --batch "$batch" --tiles "$tiles" --threads 2 --decode | sed 's/^/  Mask2Former /'
+}
+if [[ "${1:-}" == models ]]; then
+  echo "terratile large-model bench on $(nproc) cores, $(date -u +%F), $BIN ($("$BIN" --version))"
+  models_bench
+  exit 0
+fi
 if [[ "${1:-}" == jobs ]]; then
   echo "terratile job bench on $(nproc) cores, $(date -u +%F), $BIN ($("$BIN" --version))"
   jobs_bench
@@ -246,3 +316,4 @@ run_polygons "polygons, --min-area 20000 --simplify 20" --min-area 20000 --simpl
 
 sizes
 jobs_bench
+models_bench

@@ -191,6 +191,7 @@ pub fn change_with_model(opts: &ChangeOptions) -> Result<ModelChange> {
         overlap_px: plan.grid.overlap_px,
         batch: plan.batch,
         seconds: started.elapsed().as_secs_f64(),
+        timing: engine.timing,
         class_names: info.class_names.clone(),
         class_counts: done.class_counts,
         notes,

@@ -54,6 +54,7 @@ pub fn fold_statistics(
             batch: 0,
             work_per_pixel: 0.0,
             seconds: 0.0,
+            timing: Default::default(),
             class_names: names,
             class_counts: Vec::new(),
             notes: Vec::new(),

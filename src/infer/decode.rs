@@ -262,6 +262,172 @@ pub fn softmax_planes(d: &mut [f32], k: usize, px: usize) {
     }
 }
 
+/// Strides up to this use [`resize_softmax`] for logits: its tables hold `2s` powers.
+pub const FUSED_MAX_STRIDE: usize = 8;
+
+/// Bilinear resize (`align_corners=false`) of `k` logit planes from `ih x iw` to the
+/// exact multiple `oh x ow = s * (ih x iw)` (`s` up to [`FUSED_MAX_STRIDE`]), then the
+/// softmax over the classes at every output pixel: the same numbers as
+/// [`resize_bilinear`] followed by [`softmax_planes`] (within 1e-5 relative), with a
+/// quarter (stride 4) of the exponentials and one pass over the output.
+///
+/// Rows are widened first (`Z = resize along x`, shifted by each column's maximum over
+/// the classes). An output row between low-resolution rows `i0` and `i1` at weights
+/// `l0 = a / 2s` and `l1 = b / 2s` (half-pixel centres make every weight a multiple of
+/// `1 / 2s`) has `exp(l0 Z0 + l1 Z1) = r0^a * r1^b` with `r = exp(Z / 2s)`: one
+/// exponential per widened value, its powers by multiplication, one product per output
+/// value. The shifts `l0 m0 + l1 m1` are the same for every class, so the softmax is
+/// unchanged. Output row bands run in parallel. A non-finite logit under an output
+/// pixel (through either row or column) gives NaN probabilities there, as the separate
+/// steps do. Returns false (and writes nothing) when the sizes are not such a stride.
+pub fn resize_softmax(
+    src: &[f32],
+    k: usize,
+    (ih, iw): (usize, usize),
+    (oh, ow): (usize, usize),
+    dst: &mut [f32],
+) -> bool {
+    debug_assert_eq!(src.len(), k * ih * iw);
+    debug_assert_eq!(dst.len(), k * oh * ow);
+    let s = oh / ih.max(1);
+    if k == 0 || s < 2 || s > FUSED_MAX_STRIDE || oh != s * ih || ow != s * iw {
+        return false;
+    }
+    let two_s = 2 * s;
+    let tx = taps(iw, ow);
+    // per output row: (i0, a, i1, b) with exp(l0 Z0 + l1 Z1) = r0^a r1^b, a + b = 2s,
+    // and the second row of the taps (its NaNs count even at weight 0, as in the resize)
+    let mut rows = Vec::with_capacity(oh);
+    for &(i0, i1, l1) in &taps(ih, oh) {
+        let b = (l1 * two_s as f32).round();
+        if (b - l1 * two_s as f32).abs() > 1e-3 {
+            return false;
+        }
+        let b = b as usize;
+        rows.push(if i0 == i1 || b == 0 {
+            (i0, two_s, i0, 0, i1)
+        } else {
+            (i0, two_s - b, i1, b, i1)
+        });
+    }
+    let plane = oh * ow;
+    // bands of output rows, each written by one task (one slice per class plane)
+    let band = s * 8;
+    let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = Vec::new();
+    let mut planes: Vec<&mut [f32]> = dst.chunks_exact_mut(plane).collect();
+    let mut y0 = 0;
+    while y0 < oh {
+        let y1 = (y0 + band).min(oh);
+        let mut parts = Vec::with_capacity(k);
+        for p in planes.iter_mut() {
+            let (head, tail) = std::mem::take(p).split_at_mut((y1 - y0) * ow);
+            *p = tail;
+            parts.push(head);
+        }
+        tasks.push((y0, parts));
+        y0 = y1;
+    }
+    tasks.into_par_iter().for_each(|(y0, mut parts)| {
+        let n_rows = parts[0].len() / ow;
+        // the powers r^1..r^2s of the low-resolution rows this band reads, by row
+        let lo = rows[y0].0;
+        let hi = (y0..y0 + n_rows).map(|y| rows[y].4).max().unwrap_or(lo);
+        let per_row = two_s * k * ow;
+        SCRATCH.with_borrow_mut(|[pow, nans, z, m, sum]| {
+            pow.resize((hi - lo + 1) * per_row, 0.0);
+            nans.resize((hi - lo + 1) * ow, 0.0);
+            z.resize(k * ow, 0.0);
+            m.resize(ow, 0.0);
+            sum.resize(ow, 0.0);
+            for i in lo..=hi {
+                widen_row(src, k, (ih, iw), i, &tx, z);
+                m.fill(f32::NEG_INFINITY);
+                let nan = &mut nans[(i - lo) * ow..][..ow];
+                for zc in z.chunks_exact(ow) {
+                    for ((mm, nn), &v) in m.iter_mut().zip(nan.iter_mut()).zip(zc) {
+                        *mm = mm.max(v);
+                        *nn += if v.is_finite() { 0.0 } else { f32::NAN };
+                    }
+                }
+                let inv = 1.0 / two_s as f32;
+                let t = &mut pow[(i - lo) * per_row..][..per_row];
+                for (c, zc) in z.chunks_exact(ow).enumerate() {
+                    // r = exp((z - m) / 2s), NaN where the column holds a non-finite logit
+                    let r1 = &mut t[c * ow..][..ow];
+                    for (((r, &v), &mm), &nn) in r1.iter_mut().zip(zc).zip(m.iter()).zip(nan.iter())
+                    {
+                        *r = exp_nonpositive((v - mm) * inv) + nn;
+                    }
+                    for j in 1..two_s {
+                        let (prev, next) = t.split_at_mut(j * k * ow);
+                        let last = &prev[(j - 1) * k * ow + c * ow..][..ow];
+                        let first = &prev[c * ow..][..ow];
+                        for ((o, &a), &b) in next[c * ow..][..ow].iter_mut().zip(last).zip(first) {
+                            *o = a * b;
+                        }
+                    }
+                }
+            }
+            let power = |i: usize, e: usize, c: usize| -> &[f32] {
+                &pow[(i - lo) * per_row + (e - 1) * k * ow + c * ow..][..ow]
+            };
+            for r in 0..n_rows {
+                let (i0, a, i1, b, second) = rows[y0 + r];
+                // 0 or NaN: a non-finite logit in the second row counts even at weight 0
+                sum.copy_from_slice(&nans[(second - lo) * ow..][..ow]);
+                for (c, part) in parts.iter_mut().enumerate() {
+                    let out = &mut part[r * ow..][..ow];
+                    if b == 0 {
+                        out.copy_from_slice(power(i0, a, c));
+                    } else {
+                        for ((o, &p), &q) in
+                            out.iter_mut().zip(power(i0, a, c)).zip(power(i1, b, c))
+                        {
+                            *o = p * q;
+                        }
+                    }
+                    for (s, &o) in sum.iter_mut().zip(out.iter()) {
+                        *s += o;
+                    }
+                }
+                for v in sum.iter_mut() {
+                    *v = 1.0 / *v;
+                }
+                for part in parts.iter_mut() {
+                    for (o, &inv) in part[r * ow..][..ow].iter_mut().zip(sum.iter()) {
+                        *o *= inv;
+                    }
+                }
+            }
+        });
+    });
+    true
+}
+
+thread_local! {
+    /// [`resize_softmax`]'s scratch per worker thread: power tables, NaN flags, a
+    /// widened row, column maxima, sums (reused: tens of MB for many classes).
+    static SCRATCH: std::cell::RefCell<[Vec<f32>; 5]> = const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// Low-resolution row `i` of every class plane resized along x (`z` is `[k, ow]`).
+fn widen_row(
+    src: &[f32],
+    k: usize,
+    (ih, iw): (usize, usize),
+    i: usize,
+    tx: &[(usize, usize, f32)],
+    z: &mut [f32],
+) {
+    let ow = tx.len();
+    for c in 0..k {
+        let row = &src[(c * ih + i) * iw..][..iw];
+        for (o, &(i0, i1, l1)) in z[c * ow..][..ow].iter_mut().zip(tx) {
+            *o = (1.0 - l1) * row[i0] + l1 * row[i1];
+        }
+    }
+}
+
 /// Softmax of every item (`[k, px]` each) of a batch, items in parallel.
 pub fn softmax_batch(d: &mut [f32], k: usize, px: usize) {
     d.par_chunks_mut(k * px)
@@ -378,6 +544,54 @@ mod tests {
         }
         assert!((d[0] - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
         assert!(d[2].is_nan() && d[5].is_nan());
+    }
+
+    /// The fused resize + softmax equals the two steps, for strides 2, 4 and 8, many
+    /// classes, wide logit ranges and a NaN logit.
+    #[test]
+    fn fused_resize_softmax_equals_resize_then_softmax() {
+        let mut x = 12345u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        };
+        for (k, s, ih, iw, spread) in [(150, 4, 5, 7, 8.0), (7, 2, 6, 3, 30.0), (40, 8, 3, 4, 2.0)]
+        {
+            let mut src: Vec<f32> = (0..k * ih * iw).map(|_| (rnd() - 0.5) * spread).collect();
+            if k == 40 {
+                src[k / 2 * ih * iw + iw + 1] = f32::NAN; // class 20, row 1, column 1
+            }
+            let (oh, ow) = (ih * s, iw * s);
+            let mut two = vec![0f32; k * oh * ow];
+            resize_bilinear(&src, k, (ih, iw), (oh, ow), &mut two);
+            softmax_planes(&mut two, k, oh * ow);
+            let mut fused = vec![0f32; k * oh * ow];
+            assert!(resize_softmax(&src, k, (ih, iw), (oh, ow), &mut fused));
+            for (i, (a, b)) in two.iter().zip(&fused).enumerate() {
+                if a.is_nan() || b.is_nan() {
+                    assert!(
+                        a.is_nan() && b.is_nan(),
+                        "k {k} s {s} value {i}: {a} vs {b}"
+                    );
+                } else {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * a.abs().max(1e-3),
+                        "k {k} s {s} value {i}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+        // not an exact stride of 2..8: refused, for the separate steps
+        let mut out = vec![0f32; 2 * 10 * 10];
+        assert!(!resize_softmax(
+            &[0.0; 2 * 3 * 3],
+            2,
+            (3, 3),
+            (10, 10),
+            &mut out
+        ));
     }
 
     /// The half-pixel taps PyTorch uses: 2 -> 8 gives source positions

@@ -10,6 +10,7 @@ pub mod runtime;
 mod tta;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -44,6 +45,47 @@ pub struct BatchProbs {
     pub sparse: bool,
 }
 
+/// Buffers of decoded batches, recycled: a batch's probabilities are tens to hundreds
+/// of MB for models with many classes, and a fresh allocation of that size is mapped
+/// anew by the system, a page fault per 4 KiB, which costs more than the decoding.
+/// Dropped batches (the stitcher drops each once its tiles are blended) come back
+/// here; at most [`POOL_MAX`] wait.
+static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+const POOL_MAX: usize = 6;
+/// Buffers smaller than this are not worth keeping.
+const POOL_MIN_BYTES: usize = 1 << 20;
+
+/// A buffer of `len` values for decoded probabilities, recycled when one is free. Its
+/// values are stale: the caller writes every one (or fills it).
+pub(crate) fn buffer(len: usize) -> Vec<f32> {
+    if len * 4 >= POOL_MIN_BYTES {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = pool.iter().position(|b| b.capacity() >= len) {
+            let mut v = pool.swap_remove(i);
+            drop(pool);
+            if v.len() >= len {
+                v.truncate(len);
+            } else {
+                v.resize(len, 0.0);
+            }
+            return v;
+        }
+    }
+    vec![0.0; len]
+}
+
+impl Drop for BatchProbs {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.data);
+        if v.capacity() * 4 >= POOL_MIN_BYTES {
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < POOL_MAX {
+                pool.push(v);
+            }
+        }
+    }
+}
+
 impl BatchProbs {
     /// The `[classes, h, w]` probabilities of item `i`.
     pub fn item(&self, i: usize) -> &[f32] {
@@ -64,6 +106,26 @@ pub struct Engine {
     pub notes: Vec<String>,
     /// How the last batch's output sat in its input, and why.
     pub reading: Option<Reading>,
+    /// Time spent in ONNX Runtime and in decoding its outputs, over every batch.
+    pub timing: Timing,
+}
+
+/// Where a model's time goes: ONNX Runtime's runs (with copying the outputs out) and
+/// the decoding of those outputs into per-class probabilities (resizing, softmax, mask
+/// classification).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    pub model: Duration,
+    pub decode: Duration,
+    /// Tiles (batch items) decoded.
+    pub items: usize,
+}
+
+/// A batch's raw model outputs: the output read (shape, values as f32) and, for mask
+/// classification, the class logits.
+pub struct RawOutputs {
+    pub main: (Vec<i64>, Vec<f32>),
+    pub class_logits: Option<(Vec<i64>, Vec<f32>)>,
 }
 
 /// Opens a model file as an ONNX Runtime session.
@@ -145,6 +207,7 @@ impl Engine {
             info,
             notes,
             reading: None,
+            timing: Timing::default(),
         }
     }
 }
@@ -183,8 +246,22 @@ fn with_cuda(
 
 impl Engine {
     /// Runs `n` prepared tiles (`input` is `[n, C, h, w]`, already scaled and
-    /// standardised) and returns their class probabilities.
+    /// standardised) and returns their class probabilities; the time of each half is
+    /// added to [`Engine::timing`].
     pub fn run(&mut self, input: &[f32], n: usize, h: usize, w: usize) -> Result<BatchProbs> {
+        let t0 = Instant::now();
+        let raw = self.run_model(input, n, h, w)?;
+        let t1 = Instant::now();
+        let probs = self.decode(raw, n, h, w)?;
+        self.timing.model += t1 - t0;
+        self.timing.decode += t1.elapsed();
+        self.timing.items += n;
+        Ok(probs)
+    }
+
+    /// The model alone: ONNX Runtime on `n` prepared tiles, the outputs copied out as
+    /// f32, nothing decoded (`benches/model_alone.rs` times this against `segment`).
+    pub fn run_model(&mut self, input: &[f32], n: usize, h: usize, w: usize) -> Result<RawOutputs> {
         let c = self.info.input_channels();
         debug_assert_eq!(input.len(), n * c * h * w);
         let path = self.info.path.clone();
@@ -253,13 +330,19 @@ impl Engine {
                 )
             })
         };
-        let (shape, values) = read(self.info.output_name.as_str())?;
+        let main = read(self.info.output_name.as_str())?;
         let class_logits = match &self.info.class_output {
             Some(name) => Some(read(name.as_str())?),
             None => None,
         };
-        drop(outputs);
-        match class_logits {
+        Ok(RawOutputs { main, class_logits })
+    }
+
+    /// A batch's raw outputs ([`Engine::run_model`]) as per-class probabilities over
+    /// its `n` tiles of `h x w`.
+    pub fn decode(&mut self, raw: RawOutputs, n: usize, h: usize, w: usize) -> Result<BatchProbs> {
+        let (shape, values) = raw.main;
+        match raw.class_logits {
             Some(cls) => self.masks_to_probabilities(cls, (shape, values), n, h, w),
             None => self.probabilities_from(shape, values, n, h, w),
         }
@@ -310,7 +393,7 @@ impl Engine {
             Placement::Same | Placement::Stride(_) => (h, w, 0, 0),
             Placement::Centred { off_y, off_x } => (mh, mw, off_y, off_x),
         };
-        let mut data = vec![0f32; n * k * th * tw];
+        let mut data = buffer(n * k * th * tw);
         for ((out, cls), masks) in data
             .chunks_exact_mut(k * th * tw)
             .zip(cvals.chunks_exact(q * (k + 1)))
@@ -399,9 +482,29 @@ impl Engine {
         // A coarser stride: scores are resized to the tile first (logits before the
         // softmax, as Hugging Face's post-processing does); labels after one-hot.
         let stride = matches!(placement, Placement::Stride(_));
+        // logits per class at a stride of 2..8: resized and softmaxed in one pass
+        if stride && kind == OutputKind::Logits && oc == k && k > 1 {
+            let mut data = buffer(n * k * h * w);
+            let fused = data
+                .chunks_exact_mut(k * h * w)
+                .zip(values.chunks_exact(k * oh * ow))
+                .all(|(dst, src)| decode::resize_softmax(src, k, (oh, ow), (h, w), dst));
+            if fused {
+                return Ok(BatchProbs {
+                    n,
+                    classes: k,
+                    h,
+                    w,
+                    off_y: 0,
+                    off_x: 0,
+                    data,
+                    sparse: false,
+                });
+            }
+        }
         let (values, oh, ow) = if stride && kind != OutputKind::Labels {
             let planes = n * oc.max(1);
-            let mut big = vec![0f32; planes * h * w];
+            let mut big = buffer(planes * h * w);
             decode::resize_bilinear(&values, planes, (oh, ow), (h, w), &mut big);
             (big, h, w)
         } else {

@@ -135,6 +135,8 @@ pub struct Summary {
     /// Model input per output pixel ([`Plan::work_per_pixel`]).
     pub work_per_pixel: f64,
     pub seconds: f64,
+    /// Time in ONNX Runtime and in decoding its outputs ([`infer::Timing`]).
+    pub timing: infer::Timing,
     pub class_names: Vec<String>,
     pub class_counts: Vec<u64>,
     pub notes: Vec<String>,
@@ -169,7 +171,19 @@ impl fmt::Display for Summary {
             self.work_per_pixel,
             self.seconds,
             self.mpx_per_s()
-        )
+        )?;
+        let t = &self.timing;
+        if t.items > 0 && self.seconds > 0.0 {
+            let share = |d: std::time::Duration| 100.0 * d.as_secs_f64() / self.seconds;
+            write!(
+                f,
+                " (model {:.0}% of the time, decoding its outputs {:.0}%: {:.1} ms per tile)",
+                share(t.model),
+                share(t.decode),
+                1e3 * t.decode.as_secs_f64() / t.items as f64
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -340,6 +354,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         batch: plan.batch,
         work_per_pixel: plan.work_per_pixel(),
         seconds: started.elapsed().as_secs_f64(),
+        timing: engine.timing,
         class_names: info.class_names.clone(),
         class_counts,
         notes,
