@@ -78,8 +78,23 @@ fn describe_decoding(engine: &mut infer::Engine, (th, tw): (usize, usize)) -> St
     match engine.run(&input, n, th, tw) {
         Ok(_) => {
             let r = engine.reading.clone().expect("set by run");
+            // what a coarser output is resized before: the logits before the softmax, the
+            // mask logits before the sigmoid, labels after one-hot
+            let before = match (r.placement, engine.info.output_kind) {
+                (infer::Placement::Stride(_), Some(infer::OutputKind::MaskClassification)) => {
+                    " (mask logits, before the sigmoid)"
+                }
+                (infer::Placement::Stride(_), Some(infer::OutputKind::Labels)) => {
+                    " (labels one-hot, then resized)"
+                }
+                (infer::Placement::Stride(_), Some(infer::OutputKind::Probabilities)) => {
+                    " (probabilities)"
+                }
+                (infer::Placement::Stride(_), _) => " (scores, before the softmax)",
+                _ => "",
+            };
             format!(
-                "decoding    {kind}; {} (on a {th}x{tw} tile: read from {})\n",
+                "decoding    {kind}; {}{before} (on a {th}x{tw} tile: read from {})\n",
                 r.placement, r.why
             )
         }

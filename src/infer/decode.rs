@@ -29,7 +29,7 @@ impl fmt::Display for Placement {
             Placement::Same => f.write_str("same size as the input"),
             Placement::Stride(s) => write!(
                 f,
-                "stride {s}: the whole tile at 1/{s}, resized bilinearly (align_corners=false) to the tile before softmax"
+                "stride {s}: the whole tile at 1/{s}, resized bilinearly (align_corners=false) to the tile"
             ),
             Placement::Centred { off_y, off_x } if off_y == off_x => {
                 write!(f, "centred crop: {off_y} px short of the tile on every side")
