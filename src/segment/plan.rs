@@ -149,6 +149,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         }
         (Some(n), _) => n,
         (None, Some(b)) => b.max(1),
+        (None, None) if auto => auto_batch(tile_px),
         (None, None) => DEFAULT_BATCH,
     };
     // the memory budget (before the grid's spans are allocated), then the tile grid's
@@ -199,6 +200,17 @@ pub const MAX_AUTO_TILE_PX: usize = 1024;
 /// The overlap of automatic tiles when the model declares none (a quarter of 512).
 pub const AUTO_OVERLAP_PX: usize = 128;
 
+/// Input pixels of a batch of automatic tiles (4 tiles of 512): ONNX Runtime's
+/// activations grow with the batch's pixels (SegFormer-B0 at 736 px: 3.6 GB in batches
+/// of 4, 0.76 GB in batches of 1, no slower), so larger automatic tiles run in smaller
+/// batches unless `--batch` says otherwise.
+pub const AUTO_BATCH_PX: usize = 4 * 512 * 512;
+
+/// The batch of automatic `tile` px tiles: [`AUTO_BATCH_PX`] worth, 1 to [`DEFAULT_BATCH`].
+pub fn auto_batch(tile: usize) -> usize {
+    (AUTO_BATCH_PX / (tile * tile).max(1)).clamp(1, DEFAULT_BATCH)
+}
+
 /// The multiple tile edges must be: the sidecar's `size_multiple`, else its
 /// `output_stride` (the output must be a whole fraction of the tile).
 pub fn size_multiple(info: &ModelInfo) -> Option<usize> {
@@ -246,7 +258,7 @@ fn auto_tile(
 ) -> usize {
     let budget = opts.memory_budget_bytes() as u128;
     let classes = info.classes().max(info.output_channels.unwrap_or(0));
-    let batch = opts.batch.or(info.fixed_batch).unwrap_or(DEFAULT_BATCH);
+    let batch = |t: usize| opts.batch.or(info.fixed_batch).unwrap_or(auto_batch(t));
     let (w, h) = (raster.grid.width_px, raster.grid.height_px);
     let cap = MAX_AUTO_TILE_PX.min(w.max(h).div_ceil(m) * m).max(m);
     let work = |t: usize| -> Option<f64> {
@@ -263,7 +275,7 @@ fn auto_tile(
     };
     let fits: Vec<(usize, f64)> = (1..=cap / m)
         .map(|i| i * m)
-        .filter(|&t| t == m || buffer_bytes(t, w, h, batch, info.channels, classes) <= budget)
+        .filter(|&t| t == m || buffer_bytes(t, w, h, batch(t), info.channels, classes) <= budget)
         .filter_map(|t| Some((t, work(t)?)))
         .collect();
     let least = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
