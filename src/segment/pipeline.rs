@@ -365,6 +365,8 @@ fn stitch_tiles(
     let mut done_rows = 0;
     let mut current: Option<(usize, Stitcher)> = None;
     let mut nan_px = 0u64;
+    // time blending tiles, finishing rows (argmax) and writing them
+    let mut busy = <(std::time::Duration, std::time::Duration, std::time::Duration)>::default();
     for t in rx.iter() {
         if cancel::requested() {
             break; // reported by the reader or the caller
@@ -386,11 +388,17 @@ fn stitch_tiles(
             off_x: b.off_x,
             sparse: b.sparse,
         });
+        let t0 = std::time::Instant::now();
         st.add(&t.tile, &t.valid, probs);
+        busy.0 += t0.elapsed();
         progress.inc(1);
         if t.tile.col + 1 == stripe.cols.end {
+            let t0 = std::time::Instant::now();
             let rows = window.clip(st.finish_row(t.tile.row));
+            busy.1 += t0.elapsed();
+            let t0 = std::time::Instant::now();
             writer.write_rows_at(stripe.own.start, &rows)?;
+            busy.2 += t0.elapsed();
             counts.resize(rows.class_counts.len(), 0);
             for (c, n) in counts.iter_mut().zip(&rows.class_counts) {
                 *c += n;
@@ -405,5 +413,11 @@ fn stitch_tiles(
         ));
     }
     nan_px += current.map_or(0, |c| c.1.nan_px);
+    tracing::debug!(
+        "stitcher: blending {:.2} s, finishing rows {:.2} s, writing rows {:.2} s",
+        busy.0.as_secs_f64(),
+        busy.1.as_secs_f64(),
+        busy.2.as_secs_f64()
+    );
     Ok((writer, counts, nan_px))
 }
