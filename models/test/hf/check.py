@@ -50,11 +50,13 @@ def main():
         refs = json.load(f)
     failed = False
     for name, m in refs["models"].items():
-        for key, file in m["files"].items():
-            with open(os.path.join(HERE, file), "rb") as f:
-                if hashlib.sha256(f.read()).hexdigest() != m["sha256"][key]:
-                    print(f"{name}: {file} does not match its sha256 in references.json")
-                    failed = True
+        # the model's files, and those of its whole-image twin (Mask2Former at 768)
+        for entry in [m] + ([m["whole_image_twin"]] if "whole_image_twin" in m else []):
+            for key, file in entry["files"].items():
+                with open(os.path.join(HERE, file), "rb") as f:
+                    if hashlib.sha256(f.read()).hexdigest() != entry["sha256"][key]:
+                        print(f"{name}: {file} does not match its sha256 in references.json")
+                        failed = True
         x = gdal.Open(os.path.join(HERE, m["files"]["input"])).ReadAsArray().astype(np.float32)
         ref = gdal.Open(os.path.join(HERE, m["files"]["reference"])).ReadAsArray()
         labels = gdal.Open(os.path.join(HERE, m["files"]["reference_labels"])).ReadAsArray()

@@ -46,6 +46,10 @@ TILE = 384
 # Top-left pixel (x, y) of the reference tile in the S2 scene: a coastline, about half water.
 WINDOW_XY = (768, 576)
 SCENE = "data/s2/s2_b02_b03_b04_b08.tif"  # under TERRATILE_CACHE; bands B02, B03, B04, B08
+# Mask2Former's whole-image twin (fixed input, like the 384 model): the 768x768 crop of the
+# scene at x 512, y 512 that tests/model_families.rs compares tiled with whole-image runs on.
+WHOLE = 768
+WHOLE_XY = (512, 512)
 BANDS = ["blue", "green", "red", "nir"]
 NUM_CLASSES = 7
 CLASS_NAMES = [f"class_{i}" for i in range(NUM_CLASSES)]
@@ -198,6 +202,9 @@ MODELS = {
         size_multiple=32,
         dynamic_hw=False,
         processor=Mask2FormerImageProcessorPil,
+        # also exported at WHOLE x WHOLE (same weights): the whole-image pass of the
+        # tiled-vs-whole test, which the 384 model cannot make
+        whole_image_twin=True,
         scale={
             "class_predictor": 30.0,
             "model.transformer_module.decoder.mask_predictor.mask_embedder.2.0": 30.0,
@@ -238,11 +245,11 @@ MODELS = {
 # ----------------------------------------------------------------------------- rasters
 
 
-def read_tile(cache):
+def read_tile(cache, xy=WINDOW_XY, size=TILE):
     path = os.path.join(cache, SCENE)
     ds = gdal.Open(path)
-    x, y = WINDOW_XY
-    dn = ds.ReadAsArray(x, y, TILE, TILE).astype(np.float64)
+    x, y = xy
+    dn = ds.ReadAsArray(x, y, size, size).astype(np.float64)
     gt = list(ds.GetGeoTransform())
     gt[0] += x * gt[1] + y * gt[2]
     gt[3] += x * gt[4] + y * gt[5]
@@ -374,7 +381,7 @@ def reference_probs(name, spec, model, x):
     return out, probs.astype(np.float32), labels.numpy().astype(np.uint8)
 
 
-def sidecar(name, spec, param_count):
+def sidecar(name, spec, param_count, tile=TILE, about=None):
     side = {
         "bands": BANDS,
         "band_indices": [1, 2, 3, 4],
@@ -392,10 +399,10 @@ def sidecar(name, spec, param_count):
     side["output_stride"] = spec["stride"]
     side["size_multiple"] = spec["size_multiple"]
     if not spec["dynamic_hw"]:
-        side["tile_size"] = TILE
+        side["tile_size"] = tile
     side["resolution_m"] = 10.0
     side["description"] = (
-        f"{spec['about']}; random weights (torch.manual_seed({SEED}), HF init, then "
+        f"{about or spec['about']}; random weights (torch.manual_seed({SEED}), HF init, then "
         + ", ".join(f"{k} x{v:g}" for k, v in spec.get("scale", {}).items())
         + f"), {param_count} parameters, "
         f"{NUM_CLASSES} meaningless classes. Input: Sentinel-2 reflectance (DN/10000) blue, "
@@ -409,7 +416,7 @@ def sidecar(name, spec, param_count):
     return side
 
 
-def export_test_model(name, out_dir, tile, gt, proj):
+def export_test_model(name, out_dir, tile, gt, proj, cache):
     spec = MODELS[name]
     torch.manual_seed(SEED)
     model = spec["build"]().eval()
@@ -458,7 +465,11 @@ def export_test_model(name, out_dir, tile, gt, proj):
     shares = np.bincount(labels.ravel(), minlength=NUM_CLASSES) / labels.size
     print(f"{name}: reference class shares {np.round(shares, 3).tolist()}, "
           f"probability range {probs.min():.4f}..{probs.max():.4f}")
-    return {
+    twin = None
+    if spec.get("whole_image_twin"):
+        # after everything above: the 384 model's files do not depend on it
+        twin = export_whole_image_twin(name, spec, wrapped, params, out_dir, cache)
+    entry = {
         "files": files,
         "sha256": {k: sha256(os.path.join(out_dir, v)) for k, v in files.items()},
         "architecture": spec["about"],
@@ -487,6 +498,50 @@ def export_test_model(name, out_dir, tile, gt, proj):
         )
         + "; rounded to a multiple of 2**-20",
         "reference_class_shares": [round(float(s), 4) for s in shares],
+    }
+    if twin:
+        entry["whole_image_twin"] = twin
+    return entry
+
+
+def export_whole_image_twin(name, spec, wrapped, params, out_dir, cache):
+    """The same model instance (same weights) exported with a fixed WHOLE x WHOLE input:
+    NAME_WHOLE.onnx and its sidecar, for tests/model_families.rs's whole-image pass over
+    the WHOLE x WHOLE crop at WHOLE_XY (a fixed-size model cannot take it otherwise).
+    Checked against torch on that crop and on random input."""
+    crop, _, _ = read_tile(cache, WHOLE_XY, WHOLE)
+    x = torch.from_numpy(crop[None])
+    base = f"{name}_{WHOLE}"
+    onnx_path = os.path.join(out_dir, f"{base}.onnx")
+    export_onnx(wrapped, onnx_path, spec["outputs"], False, x)
+    sess = session(onnx_path)
+    diff, got = max_diff(sess, wrapped, x, spec["outputs"])
+    g = torch.Generator().manual_seed(SEED)
+    other = torch.rand(2, 4, WHOLE, WHOLE, generator=g) * 0.3
+    diffs = {
+        f"1x4x{WHOLE}x{WHOLE} (scene crop)": diff,
+        f"2x4x{WHOLE}x{WHOLE} (random)": max_diff(sess, wrapped, other, spec["outputs"])[0],
+    }
+    shapes = {n: list(a.shape) for n, a in zip(spec["outputs"], got)}
+    about = (
+        f"Whole-image twin of {name}.onnx (the same weights, exported with a fixed "
+        f"{WHOLE}x{WHOLE} input) for the tiled-vs-whole-image test in tests/model_families.rs: "
+        f"{spec['about']}"
+    )
+    side_path = onnx_path + ".json"
+    with open(side_path, "w") as f:
+        json.dump(sidecar(name, spec, params, tile=WHOLE, about=about), f, indent=2)
+        f.write("\n")
+    print(f"{base}: {os.path.getsize(onnx_path)} bytes, outputs {shapes}, torch vs ORT max abs diff {diffs}")
+    return {
+        "files": {"onnx": f"{base}.onnx", "sidecar": f"{base}.onnx.json"},
+        "sha256": {"onnx": sha256(onnx_path), "sidecar": sha256(side_path)},
+        "input_shape": [1, 4, WHOLE, WHOLE],
+        "output_shapes": shapes,
+        "onnx_bytes": os.path.getsize(onnx_path),
+        "torch_vs_onnxruntime_max_abs_diff": diffs,
+        "checked_on": f"window x {WHOLE_XY[0]}, y {WHOLE_XY[1]}, {WHOLE}x{WHOLE} of {SCENE} "
+        "(reflectance), and random input",
     }
 
 
@@ -560,7 +615,7 @@ def main():
     for name in args.models.split(","):
         if name not in MODELS:
             sys.exit(f"export.py: unknown model '{name}'; choose from {', '.join(MODELS)}")
-        refs["models"][name] = export_test_model(name, args.out, tile, gt, proj)
+        refs["models"][name] = export_test_model(name, args.out, tile, gt, proj, args.cache)
     refs["models"] = {k: refs["models"][k] for k in MODELS if k in refs["models"]}
     with open(refs_path, "w") as f:
         json.dump(refs, f, indent=2)
