@@ -71,7 +71,7 @@ pub(crate) fn buffer(len: usize) -> Vec<f32> {
             return v;
         }
     }
-    vec![0.0; len]
+    crate::raster::buffer::touched_zeros(len)
 }
 
 impl Drop for BatchProbs {

@@ -8,6 +8,7 @@
 //! Nothing here runs a model: `read`, `segment`, `change` and the tests build on it.
 
 pub mod area;
+pub mod buffer;
 pub mod classmap;
 pub mod grid;
 pub mod info;

@@ -366,7 +366,11 @@ fn stitch_tiles(
     let mut current: Option<(usize, Stitcher)> = None;
     let mut nan_px = 0u64;
     // time blending tiles, finishing rows (argmax) and writing them
-    let mut busy = <(std::time::Duration, std::time::Duration, std::time::Duration)>::default();
+    let mut busy = <(
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+    )>::default();
     for t in rx.iter() {
         if cancel::requested() {
             break; // reported by the reader or the caller

@@ -14,6 +14,10 @@ use std::ops::Range;
 
 use tiles::{Grid, Tile};
 
+/// From this many classes a tile's planes are blended in parallel (rayon), one class
+/// plane per task.
+pub const PARALLEL_BLEND_CLASSES: usize = 16;
+
 /// How overlapping tiles are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Blend {
@@ -148,8 +152,10 @@ pub struct Stitcher {
     acc: Vec<f32>,
     wsum: Vec<f32>,
     valid: Vec<u8>,
-    /// Scratch: the weights of one tile row.
-    wrow: Vec<f32>,
+    /// Scratch: the weights of a tile (`[h, w]` of its output) and the rows it adds
+    /// to, `(tile row, index of its first pixel in the band)`.
+    wtile: Vec<f32>,
+    bases: Vec<(usize, usize)>,
     /// Pixels whose probabilities were NaN (made nodata) in the rows finished so far.
     pub nan_px: u64,
 }
@@ -194,10 +200,11 @@ impl Stitcher {
             confidence,
             band_y0: 0,
             band_h,
-            acc: vec![0.0; band_h * width * classes],
+            acc: crate::raster::buffer::touched_zeros(band_h * width * classes),
             wsum: vec![0.0; band_h * width],
             valid: vec![0; band_h * width],
-            wrow: Vec::new(),
+            wtile: Vec::new(),
+            bases: Vec::new(),
             nan_px: 0,
             grid,
         }
@@ -237,36 +244,58 @@ impl Stitcher {
         let plane = p.h * p.w;
         let band_plane = self.band_h * self.width;
         debug_assert_eq!(p.data.len(), k * plane);
-        // output pixels b in 0..n of each row land on window columns off_x + b
+        // output pixels b in 0..n of each row land on window columns off_x + b. The
+        // weights of the whole tile first, then one class plane at a time: long
+        // contiguous runs through the tile's plane and the band's (many classes would
+        // otherwise mean many short streams per row)
         let n = p.w.min(ww.saturating_sub(p.off_x));
-        self.wrow.resize(n, 0.0);
+        self.wtile.clear();
+        self.wtile.resize(p.h * n, 0.0);
+        self.bases.clear();
         for a in 0..p.h {
             let j = a + p.off_y;
             if j >= wh || wy[j] == 0.0 {
                 continue;
             }
+            let wrow = &mut self.wtile[a * n..][..n];
             let vrow = &valid[j * ww + p.off_x..][..n];
-            for ((w, &ok), &x) in self.wrow.iter_mut().zip(vrow).zip(&wx[p.off_x..]) {
+            for ((w, &ok), &x) in wrow.iter_mut().zip(vrow).zip(&wx[p.off_x..]) {
                 *w = if ok != 0 { x * wy[j] } else { 0.0 };
             }
             if p.sparse {
-                for (b, w) in self.wrow.iter_mut().enumerate() {
+                for (b, w) in wrow.iter_mut().enumerate() {
                     if (0..k).all(|c| p.data[c * plane + a * p.w + b] == 0.0) {
                         *w = 0.0;
                     }
                 }
             }
             let base = (win.y0 + j - self.band_y0) * self.width + wx0 + p.off_x;
-            for (s, w) in self.wsum[base..base + n].iter_mut().zip(&self.wrow) {
+            for (s, w) in self.wsum[base..base + n].iter_mut().zip(wrow.iter()) {
                 *s += w;
             }
-            for c in 0..k {
-                let dst = &mut self.acc[c * band_plane + base..][..n];
-                let src = &p.data[c * plane + a * p.w..][..n];
-                for ((d, &v), &w) in dst.iter_mut().zip(src).zip(&self.wrow) {
+            self.bases.push((a, base));
+        }
+        let (wtile, bases) = (&self.wtile, &self.bases);
+        let blend_plane = |(acc, src): (&mut [f32], &[f32])| {
+            for &(a, base) in bases {
+                let dst = &mut acc[base..][..n];
+                let row = &src[a * p.w..][..n];
+                for ((d, &v), &w) in dst.iter_mut().zip(row).zip(&wtile[a * n..][..n]) {
                     *d += w * v;
                 }
             }
+        };
+        if k >= PARALLEL_BLEND_CLASSES {
+            use rayon::prelude::*;
+            self.acc
+                .par_chunks_exact_mut(band_plane)
+                .zip(p.data.par_chunks_exact(plane))
+                .for_each(blend_plane);
+        } else {
+            self.acc
+                .chunks_exact_mut(band_plane)
+                .zip(p.data.chunks_exact(plane))
+                .for_each(blend_plane);
         }
     }
 
