@@ -5,7 +5,8 @@
 //! - per family: terratile's probabilities for one tile equal the reference computed
 //!   by `transformers`' own post-processing on the same real Sentinel-2 tile (1e-4);
 //! - per family: tiled vs whole-image inference on a real scene agrees at least as well
-//!   with Hann blending as with `--blend center` on the same grid (both printed);
+//!   with Hann blending as with `--blend center` on the same grid with 128 px of
+//!   overlap (and within 0.25 points with 64 px; all printed);
 //! - the committed small variants of perpixel_ndi: `quarter` (logits at 1/4),
 //!   `nan_water` (NaN over water), `two_outputs` (an unreadable output first).
 
@@ -129,15 +130,21 @@ fn each_family_tiled_agrees_with_whole_image_at_least_as_well_as_centre_crop() {
             serde_json::from_str(&std::fs::read_to_string(hf(&name, "onnx.json")).unwrap())
                 .unwrap();
         let fixed = sidecar["tile_size"].as_u64().filter(|&t| t < 768);
-        let (whole_model, tile, overlap) = match fixed {
-            None => (model.clone(), "256".to_string(), "64"),
+        // grids: 256 px with overlap 64, and overlap 128 (terratile's overlap for these
+        // models when it sizes the tiles: AUTO_OVERLAP_PX) on 512 px tiles, or on the
+        // fixed model's own size
+        let (whole_model, grids) = match fixed {
+            None => (
+                model.clone(),
+                vec![("256".to_string(), "64"), ("512".to_string(), "128")],
+            ),
             Some(t) => {
                 let twin = hf(&format!("{name}_768"), "onnx");
                 if !twin.exists() {
                     println!("{name}: fixed {t}x{t} input and no {name}_768.onnx: not compared");
                     continue;
                 }
-                (twin, t.to_string(), "128")
+                (twin, vec![(t.to_string(), "128")])
             }
         };
         let run = |tag: &str, m: &Path, extra: &[&str]| -> Vec<u16> {
@@ -148,14 +155,6 @@ fn each_family_tiled_agrees_with_whole_image_at_least_as_well_as_centre_crop() {
             read_band(&out, 1)
         };
         let whole = run("whole", &whole_model, &["--tile", "768", "--overlap", "0"]);
-        let grid = ["--tile", tile.as_str(), "--overlap", overlap];
-        let hann = run("hann", &model, &grid);
-        let centre = run(
-            "centre",
-            &model,
-            &[&grid[..], &["--blend", "center"]].concat(),
-        );
-        let (h, c) = (agree(&whole, &hann), agree(&whole, &centre));
         // the largest class share of the whole-image map, printed: the random
         // Mask2Former's is class 1 everywhere, the agreement then being the tiled
         // maps' share of class 1
@@ -164,24 +163,42 @@ fn each_family_tiled_agrees_with_whole_image_at_least_as_well_as_centre_crop() {
             *counts.entry(v).or_insert(0usize) += 1;
         }
         let top = *counts.values().max().unwrap() as f64 / whole.len() as f64;
-        println!(
-            "{name}: tiled ({tile} px, overlap {overlap}) vs whole image{}: Hann {:.2}%, centre crop {:.2}% (largest class {:.2}% of the whole-image map)",
-            if fixed.is_some() { " (its 768 px twin)" } else { "" },
-            100.0 * h,
-            100.0 * c,
-            100.0 * top
-        );
-        // issue 9 asks for Hann >= centre crop; UPerNet (global pooling over the tile)
-        // is 0.1 points below today, so a shortfall up to 0.25 points is tolerated and
-        // printed, not hidden
-        if h < c {
-            println!(
-                "{name}: Hann is {:.2} points below the centre crop",
-                100.0 * (c - h)
+        for (tile, overlap) in &grids {
+            let grid = ["--tile", tile.as_str(), "--overlap", overlap];
+            let tag = format!("{tile}-{overlap}");
+            let hann = run(&format!("hann-{tag}"), &model, &grid);
+            let centre = run(
+                &format!("centre-{tag}"),
+                &model,
+                &[&grid[..], &["--blend", "center"]].concat(),
             );
+            let (h, c) = (agree(&whole, &hann), agree(&whole, &centre));
+            println!(
+                "{name}: tiled ({tile} px, overlap {overlap}) vs whole image{}: Hann {:.2}%, centre crop {:.2}% (largest class {:.2}% of the whole-image map)",
+                if fixed.is_some() { " (its 768 px twin)" } else { "" },
+                100.0 * h,
+                100.0 * c,
+                100.0 * top
+            );
+            assert!(h > 0.5, "{name}: tiled and whole image hardly agree ({h})");
+            if *overlap == "128" {
+                // issue 9: Hann at least as close to the whole image as the centre crop
+                assert!(
+                    h >= c,
+                    "{name}, overlap {overlap}: Hann {h} below centre crop {c}"
+                );
+            } else {
+                // with 64 px of overlap UPerNet (pooling over the whole tile) is 0.10
+                // points below the centre crop: tolerated up to 0.25 points, printed
+                if h < c {
+                    println!(
+                        "{name}: Hann is {:.2} points below the centre crop at overlap {overlap}",
+                        100.0 * (c - h)
+                    );
+                }
+                assert!(h + 0.0025 >= c, "{name}: Hann {h} below centre crop {c}");
+            }
         }
-        assert!(h + 0.0025 >= c, "{name}: Hann {h} below centre crop {c}");
-        assert!(h > 0.5, "{name}: tiled and whole image hardly agree ({h})");
     }
 }
 
@@ -351,7 +368,7 @@ fn float16_gives_the_float32_classes_and_int8_models_run() {
         )
         .unwrap();
         let tile = s2_tile(&e.info);
-        e.run(&tile, 1, 256, 256).unwrap().data
+        e.run(&tile, 1, 256, 256).unwrap().into_data()
     };
     let fp32 = run("small_cnn");
     let fp16 = run("small_cnn_fp16");

@@ -87,6 +87,11 @@ impl Drop for BatchProbs {
 }
 
 impl BatchProbs {
+    /// The `[n, classes, h, w]` probabilities, taken out (the buffer is not recycled).
+    pub fn into_data(mut self) -> Vec<f32> {
+        std::mem::take(&mut self.data)
+    }
+
     /// The `[classes, h, w]` probabilities of item `i`.
     pub fn item(&self, i: usize) -> &[f32] {
         let len = self.classes * self.h * self.w;
