@@ -290,7 +290,7 @@ pub fn resize_softmax(
     debug_assert_eq!(src.len(), k * ih * iw);
     debug_assert_eq!(dst.len(), k * oh * ow);
     let s = oh / ih.max(1);
-    if k == 0 || s < 2 || s > FUSED_MAX_STRIDE || oh != s * ih || ow != s * iw {
+    if k == 0 || !(2..=FUSED_MAX_STRIDE).contains(&s) || oh != s * ih || ow != s * iw {
         return false;
     }
     let two_s = 2 * s;

@@ -26,7 +26,7 @@ use crate::segment::{segment, Summary};
 pub enum Outcome {
     /// Its output already carried its stamp.
     Skipped,
-    Ran(Summary),
+    Ran(Box<Summary>),
 }
 
 /// An item's status file.
@@ -163,7 +163,7 @@ pub fn run_item(job_file: &Path, index: usize, threads: Option<usize>) -> Result
             st.finished = crate::store::utc_now();
             st.seconds = started.elapsed().as_secs_f64();
             write_status(&job, job_file, &st)?;
-            Ok(Outcome::Ran(summary))
+            Ok(Outcome::Ran(Box::new(summary)))
         }
         Err(e) => Err(failed(&mut st, e)),
     }
