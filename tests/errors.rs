@@ -242,43 +242,6 @@ fn cuda_request_without_a_cuda_build_says_so_and_runs_on_the_cpu() {
     assert!(out.exists());
 }
 
-#[test]
-fn ctrl_c_stops_cleanly_and_leaves_nothing() {
-    let dir = tempdir("sigint");
-    let out = dir.join("o.tif");
-    // the U-Net on the whole scene takes several seconds: interrupt it midway
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_terratile"))
-        .args([
-            "segment".as_ref(),
-            s2().as_os_str(),
-            "-m".as_ref(),
-            csmask().as_os_str(),
-            "-o".as_ref(),
-            out.as_os_str(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(130), "{err}");
-    assert!(
-        err.contains("interrupted") && err.contains("o.tif"),
-        "{err}"
-    );
-    assert!(
-        files_in(&dir).is_empty(),
-        "left behind: {:?}",
-        files_in(&dir)
-    );
-}
-
 /// Runs `terratile ARGS`, expects the same promises as `fails` for the output `out`.
 fn change_fails(args: &[&dyn AsRef<std::ffi::OsStr>], out: &Path, mentions: &[&str]) -> String {
     assert_fails_cleanly(&terratile(args), out, mentions)

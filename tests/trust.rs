@@ -314,20 +314,26 @@ fn failed_and_interrupted_runs_are_recorded() {
     let r = terratile(&[&"report", &"--db", &db]);
     assert_fails_cleanly(&r, &out, &["stats.gpkg", "no finished runs", "1 failed"]);
 
-    // an interrupted run (Ctrl-C) midway through the U-Net on the whole scene
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_terratile"))
+    // an interrupted run (Ctrl-C) midway through the U-Net on the whole scene at 10 m:
+    // interrupted once its staging file is there, however fast the machine
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_terratile"))
         .arg("segment")
         .arg(s2())
         .arg("-m")
         .arg(csmask())
-        .arg("-o")
+        .args(["--no-resample", "--threads", "1", "-o"])
         .arg(&out)
         .arg("--db")
         .arg(&db)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let t = std::time::Instant::now();
+    while !files_in(&dir).iter().any(|f| f.ends_with(".stage.tif")) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        assert!(t.elapsed().as_secs() < 60, "no staging file");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let st = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
