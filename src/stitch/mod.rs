@@ -147,7 +147,8 @@ pub struct Stitcher {
     confidence: bool,
     band_y0: usize,
     band_h: usize,
-    /// `classes` planes of `band_h * width`: each class's sums for a row are contiguous,
+    /// `classes` planes of `band_h * width`, a ring of rows (raster row `y` in slot
+    /// `y % band_h`): each class's sums for a row are contiguous,
     /// so blending a tile row and the argmax are straight passes over slices.
     acc: Vec<f32>,
     wsum: Vec<f32>,
@@ -231,7 +232,7 @@ impl Stitcher {
         let (ww, wh) = (win.w, win.h);
         let wx0 = win.x0 - self.x0;
         for j in 0..wh {
-            let r = win.y0 + j - self.band_y0;
+            let r = (win.y0 + j) % self.band_h;
             let dst = &mut self.valid[r * self.width + wx0..r * self.width + wx0 + ww];
             dst.copy_from_slice(&valid[j * ww..(j + 1) * ww]);
         }
@@ -269,7 +270,7 @@ impl Stitcher {
                     }
                 }
             }
-            let base = (win.y0 + j - self.band_y0) * self.width + wx0 + p.off_x;
+            let base = (win.y0 + j) % self.band_h * self.width + wx0 + p.off_x;
             for (s, w) in self.wsum[base..base + n].iter_mut().zip(wrow.iter()) {
                 *s += w;
             }
@@ -301,22 +302,38 @@ impl Stitcher {
 
     /// Call after the last tile of tile row `row`: returns the rows that no later tile
     /// touches, as classes over the stripe's own columns (`Rows::width` of them, from
-    /// column `own.start`), and slides the band down.
+    /// column `own.start`), and frees their rows of the band for the rows below.
     pub fn finish_row(&mut self, row: usize) -> Rows {
         let upto = self.grid.rows_final_after(row);
         let h = upto - self.band_y0;
-        let (k, width) = (self.classes, self.width);
+        let (k, width, band_h) = (self.classes, self.width, self.band_h);
         let n = h * width;
-        let band_plane = self.band_h * width;
-        // argmax, one class plane at a time (the first maximum wins ties)
+        let band_plane = band_h * width;
+        // the band is a ring of rows (raster row y in slot y % band_h): the finished rows
+        // are at most two runs of slots, `(first slot's index, index in the output, len)`
+        let s0 = self.band_y0 % band_h;
+        let first = h.min(band_h - s0);
+        let runs = [
+            (s0 * width, 0, first * width),
+            (0, first * width, (h - first) * width),
+        ];
+        // argmax, one class plane at a time (the first maximum wins ties); each sum is
+        // taken out of the band as it is read, leaving the slot zeroed for the next rows
         let mut best = vec![0u16; n];
         let mut best_v = vec![f32::NEG_INFINITY; n];
         for c in 0..k {
-            let sums = &self.acc[c * band_plane..][..n];
-            for ((b, bv), &v) in best.iter_mut().zip(best_v.iter_mut()).zip(sums) {
-                if v > *bv {
-                    *bv = v;
-                    *b = c as u16;
+            let plane = &mut self.acc[c * band_plane..][..band_plane];
+            for &(at, out, len) in &runs {
+                for ((b, bv), v) in best[out..out + len]
+                    .iter_mut()
+                    .zip(&mut best_v[out..out + len])
+                    .zip(&mut plane[at..at + len])
+                {
+                    let v = std::mem::take(v);
+                    if v > *bv {
+                        *bv = v;
+                        *b = c as u16;
+                    }
                 }
             }
         }
@@ -325,10 +342,11 @@ impl Stitcher {
         let mut confidence = self.confidence.then(|| vec![self.nodata; h * own_w]);
         let mut class_counts = vec![0u64; k];
         for r in 0..h {
+            let slot = (s0 + r) % band_h * width;
             for i in 0..own_w {
-                let pix = r * width + own_x0 + i;
-                let ws = self.wsum[pix];
-                if self.valid[pix] == 0 || ws <= 0.0 {
+                let (pix, at) = (r * width + own_x0 + i, slot + own_x0 + i);
+                let ws = self.wsum[at];
+                if self.valid[at] == 0 || ws <= 0.0 {
                     continue;
                 }
                 // a NaN probability from any tile over the pixel makes every class's sum
@@ -345,16 +363,10 @@ impl Stitcher {
                 }
             }
         }
-        // slide the band: keep rows [upto, band_y0 + band_h), clear the rest
-        for c in 0..k {
-            let p = &mut self.acc[c * band_plane..(c + 1) * band_plane];
-            p.copy_within(n.., 0);
-            p[band_plane - n..].fill(0.0);
+        for &(at, _, len) in &runs {
+            self.wsum[at..at + len].fill(0.0);
+            self.valid[at..at + len].fill(0);
         }
-        self.wsum.copy_within(n.., 0);
-        self.wsum[band_plane - n..].fill(0.0);
-        self.valid.copy_within(n.., 0);
-        self.valid[band_plane - n..].fill(0);
         let rows = Rows {
             y0: self.band_y0,
             h,
