@@ -119,8 +119,6 @@ pub fn resampling_vrt(
     method: Resampling,
     float32: bool,
 ) -> Result<()> {
-    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
-    let ds = open(&src_abs)?;
     let mut args: Vec<String> = vec!["-of".into(), "VRT".into()];
     if float32 {
         args.extend(["-ot".into(), "Float32".into()]);
@@ -132,23 +130,38 @@ pub fn resampling_vrt(
         "-r".into(),
         method.gdal_name().into(),
     ]);
+    translate(src, dst, &args, "resampling VRT", |_| {})
+}
+
+/// `gdal_translate ARGS SRC DST` as a library call; `edit` may change the new dataset
+/// before it is closed (and written). Errors name `dst` as the `what` (e.g. "window VRT").
+fn translate(
+    src: &Path,
+    dst: &Path,
+    args: &[String],
+    what: &str,
+    edit: impl FnOnce(gdal_sys::GDALDatasetH),
+) -> Result<()> {
+    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    let ds = open(&src_abs)?;
     let fail = |why: String| {
         Error::output(
             dst,
-            format!("cannot write the resampling VRT ({why}); check the output folder is writable"),
+            format!("cannot write the {what} ({why}); check the output folder is writable"),
         )
     };
-    let opts = TranslateOptions::new(&args)?;
+    let opts = TranslateOptions::new(args)?;
     let c_dst = CString::new(dst.to_string_lossy().as_bytes())
         .map_err(|_| fail("the path holds a NUL byte".into()))?;
     let mut usage_error: std::ffi::c_int = 0;
     // SAFETY: the options and the source dataset are valid for the call; the returned
-    // handle is ours and closed at once.
+    // handle is ours, given to `edit` while it lives, and closed once (which writes it).
     unsafe {
         let out = gdal_sys::GDALTranslate(c_dst.as_ptr(), ds.c_dataset(), opts.0, &mut usage_error);
         if out.is_null() {
             return Err(fail(last_gdal_error()));
         }
+        edit(out);
         gdal_sys::GDALClose(out);
     }
     Ok(())
@@ -158,39 +171,22 @@ pub fn resampling_vrt(
 /// every band, or one per band) in place of its own nodata (as `gdalwarp -srcnodata`):
 /// readers and GDAL's resampling then treat those values as no data.
 pub fn nodata_vrt(src: &Path, dst: &Path, nodata: &[f64]) -> Result<()> {
-    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
-    let ds = open(&src_abs)?;
-    let fail = |why: String| {
-        Error::output(
-            dst,
-            format!("cannot write the nodata VRT ({why}); check the output folder is writable"),
-        )
-    };
-    let opts = TranslateOptions::new(&["-of".into(), "VRT".into()])?;
-    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
-        .map_err(|_| fail("the path holds a NUL byte".into()))?;
-    let mut usage_error: std::ffi::c_int = 0;
-    // SAFETY: the options and the source dataset are valid for the call; the returned
-    // handle is ours, its bands live as long as it, and it is closed once (which writes
-    // the VRT).
-    unsafe {
-        let out = gdal_sys::GDALTranslate(c_dst.as_ptr(), ds.c_dataset(), opts.0, &mut usage_error);
-        if out.is_null() {
-            return Err(fail(last_gdal_error()));
+    let args = ["-of".to_string(), "VRT".to_string()];
+    translate(src, dst, &args, "nodata VRT", |out| {
+        // SAFETY: `out` is the live dataset handle; its bands live as long as it
+        unsafe {
+            let bands = gdal_sys::GDALGetRasterCount(out) as usize;
+            for b in 1..=bands {
+                let v = if nodata.len() == 1 {
+                    nodata[0]
+                } else {
+                    nodata[b - 1]
+                };
+                let band = gdal_sys::GDALGetRasterBand(out, b as std::ffi::c_int);
+                gdal_sys::GDALSetRasterNoDataValue(band, v);
+            }
         }
-        let bands = gdal_sys::GDALGetRasterCount(out) as usize;
-        for b in 1..=bands {
-            let v = if nodata.len() == 1 {
-                nodata[0]
-            } else {
-                nodata[b - 1]
-            };
-            let band = gdal_sys::GDALGetRasterBand(out, b as std::ffi::c_int);
-            gdal_sys::GDALSetRasterNoDataValue(band, v);
-        }
-        gdal_sys::GDALClose(out);
-    }
-    Ok(())
+    })
 }
 
 /// A warped VRT in memory and the source it reads (closed after the VRT, as gdalwarp
@@ -269,33 +265,12 @@ pub fn window_vrt(
     dst: &Path,
     (x0, y0, w, h): (usize, usize, usize, usize),
 ) -> Result<()> {
-    let src_abs = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
-    let ds = open(&src_abs)?;
-    let fail = |why: String| {
-        Error::output(
-            dst,
-            format!("cannot write the window VRT ({why}); check the output folder is writable"),
-        )
-    };
     let args: Vec<String> = ["-of", "VRT", "-srcwin"]
         .iter()
         .map(|s| s.to_string())
         .chain([x0, y0, w, h].iter().map(|v| v.to_string()))
         .collect();
-    let opts = TranslateOptions::new(&args)?;
-    let c_dst = CString::new(dst.to_string_lossy().as_bytes())
-        .map_err(|_| fail("the path holds a NUL byte".into()))?;
-    let mut usage_error: std::ffi::c_int = 0;
-    // SAFETY: the options and the source dataset are valid for the call; the returned
-    // handle is ours and closed at once (which writes the VRT).
-    unsafe {
-        let out = gdal_sys::GDALTranslate(c_dst.as_ptr(), ds.c_dataset(), opts.0, &mut usage_error);
-        if out.is_null() {
-            return Err(fail(last_gdal_error()));
-        }
-        gdal_sys::GDALClose(out);
-    }
-    Ok(())
+    translate(src, dst, &args, "window VRT", |_| {})
 }
 
 /// Writes a warped VRT at `dst` that reads every band of `src` onto `grid` with
