@@ -488,7 +488,8 @@ impl Engine {
         // softmax, as Hugging Face's post-processing does); labels after one-hot.
         let stride = matches!(placement, Placement::Stride(_));
         // logits per class at a stride of 2..8: resized and softmaxed in one pass
-        if stride && kind == OutputKind::Logits && oc == k && k > 1 {
+        let fusable = matches!(placement, Placement::Stride(s) if s <= decode::FUSED_MAX_STRIDE);
+        if fusable && kind == OutputKind::Logits && oc == k && k > 1 {
             let mut data = buffer(n * k * h * w);
             let fused = data
                 .chunks_exact_mut(k * h * w)
