@@ -15,6 +15,7 @@ fn bench(c: &mut Criterion) {
         tile_px: tile,
         overlap_px: 64,
         margin_px: 8,
+        align_px: 1,
     })
     .unwrap();
     let probs: Vec<f32> = (0..k * tile * tile)

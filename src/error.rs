@@ -120,6 +120,8 @@ impl From<tiles::GridError> for Error {
             } => Error::Usage(format!(
                 "--margin {margin_px} must be at most half the overlap ({overlap_px})"
             )),
+            // plans align only tiles and overlaps that are multiples already
+            G::Misaligned { .. } => Error::Internal(e.to_string()),
         }
     }
 }

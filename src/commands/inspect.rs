@@ -43,6 +43,8 @@ pub fn inspect(opts: &InspectOptions) -> Result<String> {
         Device::Cpu,
         opts.output_name.as_deref(),
     )?;
+    // what segment learns before planning: scores at 1/s are stitched at 1/s
+    engine.info.score_stride = engine.probe_score_stride();
     let info = engine.info.clone();
     let mut s = describe_model(&info);
     let tile = match &opts.raster {
@@ -345,6 +347,17 @@ fn describe_fit(
         p.batch,
         p.work_per_pixel()
     );
+    let _ = match (p.coarse, m.score_stride) {
+        (Some(st), _) => writeln!(
+            s,
+            "stitching   at the model's resolution (1/{st}): tiles start on its {st} px grid, their scores are blended per cell and resized once to each output pixel"
+        ),
+        (None, Some(st)) => writeln!(
+            s,
+            "stitching   probabilities resized to each tile, then blended (scores at 1/{st} are stitched at 1/{st} only with a tile and overlap that are multiples of {st}, and without --tta)"
+        ),
+        (None, None) => writeln!(s, "stitching   probabilities over each tile, blended"),
+    };
     for n in &p.notes {
         let _ = writeln!(s, "note        {n}");
     }

@@ -43,6 +43,12 @@ pub struct BatchProbs {
     /// Label outputs: a label outside the classes leaves a pixel with all-zero
     /// probabilities (no prediction).
     pub sparse: bool,
+    /// 1: values over the tile (`h x w` of the input, or centred). s > 1: the model's
+    /// own scores at 1/s, not resized ([`Engine::coarse`]), for a
+    /// [`crate::stitch::CoarseStitcher`].
+    pub stride: usize,
+    /// At a stride: the scores are logits (else probabilities).
+    pub logits: bool,
 }
 
 /// Buffers of decoded batches, recycled: a batch's probabilities are tens to hundreds
@@ -113,6 +119,10 @@ pub struct Engine {
     pub reading: Option<Reading>,
     /// Time spent in ONNX Runtime and in decoding its outputs, over every batch.
     pub timing: Timing,
+    /// Scores per class at a coarser stride are passed on as they come (logits or
+    /// probabilities at 1/s, [`BatchProbs::stride`]) instead of resized to the tile:
+    /// the run stitches them at the model's resolution.
+    pub coarse: bool,
 }
 
 /// Where a model's time goes: ONNX Runtime's runs (with copying the outputs out) and
@@ -213,6 +223,7 @@ impl Engine {
             notes,
             reading: None,
             timing: Timing::default(),
+            coarse: false,
         }
     }
 }
@@ -353,6 +364,55 @@ impl Engine {
         }
     }
 
+    /// The stride s of a model whose scores per class (logits or probabilities, one
+    /// channel per class) come out at 1/s of the input, from the graph's shapes when
+    /// they are fixed, else by running one small tile of zeros (the size multiple, at
+    /// least 64 px); None for any other output (the input's size, centred, labels, a
+    /// sigmoid, mask classification), for change models, and when the probe cannot run.
+    pub fn probe_score_stride(&mut self) -> Option<usize> {
+        let info = self.info.clone();
+        let info = &info;
+        let k = info.classes();
+        let scores = !matches!(
+            info.output_kind,
+            Some(OutputKind::Labels | OutputKind::Sigmoid | OutputKind::MaskClassification)
+        );
+        if info.class_output.is_some() || info.layout != InputLayout::Image || k < 2 || !scores {
+            return None;
+        }
+        let dims = |s: &[i64]| match s {
+            [_, _, h, w] if *h > 0 && *w > 0 => Some((*h as usize, *w as usize)),
+            _ => None,
+        };
+        let read = |hw: (usize, usize), shape: &[i64]| -> Option<usize> {
+            let (oc, oh, ow) = match shape {
+                [_, c, h, w] => (*c as usize, *h as usize, *w as usize),
+                _ => return None,
+            };
+            let r = decode::placement(hw, (oh, ow), info.output_stride, info.output_offset_px);
+            match r.ok()?.placement {
+                Placement::Stride(s) if oc == k => Some(s),
+                _ => None,
+            }
+        };
+        if let (Some(hw), Some(_)) = (dims(&info.input_shape), dims(&info.output_shape)) {
+            return read(hw, &info.output_shape);
+        }
+        if info.fixed_hw.is_some() {
+            return None; // a full tile's run just to learn the shape: not worth it
+        }
+        let m = info
+            .size_multiple
+            .or(info.output_stride)
+            .unwrap_or(32)
+            .max(1);
+        let p = m * 64usize.div_ceil(m);
+        let n = info.fixed_batch.unwrap_or(1);
+        let zeros = vec![0f32; n * info.channels * p * p];
+        let raw = self.run_model(&zeros, n, p, p).ok()?;
+        read((p, p), &raw.main.0)
+    }
+
     /// Where an `oh x ow` output sits in the `h x w` input, remembered for `inspect`.
     fn place(&mut self, hw: (usize, usize), ohw: (usize, usize)) -> Result<Placement> {
         let r = decode::placement(hw, ohw, self.info.output_stride, self.info.output_offset_px)
@@ -415,6 +475,8 @@ impl Engine {
             off_x,
             data,
             sparse: false,
+            stride: 1,
+            logits: false,
         })
     }
 
@@ -484,6 +546,25 @@ impl Engine {
                 format!("the sidecar says mask_classification but the model has no class logits output beside '{}'", self.info.output_name),
             ));
         }
+        // Scores per class at a coarser stride, for a run that stitches at the model's
+        // resolution: as they come
+        if let Placement::Stride(s) = placement {
+            let scores = matches!(kind, OutputKind::Logits | OutputKind::Probabilities);
+            if self.coarse && scores && oc == k && k > 1 {
+                return Ok(BatchProbs {
+                    n,
+                    classes: k,
+                    h: oh,
+                    w: ow,
+                    off_y: 0,
+                    off_x: 0,
+                    data: values,
+                    sparse: false,
+                    stride: s,
+                    logits: kind == OutputKind::Logits,
+                });
+            }
+        }
         // A coarser stride: scores are resized to the tile first (logits before the
         // softmax, as Hugging Face's post-processing does); labels after one-hot.
         let stride = matches!(placement, Placement::Stride(_));
@@ -505,6 +586,8 @@ impl Engine {
                     off_x: 0,
                     data,
                     sparse: false,
+                    stride: 1,
+                    logits: false,
                 });
             }
         }
@@ -586,6 +669,8 @@ impl Engine {
             off_x,
             data,
             sparse: kind == OutputKind::Labels,
+            stride: 1,
+            logits: false,
         })
     }
 }

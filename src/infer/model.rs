@@ -230,6 +230,10 @@ pub struct ModelInfo {
     pub description: Option<String>,
     pub source: Option<String>,
     pub license: Option<String>,
+    /// Scores per class come out at 1/s of the input: set by
+    /// [`super::Engine::probe_score_stride`] before planning (None until then, and for
+    /// any other output).
+    pub score_stride: Option<usize>,
 }
 
 impl ModelInfo {
@@ -498,6 +502,7 @@ impl ModelInfo {
             description: sidecar.description.clone(),
             source: sidecar.source.clone(),
             license: sidecar.license.clone(),
+            score_stride: None,
         })
     }
 

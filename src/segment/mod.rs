@@ -216,6 +216,14 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         opts.output_name.as_deref(),
     )?;
     scaling::apply_flags(opts, &mut engine.info);
+    // scores at 1/s of the tile are stitched at 1/s (plan.coarse): learn s first
+    tracing::debug!("{:.3} s: model loaded", started.elapsed().as_secs_f64());
+    engine.info.score_stride = engine.probe_score_stride();
+    tracing::debug!(
+        "{:.3} s: score stride {:?}",
+        started.elapsed().as_secs_f64(),
+        engine.info.score_stride
+    );
     let info = engine.info.clone();
     let temps = TempFiles::beside(&opts.output);
     let mut notes: Vec<String> = stale_note(&opts.output, &stale).into_iter().collect();
@@ -236,6 +244,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     //    from what the model expects are noted
     let plan = plan(opts, &info, &work.raster)?;
     let grid = Grid::new(plan.grid)?;
+    engine.coarse = plan.coarse.is_some();
     if opts.rows.is_some() && work.resample.is_some() {
         return Err(Error::Usage(format!(
             "{}: a row-band shard cannot be resampled to the resolution of {}; plan the job with --no-resample, or without --shard-rows",
@@ -279,6 +288,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         grid: raster.grid.clone(),
         ..spec.clone()
     };
+    tracing::debug!("{:.3} s: planned", started.elapsed().as_secs_f64());
     let done = pipeline::run(
         opts,
         &mut engine,
@@ -293,6 +303,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         spec,
     )
     .map_err(|e| space::explain_full_disk(e, &opts.output, need))?;
+    tracing::debug!("{:.3} s: tiles done", started.elapsed().as_secs_f64());
     if done.nan_px > 0 {
         notes.push(format!(
             "{}: the model gave NaN probabilities for {} px ({:.2}% of the grid); they are nodata",
@@ -325,6 +336,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         })
     };
     let class_counts = published().map_err(|e| space::explain_full_disk(e, &opts.output, need))?;
+    tracing::debug!("{:.3} s: published", started.elapsed().as_secs_f64());
     let out_grid = if on_input_grid || work.resample.is_none() {
         &raster.grid
     } else {

@@ -27,7 +27,7 @@ use crate::infer::{BatchProbs, Batcher, Engine};
 use crate::prepare::Normalizer;
 use crate::raster::ClassMap;
 use crate::read::{Source, Stack};
-use crate::stitch::{self, Stitcher, Stripe, TileProbs};
+use crate::stitch::{self, CoarseStitcher, Stitch, Stitcher, Stripe, TileProbs};
 use crate::write::{ClassWriter, OutputSpec};
 
 /// One tile after reading and preparation.
@@ -112,14 +112,14 @@ pub fn run(
         });
         let stitcher = s.spawn(|| {
             let new = |stripe: &Stripe| {
-                let mut st = Stitcher::for_stripe(
-                    grid.clone(),
-                    stripe,
-                    info.classes(),
-                    opts.blend,
-                    nodata,
-                    opts.confidence,
-                );
+                let (g, k, blend, conf) =
+                    (grid.clone(), info.classes(), opts.blend, opts.confidence);
+                let mut st = match plan.coarse {
+                    Some(s) => Stitch::Coarse(CoarseStitcher::for_stripe(
+                        g, stripe, s, k, blend, nodata, conf,
+                    )),
+                    None => Stitch::Full(Stitcher::for_stripe(g, stripe, k, blend, nodata, conf)),
+                };
                 st.start_at_row(window.tile_rows.start);
                 st
             };
@@ -292,7 +292,16 @@ fn infer_tiles(
     );
     let mut pending: Vec<ReadTile> = Vec::new();
     let mut in_batch = 0usize;
+    let started = std::time::Instant::now();
+    let mut first = true;
     for t in rx.iter() {
+        if first {
+            tracing::debug!(
+                "inference: first tile read after {:.3} s",
+                started.elapsed().as_secs_f64()
+            );
+            first = false;
+        }
         if cancel::requested() {
             return Ok(batcher.inferred); // the reader reports the interruption
         }
@@ -310,6 +319,10 @@ fn infer_tiles(
         }
     }
     flush(&mut batcher, engine, &mut pending, in_batch, &tx)?;
+    tracing::debug!(
+        "inference: last batch done after {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(batcher.inferred)
 }
 
@@ -354,7 +367,7 @@ fn flush(
 /// with a new stitcher (`new`) for each column stripe. Returns the writer, the pixels per
 /// class and the pixels with NaN probabilities.
 fn stitch_tiles(
-    new: impl Fn(&Stripe) -> Stitcher,
+    new: impl Fn(&Stripe) -> Stitch,
     stripes: &[Stripe],
     window: &RowWindow,
     mut writer: ClassWriter,
@@ -363,7 +376,7 @@ fn stitch_tiles(
 ) -> Result<(ClassWriter, Vec<u64>, u64)> {
     let mut counts: Vec<u64> = Vec::new();
     let mut done_rows = 0;
-    let mut current: Option<(usize, Stitcher)> = None;
+    let mut current: Option<(usize, Stitch)> = None;
     let mut nan_px = 0u64;
     // time blending tiles, finishing rows (argmax) and writing them
     let mut busy = <(
@@ -379,7 +392,7 @@ fn stitch_tiles(
         if current.as_ref().map(|c| c.0) != Some(t.stripe) {
             // the last stripe's buffers go before the next one's come
             if let Some((_, done)) = current.take() {
-                nan_px += done.nan_px;
+                nan_px += done.nan_px();
             }
             current = Some((t.stripe, new(stripe)));
         }
@@ -391,6 +404,8 @@ fn stitch_tiles(
             off_y: b.off_y,
             off_x: b.off_x,
             sparse: b.sparse,
+            stride: b.stride,
+            logits: b.logits,
         });
         let t0 = std::time::Instant::now();
         st.add(&t.tile, &t.valid, probs);
@@ -416,7 +431,7 @@ fn stitch_tiles(
             "the run stopped before all tiles were stitched".into(),
         ));
     }
-    nan_px += current.map_or(0, |c| c.1.nan_px);
+    nan_px += current.map_or(0, |c| c.1.nan_px());
     tracing::debug!(
         "stitcher: blending {:.2} s, finishing rows {:.2} s, writing rows {:.2} s",
         busy.0.as_secs_f64(),

@@ -26,6 +26,11 @@ pub struct Plan {
     pub batch: usize,
     /// Average the 8 flips/rotations of every tile.
     pub tta: bool,
+    /// Stitched at the model's resolution: its scores come out at 1/s of the tile
+    /// ([`ModelInfo::score_stride`]), the grid is aligned to s, and the stitcher blends
+    /// cells and resizes once per output pixel ([`crate::stitch::CoarseStitcher`]).
+    /// None: probabilities at the tile's resolution are blended.
+    pub coarse: Option<usize>,
     /// Things the user should know (flags that could not be honoured).
     pub notes: Vec<String>,
 }
@@ -128,6 +133,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         (None, None, _) if auto => AUTO_OVERLAP_PX.min(tile_px / 4),
         (None, None, _) => tile_px / 4,
     };
+    let coarse = coarse_stride(opts, info, tile_px, overlap_px);
     let grid = GridSpec {
         width_px: raster.grid.width_px,
         height_px: raster.grid.height_px,
@@ -136,6 +142,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         margin_px: opts
             .margin_px
             .unwrap_or(overlap_px / default_margin_div(info)),
+        align_px: coarse.unwrap_or(1),
     };
     // Always a full tile: windows of rasters smaller than a tile are zero-padded, so
     // models that need particular sizes (a U-Net's multiples of 32) always get them.
@@ -155,7 +162,7 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
     // the memory budget (before the grid's spans are allocated), then the tile grid's
     // own checks (overlap below the tile, margin within the overlap)
     let budget = opts.memory_budget_bytes();
-    let stripe_px = stripe_px(&grid, tensor_hw, batch, info, raster, budget)?;
+    let stripe_px = stripe_px(&grid, tensor_hw, batch, info, raster, budget, coarse)?;
     let tile_grid = Grid::new(grid)?;
     if stripe_px < grid.width_px {
         let stripes = crate::stitch::stripes(&tile_grid, stripe_px);
@@ -181,7 +188,29 @@ pub fn plan(opts: &SegmentOptions, info: &ModelInfo, raster: &RasterInfo) -> Res
         tensor_hw,
         batch,
         tta: opts.tta,
+        coarse,
         notes,
+    })
+}
+
+/// The stride at which a run stitches: the model's [`ModelInfo::score_stride`] s when
+/// the tiles can sit on its grid (tile and overlap multiples of s, an overlap of at
+/// least s: a pixel is resized from cells up to s px away) and no `--tta` (which
+/// averages probabilities over the tile); else None.
+pub fn coarse_stride(
+    opts: &SegmentOptions,
+    info: &ModelInfo,
+    tile_px: usize,
+    overlap_px: usize,
+) -> Option<usize> {
+    info.score_stride.filter(|&s| {
+        !opts.tta
+            && tile_px.is_multiple_of(s)
+            && overlap_px.is_multiple_of(s)
+            && overlap_px >= s
+            && info
+                .fixed_hw
+                .is_none_or(|(h, w)| h == tile_px && w == tile_px)
     })
 }
 
@@ -229,7 +258,8 @@ pub fn default_margin_div(info: &ModelInfo) -> usize {
     }
 }
 
-/// Buffers a run of `tile_px` tiles needs, in bytes (see [`check_memory`]).
+/// Buffers a run of `tile_px` tiles needs, in bytes (see [`Memory`]); `stride` > 1
+/// when scores are stitched at 1/stride.
 pub fn buffer_bytes(
     tile_px: usize,
     width_px: usize,
@@ -237,11 +267,13 @@ pub fn buffer_bytes(
     batch: usize,
     channels: usize,
     classes: usize,
+    stride: usize,
 ) -> u128 {
     let band_h = tile_px.min(height_px) as u128;
-    let stitch = band_h * width_px as u128 * (classes as u128 * 4 + 5);
+    let s2 = (stride * stride) as u128;
+    let stitch = band_h * width_px as u128 * (classes as u128 * 4 / s2 + 5);
     let tile = tile_px as u128 * tile_px as u128;
-    stitch + (4 * batch as u128 + 1) * tile * (channels + classes) as u128 * 4
+    stitch + (4 * batch as u128 + 1) * tile * (channels as u128 + classes as u128 / s2) * 4
 }
 
 /// The tile of a model with dynamic height and width: of the multiples of `m` whose
@@ -259,6 +291,8 @@ fn auto_tile(
     let budget = opts.memory_budget_bytes() as u128;
     let classes = info.classes().max(info.output_channels.unwrap_or(0));
     let batch = |t: usize| opts.batch.or(info.fixed_batch).unwrap_or(auto_batch(t));
+    // scores at 1/s are stitched at 1/s when the overlap allows (see coarse_stride)
+    let stride = |t: usize| coarse_stride(opts, info, t, overlap(t)).unwrap_or(1);
     let (w, h) = (raster.grid.width_px, raster.grid.height_px);
     let cap = MAX_AUTO_TILE_PX.min(w.max(h).div_ceil(m) * m).max(m);
     let work = |t: usize| -> Option<f64> {
@@ -269,13 +303,16 @@ fn auto_tile(
             tile_px: t,
             overlap_px: o,
             margin_px: opts.margin_px.unwrap_or(o / default_margin_div(info)),
+            align_px: coarse_stride(opts, info, t, o).unwrap_or(1),
         })
         .ok()?;
         Some(g.tile_count() as f64 * (t * t) as f64 / (w * h).max(1) as f64)
     };
     let fits: Vec<(usize, f64)> = (1..=cap / m)
         .map(|i| i * m)
-        .filter(|&t| t == m || buffer_bytes(t, w, h, batch(t), info.channels, classes) <= budget)
+        .filter(|&t| {
+            t == m || buffer_bytes(t, w, h, batch(t), info.channels, classes, stride(t)) <= budget
+        })
         .filter_map(|t| Some((t, work(t)?)))
         .collect();
     let least = fits.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
@@ -321,6 +358,7 @@ const STITCH_PX_BYTES: u128 = 4 + 1 + 4 + 2 + 2 + 2 + 1;
 /// What a run's buffers take, in bytes: the stitcher's band of rows (tile rows x the
 /// columns it holds x (classes x 4 + [`STITCH_PX_BYTES`])) and the tiles in flight
 /// between the threads (4 x batch + 1 tiles of (channels + classes) x tile x 4 bytes).
+/// Stitched at 1/s, the classes take 1/s² of that (cells), with s more rows of cells.
 #[derive(Debug, Clone, Copy)]
 pub struct Memory {
     /// Bytes per column of the stitcher's band.
@@ -334,14 +372,26 @@ impl Memory {
         tensor_hw: (usize, usize),
         batch: usize,
         info: &ModelInfo,
+        coarse: Option<usize>,
     ) -> Memory {
         let classes = info.classes().max(info.output_channels.unwrap_or(0)) as u128;
         let band_h = grid.tile_px.min(grid.height_px) as u128;
         let tile_px = tensor_hw.0 as u128 * tensor_hw.1 as u128;
-        let tile_bytes = tile_px * (info.channels as u128 + classes) * 4;
+        let Some(s) = coarse.map(|s| s as u128) else {
+            return Memory {
+                per_column: band_h * (classes * 4 + STITCH_PX_BYTES),
+                tiles_in_flight: (4 * batch as u128 + 1)
+                    * tile_px
+                    * (info.channels as u128 + classes)
+                    * 4,
+            };
+        };
+        let cell_rows = band_h.div_ceil(s) + 3;
         Memory {
-            per_column: band_h * (classes * 4 + STITCH_PX_BYTES),
-            tiles_in_flight: (4 * batch as u128 + 1) * tile_bytes,
+            per_column: cell_rows * classes * 4 / s + (band_h + 2 * s) * STITCH_PX_BYTES,
+            tiles_in_flight: (4 * batch as u128 + 1)
+                * (tile_px * info.channels as u128 + tile_px / (s * s) * classes)
+                * 4,
         }
     }
 
@@ -362,15 +412,16 @@ fn stripe_px(
     info: &ModelInfo,
     raster: &RasterInfo,
     budget: u64,
+    coarse: Option<usize>,
 ) -> Result<usize> {
-    let mem = Memory::of(grid, tensor_hw, batch, info);
+    let mem = Memory::of(grid, tensor_hw, batch, info, coarse);
     let budget128 = budget as u128;
     if mem.with_columns(grid.width_px) <= budget128 {
         return Ok(grid.width_px);
     }
     let block = crate::write::STAGE_BLOCK_PX as u128;
     // a stripe holds its own columns and up to a tile less one on either side
-    let halo = 2 * grid.tile_px.saturating_sub(1) as u128;
+    let halo = 2 * (grid.tile_px.saturating_sub(1) + coarse.unwrap_or(0)) as u128;
     let columns = budget128.saturating_sub(mem.tiles_in_flight) / mem.per_column.max(1);
     let blocks = columns.saturating_sub(halo) / block;
     if blocks >= 1 {

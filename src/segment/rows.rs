@@ -19,7 +19,7 @@ use crate::stitch::Rows;
 pub struct RowWindow {
     /// Output rows, on the grid the model reads.
     pub rows: Range<usize>,
-    /// Tile rows whose windows touch `rows`.
+    /// Tile rows whose windows touch `rows` (or come within [`crate::stitch::halo_px`]).
     pub tile_rows: Range<usize>,
 }
 
@@ -46,9 +46,12 @@ impl RowWindow {
                 input.display()
             )));
         }
+        // and the tiles within the halo of a grid on a model's stride (see stitch::halo_px)
+        let halo = crate::stitch::halo_px(grid);
         let ys = grid.y_spans();
-        let first = ys.iter().position(|s| s.end() > rows.start).unwrap_or(0);
-        let last = ys.iter().rposition(|s| s.start < rows.end).unwrap_or(0);
+        let (a, b) = (rows.start.saturating_sub(halo), rows.end + halo);
+        let first = ys.iter().position(|s| s.end() > a).unwrap_or(0);
+        let last = ys.iter().rposition(|s| s.start < b).unwrap_or(0);
         Ok(RowWindow {
             rows: rows.clone(),
             tile_rows: first..last + 1,

@@ -10,9 +10,13 @@
 //! the memory budget is walked in column [`Stripe`]s of the same global tile grid, so
 //! every pixel gets the same tiles, weights and sums as in one pass.
 
+pub mod coarse;
+
 use std::ops::Range;
 
 use tiles::{Grid, Tile};
+
+pub use coarse::CoarseStitcher;
 
 /// From this many classes a tile's planes are blended in parallel (rayon), one class
 /// plane per task.
@@ -40,6 +44,11 @@ pub struct TileProbs<'a> {
     /// Pixels may have all-zero probabilities (a label outside the classes): those get
     /// no weight. Only label outputs need this check.
     pub sparse: bool,
+    /// 1: one value per pixel of the model input. s > 1: scores of the whole tile at
+    /// 1/s, for a [`CoarseStitcher`].
+    pub stride: usize,
+    /// At a stride: the scores are logits (else probabilities).
+    pub logits: bool,
 }
 
 impl<'a> TileProbs<'a> {
@@ -52,6 +61,8 @@ impl<'a> TileProbs<'a> {
             off_y: 0,
             off_x: 0,
             sparse: false,
+            stride: 1,
+            logits: false,
         }
     }
 }
@@ -85,15 +96,19 @@ pub struct Stripe {
 
 /// The grid's columns cut into stripes that each finish `own_px` pixel columns (the
 /// last one the rest); one stripe holding every tile when `own_px` covers the width.
+/// On a grid aligned to a model's stride s, a stripe also holds the tiles within s px
+/// of its own columns: their pixels are resized from the cells around them.
 pub fn stripes(grid: &Grid, own_px: usize) -> Vec<Stripe> {
     let width = grid.spec().width_px;
     let own_px = own_px.max(1);
     let xs = grid.x_spans();
+    let halo = halo_px(grid);
     (0..width.div_ceil(own_px))
         .map(|k| {
             let own = k * own_px..((k + 1) * own_px).min(width);
-            let first = xs.iter().position(|s| s.end() > own.start).unwrap_or(0);
-            let last = xs.iter().rposition(|s| s.start < own.end).unwrap_or(0);
+            let (a, b) = (own.start.saturating_sub(halo), own.end + halo);
+            let first = xs.iter().position(|s| s.end() > a).unwrap_or(0);
+            let last = xs.iter().rposition(|s| s.start < b).unwrap_or(0);
             Stripe {
                 x0: xs[first].start,
                 x1: xs[last].end(),
@@ -102,6 +117,51 @@ pub fn stripes(grid: &Grid, own_px: usize) -> Vec<Stripe> {
             }
         })
         .collect()
+}
+
+/// Pixels around a window of the raster whose tiles a run of that window needs too:
+/// on a grid aligned to a model's stride s (a [`CoarseStitcher`]'s), s (a pixel is
+/// resized from cells up to s px away); else none.
+pub fn halo_px(grid: &Grid) -> usize {
+    match grid.spec().align_px {
+        a if a > 1 => a,
+        _ => 0,
+    }
+}
+
+/// A stitcher at the model input's resolution ([`Stitcher`]) or at the model's own
+/// ([`CoarseStitcher`]).
+pub enum Stitch {
+    Full(Stitcher),
+    Coarse(CoarseStitcher),
+}
+
+impl Stitch {
+    pub fn start_at_row(&mut self, row: usize) {
+        match self {
+            Stitch::Full(s) => s.start_at_row(row),
+            Stitch::Coarse(s) => s.start_at_row(row),
+        }
+    }
+    pub fn add(&mut self, tile: &Tile, valid: &[u8], probs: Option<TileProbs<'_>>) {
+        match self {
+            Stitch::Full(s) => s.add(tile, valid, probs),
+            Stitch::Coarse(s) => s.add(tile, valid, probs),
+        }
+    }
+    pub fn finish_row(&mut self, row: usize) -> Rows {
+        match self {
+            Stitch::Full(s) => s.finish_row(row),
+            Stitch::Coarse(s) => s.finish_row(row),
+        }
+    }
+    /// Pixels with NaN scores so far.
+    pub fn nan_px(&self) -> u64 {
+        match self {
+            Stitch::Full(s) => s.nan_px,
+            Stitch::Coarse(s) => s.nan_px,
+        }
+    }
 }
 
 impl Rows {
@@ -237,6 +297,7 @@ impl Stitcher {
             dst.copy_from_slice(&valid[j * ww..(j + 1) * ww]);
         }
         let Some(p) = probs else { return };
+        assert_eq!(p.stride, 1, "scores at a stride go to a CoarseStitcher");
         let (wx, wy) = match self.blend {
             Blend::Hann => self.grid.blend_weights(tile.row, tile.col),
             Blend::Centre => self.grid.core_weights(tile.row, tile.col),
@@ -395,6 +456,7 @@ mod tests {
             tile_px: 16,
             overlap_px: 6,
             margin_px: 2,
+            align_px: 1,
         })
         .unwrap();
         let truth = |x: usize, y: usize| -> [f32; 3] {
@@ -441,6 +503,7 @@ mod tests {
             tile_px: t,
             overlap_px: 12,
             margin_px: 2,
+            align_px: 1,
         })
         .unwrap();
         let probs = |tile: &Tile| -> Vec<f32> {
@@ -499,6 +562,7 @@ mod tests {
             tile_px: 10,
             overlap_px: 2,
             margin_px: 1,
+            align_px: 1,
         })
         .unwrap();
         let mut st = Stitcher::new(grid.clone(), 2, Blend::Hann, 255, false);
@@ -526,6 +590,8 @@ mod tests {
                 off_y: 0,
                 off_x: 0,
                 sparse: true,
+                stride: 1,
+                logits: false,
             }),
         );
         let rows = st.finish_row(0);

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use tiles::{Grid, GridSpec};
-//! let grid = Grid::new(GridSpec { width_px: 1000, height_px: 700, tile_px: 256, overlap_px: 64, margin_px: 16 }).unwrap();
+//! let grid = Grid::new(GridSpec { width_px: 1000, height_px: 700, tile_px: 256, overlap_px: 64, margin_px: 16, align_px: 1 }).unwrap();
 //! assert_eq!(grid.tile_count(), grid.cols() * grid.rows());
 //! let t = grid.tile(0, 0);
 //! assert_eq!((t.window.x0, t.window.y0, t.window.w, t.window.h), (0, 0, 256, 256));
@@ -76,6 +76,11 @@ pub struct GridSpec {
     /// weight: there the model's convolutions saw padding instead of data.
     /// At most `overlap_px / 2` so that every pixel keeps a positive total weight.
     pub margin_px: usize,
+    /// Every tile starts at a multiple of this (1: anywhere). A model whose output is
+    /// 1/s of its input needs tiles on its own grid (`align_px` = s, with tile and
+    /// overlap multiples of s): then the last tile is not shifted back to end at the
+    /// raster's edge but starts on the grid and reads a shorter window (padded).
+    pub align_px: usize,
 }
 
 /// Why a [`GridSpec`] cannot make a grid.
@@ -83,8 +88,19 @@ pub struct GridSpec {
 pub enum GridError {
     EmptyRaster,
     ZeroTile,
-    OverlapTooLarge { tile_px: usize, overlap_px: usize },
-    MarginTooLarge { overlap_px: usize, margin_px: usize },
+    OverlapTooLarge {
+        tile_px: usize,
+        overlap_px: usize,
+    },
+    MarginTooLarge {
+        overlap_px: usize,
+        margin_px: usize,
+    },
+    Misaligned {
+        tile_px: usize,
+        overlap_px: usize,
+        align_px: usize,
+    },
 }
 
 impl fmt::Display for GridError {
@@ -106,6 +122,14 @@ impl fmt::Display for GridError {
                 f,
                 "edge margin {margin_px} px must be at most half the overlap ({overlap_px} px)"
             ),
+            GridError::Misaligned {
+                tile_px,
+                overlap_px,
+                align_px,
+            } => write!(
+                f,
+                "tile {tile_px} px and overlap {overlap_px} px must be multiples of {align_px} px"
+            ),
         }
     }
 }
@@ -118,7 +142,25 @@ impl std::error::Error for GridError {}
 /// ends at the raster edge (a full tile is always read when the axis is long enough).
 /// The cores partition the axis at the middle of each overlap.
 pub fn spans(len_px: usize, tile_px: usize, overlap_px: usize) -> Vec<Span> {
+    spans_aligned(len_px, tile_px, overlap_px, 1)
+}
+
+/// Like [`spans`], with every start a multiple of `align_px`: the last tile is shifted
+/// back only to the multiple at or after `len_px - tile_px`, so it may read fewer than
+/// `tile_px` pixels (the rest of the model input is padding). `tile_px - overlap_px`
+/// must be a multiple of `align_px`.
+pub fn spans_aligned(
+    len_px: usize,
+    tile_px: usize,
+    overlap_px: usize,
+    align_px: usize,
+) -> Vec<Span> {
     assert!(len_px > 0 && tile_px > 0 && overlap_px < tile_px);
+    let align = align_px.max(1);
+    assert!(
+        (tile_px - overlap_px).is_multiple_of(align),
+        "the tile stride must be a multiple of the alignment"
+    );
     if len_px <= tile_px {
         return vec![Span {
             start: 0,
@@ -131,7 +173,8 @@ pub fn spans(len_px: usize, tile_px: usize, overlap_px: usize) -> Vec<Span> {
     }
     let stride = tile_px - overlap_px;
     let n = (len_px - tile_px).div_ceil(stride) + 1;
-    let starts: Vec<usize> = (0..n).map(|i| (i * stride).min(len_px - tile_px)).collect();
+    let last = (len_px - tile_px).div_ceil(align) * align;
+    let starts: Vec<usize> = (0..n).map(|i| (i * stride).min(last)).collect();
     let boundary = |i: usize| -> usize {
         // boundary between tile i-1 and tile i: middle of their shared pixels
         if i == 0 {
@@ -145,11 +188,11 @@ pub fn spans(len_px: usize, tile_px: usize, overlap_px: usize) -> Vec<Span> {
     (0..n)
         .map(|i| Span {
             start: starts[i],
-            len: tile_px,
+            len: tile_px.min(len_px - starts[i]),
             core_start: boundary(i),
             core_end: boundary(i + 1),
             at_start: starts[i] == 0,
-            at_end: starts[i] + tile_px == len_px,
+            at_end: starts[i] + tile_px >= len_px,
         })
         .collect()
 }
@@ -241,10 +284,18 @@ impl Grid {
                 margin_px: spec.margin_px,
             });
         }
+        let a = spec.align_px.max(1);
+        if !spec.tile_px.is_multiple_of(a) || !spec.overlap_px.is_multiple_of(a) {
+            return Err(GridError::Misaligned {
+                tile_px: spec.tile_px,
+                overlap_px: spec.overlap_px,
+                align_px: a,
+            });
+        }
         Ok(Grid {
             spec,
-            xs: spans(spec.width_px, spec.tile_px, spec.overlap_px),
-            ys: spans(spec.height_px, spec.tile_px, spec.overlap_px),
+            xs: spans_aligned(spec.width_px, spec.tile_px, spec.overlap_px, a),
+            ys: spans_aligned(spec.height_px, spec.tile_px, spec.overlap_px, a),
         })
     }
 
@@ -376,6 +427,7 @@ mod tests {
             tile_px: 8,
             overlap_px: 4,
             margin_px: 2,
+            align_px: 1,
         };
         assert!(Grid::new(base).is_ok());
         assert_eq!(

@@ -4,17 +4,34 @@
 use proptest::prelude::*;
 use tiles::{Grid, GridSpec};
 
+/// Grids of any size, tile and overlap; a quarter of them aligned to 2, 4 or 8 px (the
+/// grid of a model whose output is 1/2, 1/4 or 1/8 of its input).
 fn spec() -> impl Strategy<Value = GridSpec> {
-    (1usize..700, 1usize..700, 1usize..300)
-        .prop_flat_map(|(w, h, t)| (Just(w), Just(h), Just(t), 0..t))
-        .prop_flat_map(|(w, h, t, o)| (Just(w), Just(h), Just(t), Just(o), 0..=o / 2))
+    (
+        1usize..700,
+        1usize..700,
+        prop::sample::select(vec![1usize, 1, 1, 1, 1, 1, 2, 4, 8]),
+    )
+        .prop_flat_map(|(w, h, a)| (Just(w), Just(h), Just(a), 1usize..=300 / a))
+        .prop_flat_map(|(w, h, a, t)| (Just(w), Just(h), Just(a), Just(t), 0..t))
+        .prop_flat_map(|(w, h, a, t, o)| {
+            (
+                Just(w),
+                Just(h),
+                Just(a),
+                Just(t * a),
+                Just(o * a),
+                0..=o * a / 2,
+            )
+        })
         .prop_map(
-            |(width_px, height_px, tile_px, overlap_px, margin_px)| GridSpec {
+            |(width_px, height_px, align_px, tile_px, overlap_px, margin_px)| GridSpec {
                 width_px,
                 height_px,
                 tile_px,
                 overlap_px,
                 margin_px,
+                align_px,
             },
         )
 }
@@ -49,8 +66,21 @@ proptest! {
         for t in grid.tiles() {
             prop_assert!(t.window.x0 + t.window.w <= spec.width_px);
             prop_assert!(t.window.y0 + t.window.h <= spec.height_px);
-            prop_assert_eq!(t.window.w, spec.tile_px.min(spec.width_px));
-            prop_assert_eq!(t.window.h, spec.tile_px.min(spec.height_px));
+            // full tiles, but for the last of an aligned grid: on the grid, short by less
+            // than the alignment
+            let a = spec.align_px;
+            prop_assert!(t.window.x0 % a == 0 && t.window.y0 % a == 0);
+            for (got, len, last) in [
+                (t.window.w, spec.width_px, t.col + 1 == grid.cols()),
+                (t.window.h, spec.height_px, t.row + 1 == grid.rows()),
+            ] {
+                let full = spec.tile_px.min(len);
+                if last && a > 1 {
+                    prop_assert!(got <= full && full - got < a, "{} px of {}", got, full);
+                } else {
+                    prop_assert_eq!(got, full);
+                }
+            }
         }
         let xs = grid.x_spans();
         prop_assert!(xs[0].at_start && xs[xs.len() - 1].at_end);
@@ -100,6 +130,7 @@ fn one_by_one_raster() {
         tile_px: 256,
         overlap_px: 64,
         margin_px: 16,
+        align_px: 1,
     })
     .unwrap();
     assert_eq!(grid.tile_count(), 1);
@@ -117,6 +148,7 @@ fn odd_sizes() {
         tile_px: 256,
         overlap_px: 64,
         margin_px: 16,
+        align_px: 1,
     })
     .unwrap();
     assert_eq!(grid.cols(), 10);

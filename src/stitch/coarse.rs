@@ -1,0 +1,860 @@
+//! Stitching at the model's own resolution, for models whose scores come out at 1/s of
+//! the tile (SegFormer, UPerNet, DPT: s = 4 to 32).
+//!
+//! The tiles sit on the model's grid (every tile starts at a multiple of s, see
+//! [`tiles::GridSpec::align_px`]), so each tile's s x s output cells are cells of one
+//! grid over the whole raster. Their scores are blended there, each cell weighted by
+//! the mean of the tile's pixel weights over it; once a cell row is final, the raster's
+//! scores are resized bilinearly (half-pixel centres, `align_corners=false`, clamped at
+//! the raster's edges) to each output pixel, as Hugging Face's post-processing resizes
+//! a whole image's logits; the class is the argmax and the confidence the softmax of
+//! the resized logits (or the resized probability, for models that output
+//! probabilities). One tile over a whole raster gives exactly the model's own
+//! post-processing.
+//!
+//! Nothing of the `classes` planes is held at full resolution: the band holds s² fewer
+//! values, and an output pixel's argmax looks only at the classes that can win in its
+//! cell: the difference of two classes' resized scores is bilinear between four cells,
+//! so a class below another at all four cells is below it at every pixel between them
+//! ([`candidates`]).
+
+use std::ops::Range;
+
+use tiles::{Grid, Tile};
+
+use super::{Blend, Rows, Stripe, TileProbs, PARALLEL_BLEND_CLASSES};
+
+/// Classes whose resized logit is this far below another's cannot change the softmax in
+/// f32 (e^-30 per class is below f32's resolution of a sum near 1): the confidence
+/// leaves them out.
+const SOFTMAX_CUT: f32 = 30.0;
+
+/// A cell's state once its row is final.
+const CELL_OK: u8 = 0;
+/// No tile gave it weight (its pixels are all nodata, or its tiles were skipped).
+const CELL_MISSING: u8 = 1;
+/// A tile gave NaN scores for it.
+const CELL_NAN: u8 = 2;
+
+/// Blends tiles at 1/s and finishes rows at full resolution; the same interface as
+/// [`super::Stitcher`].
+pub struct CoarseStitcher {
+    grid: Grid,
+    s: usize,
+    classes: usize,
+    /// Pixel columns held: `x0..x0 + width`; rows handed back cover `own` only.
+    x0: usize,
+    width: usize,
+    own: Range<usize>,
+    blend: Blend,
+    nodata: u16,
+    confidence: bool,
+    /// Cells of the whole raster: `gw x gh`.
+    gw: usize,
+    gh: usize,
+    /// Cell columns held: `cx0..cx0 + cw`.
+    cx0: usize,
+    cw: usize,
+    /// Cell rows held, a ring: cell row `j` in slot `j % lh`.
+    lh: usize,
+    /// `classes` planes of `lh * cw` score sums (means once normalised).
+    acc: Vec<f32>,
+    wsum: Vec<f32>,
+    /// [`CELL_OK`], [`CELL_MISSING`] or [`CELL_NAN`], for normalised cells.
+    state: Vec<u8>,
+    /// Cell rows below this are normalised; rows below `kept` are freed.
+    normed: usize,
+    kept: usize,
+    /// Validity of pixel rows, a ring of `vh` rows (row `y` in slot `y % vh`).
+    vh: usize,
+    valid: Vec<u8>,
+    /// First pixel row not yet handed back.
+    band_y0: usize,
+    /// The scores are logits (softmax for the confidence), else probabilities.
+    logits: bool,
+    /// Pixels whose scores were NaN (made nodata) in the rows finished so far.
+    pub nan_px: u64,
+}
+
+/// The two cells a pixel at `p` reads (its coordinate on the cell grid is
+/// `(p + 0.5) / s - 0.5`, clamped to the `n` cells) and the second one's weight: the
+/// taps of PyTorch's `interpolate(..., mode="bilinear", align_corners=False)`.
+fn tap(p: usize, s: usize, n: usize) -> (usize, usize, f32) {
+    let src = ((p as f32 + 0.5) / s as f32 - 0.5).max(0.0);
+    let i0 = (src.floor() as usize).min(n - 1);
+    let i1 = if i0 < n - 1 { i0 + 1 } else { i0 };
+    (i0, i1, (src - i0 as f32).clamp(0.0, 1.0))
+}
+
+/// Per-cell weights from a tile's per-pixel weights `w` (one per window pixel): the
+/// mean over the cell's pixels in the window; cells past the window weigh nothing.
+fn cell_weights(w: &[f32], s: usize) -> Vec<f32> {
+    w.chunks(s)
+        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+        .collect()
+}
+
+/// For each pair of cell columns `(i0, i1)` in `cols` of two cell rows at `r0`, `r1`
+/// (`classes` planes of `plane` values each): the classes that can be the argmax
+/// somewhere between the four cells, in class order, as `(list, starts)`
+/// (`list[starts[i]..starts[i + 1]]`), and with `soft`, those whose logits come within
+/// [`SOFTMAX_CUT`] of the winner's somewhere.
+///
+/// A reference class is taken per pair (the one whose smallest corner is largest); the
+/// difference of two bilinear fields is bilinear, so it is largest at a corner: a class
+/// below the reference at all four corners is below it at every pixel between them.
+#[allow(clippy::too_many_arguments)]
+fn candidates(
+    acc: &[f32],
+    classes: usize,
+    plane: usize,
+    (r0, r1): (usize, usize),
+    cols: &[(usize, usize)],
+    soft: bool,
+    out: &mut (Vec<u16>, Vec<u32>),
+    out_soft: &mut (Vec<u16>, Vec<u32>),
+) {
+    let n = cols.len();
+    let corners = |c: usize, (i0, i1): (usize, usize)| -> [f32; 4] {
+        let p = &acc[c * plane..][..plane];
+        [p[r0 + i0], p[r0 + i1], p[r1 + i0], p[r1 + i1]]
+    };
+    let mut floor = vec![f32::NEG_INFINITY; n];
+    let mut reference = vec![0usize; n];
+    for c in 0..classes {
+        for (i, &pair) in cols.iter().enumerate() {
+            let v = corners(c, pair);
+            let lo = v[0].min(v[1]).min(v[2].min(v[3]));
+            if lo > floor[i] {
+                (floor[i], reference[i]) = (lo, c);
+            }
+        }
+    }
+    let refs: Vec<[f32; 4]> = cols
+        .iter()
+        .zip(&reference)
+        .map(|(&pair, &r)| corners(r, pair))
+        .collect();
+    // each class's largest corner difference to the reference
+    let mut gap = vec![0f32; n * classes];
+    for c in 0..classes {
+        for (i, &pair) in cols.iter().enumerate() {
+            let (v, r) = (corners(c, pair), &refs[i]);
+            gap[c * n + i] = (v[0] - r[0])
+                .max(v[1] - r[1])
+                .max((v[2] - r[2]).max(v[3] - r[3]));
+        }
+    }
+    // bilinear values round a few ulps away from their exact value: keep a margin
+    let margin: Vec<f32> = refs
+        .iter()
+        .map(|r| 1e-5 * (1.0 + r.iter().fold(0f32, |m, v| m.max(v.abs()))))
+        .collect();
+    for (o, cut) in [(&mut *out, 0.0f32), (&mut *out_soft, SOFTMAX_CUT)] {
+        if cut > 0.0 && !soft {
+            continue;
+        }
+        o.0.clear();
+        o.1.clear();
+        o.1.push(0);
+        for (i, &m) in margin.iter().enumerate() {
+            let bar = -m - cut;
+            for c in 0..classes {
+                if gap[c * n + i] >= bar {
+                    o.0.push(c as u16);
+                }
+            }
+            o.1.push(o.0.len() as u32);
+        }
+    }
+}
+
+impl CoarseStitcher {
+    /// A stitcher for the tiles of one column stripe of `grid` (whose tiles start at
+    /// multiples of `s`), for outputs at 1/`s`.
+    pub fn for_stripe(
+        grid: Grid,
+        stripe: &Stripe,
+        s: usize,
+        classes: usize,
+        blend: Blend,
+        nodata: u16,
+        confidence: bool,
+    ) -> CoarseStitcher {
+        let spec = *grid.spec();
+        assert!(
+            spec.align_px == s && stripe.x0.is_multiple_of(s),
+            "tiles must start on the model's grid"
+        );
+        let (gw, gh) = (spec.width_px.div_ceil(s), spec.height_px.div_ceil(s));
+        let cx0 = stripe.x0 / s;
+        let cw = stripe.x1.div_ceil(s) - cx0;
+        let tile_cells = spec.tile_px.div_ceil(s);
+        let lh = (tile_cells + 3).min(gh);
+        let vh = (spec.tile_px + 2 * s).min(spec.height_px);
+        let width = stripe.x1 - stripe.x0;
+        CoarseStitcher {
+            s,
+            classes,
+            x0: stripe.x0,
+            width,
+            own: stripe.own.clone(),
+            blend,
+            nodata,
+            confidence,
+            gw,
+            gh,
+            cx0,
+            cw,
+            lh,
+            acc: crate::raster::buffer::touched_zeros(classes * lh * cw),
+            wsum: vec![0.0; lh * cw],
+            state: vec![CELL_MISSING; lh * cw],
+            normed: 0,
+            kept: 0,
+            vh,
+            valid: vec![0; vh * width],
+            band_y0: 0,
+            logits: true,
+            nan_px: 0,
+            grid,
+        }
+    }
+
+    /// Starts at tile row `row` (a run over a row window of the raster). The cell row
+    /// above the tile row's first is not held, so the first `s` pixel rows (which need
+    /// it, and lie above the window: the window's tile rows reach `s` px past it) are
+    /// not handed back.
+    pub fn start_at_row(&mut self, row: usize) {
+        let start = self.grid.y_spans()[row].start;
+        self.band_y0 = if row > 0 { start + self.s } else { 0 };
+        self.normed = start / self.s;
+        self.kept = start / self.s;
+    }
+
+    /// Adds one tile: its validity mask over the window and its scores at 1/s, or
+    /// `None` when the tile was entirely nodata and not inferred.
+    pub fn add(&mut self, tile: &Tile, valid: &[u8], probs: Option<TileProbs<'_>>) {
+        let win = tile.window;
+        let (ww, s) = (win.w, self.s);
+        assert!(
+            win.x0 >= self.x0 && win.x0 + ww <= self.x0 + self.width,
+            "tiles must lie in the stitcher's stripe"
+        );
+        for j in 0..win.h {
+            let r = (win.y0 + j) % self.vh;
+            let wx0 = win.x0 - self.x0;
+            self.valid[r * self.width + wx0..][..ww].copy_from_slice(&valid[j * ww..][..ww]);
+        }
+        let Some(p) = probs else { return };
+        assert_eq!(p.stride, s, "scores must come at the stitcher's stride");
+        self.logits = p.logits;
+        let (wx, wy) = match self.blend {
+            Blend::Hann => self.grid.blend_weights(tile.row, tile.col),
+            Blend::Centre => self.grid.core_weights(tile.row, tile.col),
+        };
+        let (cwx, cwy) = (cell_weights(&wx, s), cell_weights(&wy, s));
+        let (gx, gy) = (win.x0 / s - self.cx0, win.y0 / s);
+        let n = p.w.min(cwx.len());
+        let rows = p.h.min(cwy.len());
+        assert!(
+            gy >= self.kept && gy + rows <= self.kept + self.lh,
+            "tiles must arrive in row order"
+        );
+        let (cw, lh) = (self.cw, self.lh);
+        // `(tile cell row, first cell of its row in a plane of the ring, row weight)`
+        let bases: Vec<(usize, usize, f32)> = (0..rows)
+            .filter(|&a| cwy[a] > 0.0)
+            .map(|a| (a, (gy + a) % lh * cw + gx, cwy[a]))
+            .collect();
+        for &(_, base, wy) in &bases {
+            for (sum, &w) in self.wsum[base..][..n].iter_mut().zip(&cwx) {
+                *sum += wy * w;
+            }
+        }
+        let cwx = &cwx[..n];
+        let plane = p.h * p.w;
+        let blend_plane = |(acc, src): (&mut [f32], &[f32])| {
+            for &(a, base, wy) in &bases {
+                let dst = &mut acc[base..][..n];
+                for ((d, &v), &w) in dst.iter_mut().zip(&src[a * p.w..][..n]).zip(cwx) {
+                    *d += wy * w * v;
+                }
+            }
+        };
+        if self.classes >= PARALLEL_BLEND_CLASSES {
+            use rayon::prelude::*;
+            self.acc
+                .par_chunks_exact_mut(lh * cw)
+                .zip(p.data.par_chunks_exact(plane))
+                .for_each(blend_plane);
+        } else {
+            self.acc
+                .chunks_exact_mut(lh * cw)
+                .zip(p.data.chunks_exact(plane))
+                .for_each(blend_plane);
+        }
+    }
+
+    /// Divides the sums of cell rows `normed..upto` by their weights and records each
+    /// cell's state.
+    fn normalise(&mut self, upto: usize) {
+        let (cw, lh, k) = (self.cw, self.lh, self.classes);
+        for j in self.normed..upto {
+            let at = j % lh * cw;
+            let inv: Vec<f32> = self.wsum[at..at + cw]
+                .iter()
+                .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
+                .collect();
+            let state = &mut self.state[at..at + cw];
+            for (st, &i) in state.iter_mut().zip(&inv) {
+                *st = if i > 0.0 { CELL_OK } else { CELL_MISSING };
+            }
+            for c in 0..k {
+                let row = &mut self.acc[c * lh * cw + at..][..cw];
+                for ((v, &i), st) in row.iter_mut().zip(&inv).zip(state.iter_mut()) {
+                    *v *= i;
+                    if v.is_nan() {
+                        *st = CELL_NAN;
+                    }
+                }
+            }
+        }
+        self.normed = self.normed.max(upto);
+    }
+
+    /// Call after the last tile of tile row `row`: returns the pixel rows whose cells
+    /// are all final, as classes over the stripe's own columns.
+    pub fn finish_row(&mut self, row: usize) -> Rows {
+        let s = self.s;
+        let (h_px, last) = (self.grid.spec().height_px, row + 1 >= self.grid.rows());
+        // cell rows below `m` get no more tiles
+        let m = if last {
+            self.gh
+        } else {
+            self.grid.y_spans()[row + 1].start / s
+        };
+        self.normalise(m);
+        // pixel rows whose two cell rows are final
+        let mut upto = self.band_y0;
+        while upto < h_px && (last || tap(upto, s, self.gh).1 < m) {
+            upto += 1;
+        }
+        let (own_x0, own_w) = (self.own.start, self.own.len());
+        let h = upto.saturating_sub(self.band_y0);
+        let mut classes = vec![self.nodata; h * own_w];
+        let mut confidence = self.confidence.then(|| vec![self.nodata; h * own_w]);
+        let mut class_counts = vec![0u64; self.classes];
+        // the cell columns of the own pixels, and their distinct pairs
+        let xt: Vec<(usize, usize, f32)> = self
+            .own
+            .clone()
+            .map(|x| {
+                let (i0, i1, l) = tap(x, s, self.gw);
+                (i0 - self.cx0, i1 - self.cx0, l)
+            })
+            .collect();
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        let pair_of: Vec<usize> = xt
+            .iter()
+            .map(|&(i0, i1, _)| {
+                if pairs.last() != Some(&(i0, i1)) {
+                    pairs.push((i0, i1));
+                }
+                pairs.len() - 1
+            })
+            .collect();
+        let (mut cand, mut soft) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+        let mut cached: Option<(usize, usize)> = None;
+        let (k, cw, lh, plane) = (self.classes, self.cw, self.lh, self.lh * self.cw);
+        let want_soft = self.confidence && self.logits;
+        let mut z = vec![0f32; k];
+        for y in self.band_y0..upto {
+            let (j0, j1, ly) = tap(y, s, self.gh);
+            let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
+            if cached != Some((j0, j1)) {
+                candidates(
+                    &self.acc,
+                    k,
+                    plane,
+                    (r0, r1),
+                    &pairs,
+                    want_soft,
+                    &mut cand,
+                    &mut soft,
+                );
+                cached = Some((j0, j1));
+            }
+            let vrow = &self.valid[y % self.vh * self.width..][..self.width];
+            let out_row = (y - self.band_y0) * own_w;
+            for (i, (&(i0, i1, lx), &pi)) in xt.iter().zip(&pair_of).enumerate() {
+                if vrow[own_x0 - self.x0 + i] == 0 {
+                    continue;
+                }
+                let corners = [(r0, i0), (r0, i1), (r1, i0), (r1, i1)];
+                let states = corners.map(|(r, c)| self.state[r + c]);
+                if states.contains(&CELL_NAN) {
+                    self.nan_px += 1;
+                    continue;
+                }
+                // columns first, then rows, as PyTorch's separable resize
+                let value = |c: usize| -> f32 {
+                    let p = &self.acc[c * plane..];
+                    let (a, b) = (&p[r0..], &p[r1..]);
+                    let top = a[i0] + lx * (a[i1] - a[i0]);
+                    let bottom = b[i0] + lx * (b[i1] - b[i0]);
+                    top + ly * (bottom - top)
+                };
+                let (best, conf) = if states.iter().all(|&st| st == CELL_OK) {
+                    let list = &cand.0[cand.1[pi] as usize..cand.1[pi + 1] as usize];
+                    let (mut best, mut best_v) = (list[0] as usize, f32::NEG_INFINITY);
+                    for &c in list {
+                        let v = value(c as usize);
+                        if v > best_v {
+                            (best, best_v) = (c as usize, v);
+                        }
+                    }
+                    let conf = if !self.confidence {
+                        0.0
+                    } else if self.logits {
+                        let list = &soft.0[soft.1[pi] as usize..soft.1[pi + 1] as usize];
+                        let sum: f32 = list
+                            .iter()
+                            .map(|&c| (value(c as usize) - best_v).exp())
+                            .sum();
+                        1.0 / sum
+                    } else {
+                        best_v
+                    };
+                    (best, conf)
+                } else {
+                    // a corner without weight (nodata around it): the present corners,
+                    // their weights renormalised
+                    let weights = [
+                        (1.0 - ly) * (1.0 - lx),
+                        (1.0 - ly) * lx,
+                        ly * (1.0 - lx),
+                        ly * lx,
+                    ];
+                    let total: f32 = (0..4)
+                        .filter(|&q| states[q] == CELL_OK)
+                        .map(|q| weights[q])
+                        .sum();
+                    if total <= 0.0 {
+                        continue;
+                    }
+                    for (c, zc) in z.iter_mut().enumerate() {
+                        let p = &self.acc[c * plane..];
+                        *zc = (0..4)
+                            .filter(|&q| states[q] == CELL_OK)
+                            .map(|q| weights[q] * p[corners[q].0 + corners[q].1])
+                            .sum::<f32>()
+                            / total;
+                    }
+                    let best = (0..k).fold(0, |b, c| if z[c] > z[b] { c } else { b });
+                    let conf = if self.logits {
+                        1.0 / z.iter().map(|&v| (v - z[best]).exp()).sum::<f32>()
+                    } else {
+                        z[best]
+                    };
+                    (best, conf)
+                };
+                classes[out_row + i] = best as u16;
+                class_counts[best] += 1;
+                if let Some(cf) = confidence.as_mut() {
+                    cf[out_row + i] = (100.0 * conf).round().clamp(0.0, 100.0) as u16;
+                }
+            }
+        }
+        // free the pixel rows handed back and the cell rows no later pixel row reads
+        for y in self.band_y0..upto {
+            self.valid[y % self.vh * self.width..][..self.width].fill(0);
+        }
+        let keep = if upto >= h_px {
+            self.normed
+        } else {
+            tap(upto, s, self.gh).0
+        };
+        for j in self.kept..keep.max(self.kept) {
+            let at = j % lh * cw;
+            self.wsum[at..at + cw].fill(0.0);
+            self.state[at..at + cw].fill(CELL_MISSING);
+            for c in 0..k {
+                self.acc[c * plane + at..][..cw].fill(0.0);
+            }
+        }
+        self.kept = self.kept.max(keep);
+        let rows = Rows {
+            y0: self.band_y0,
+            h,
+            width: own_w,
+            classes,
+            confidence,
+            class_counts,
+        };
+        self.band_y0 = upto;
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiles::GridSpec;
+
+    /// A tile's scores at 1/s: a smooth field over the raster's cells (so that classes
+    /// change within tiles) plus a perturbation that differs between tiles (so that
+    /// blending matters), with `nan_cell` (global cell) NaN in every tile over it.
+    fn scores(
+        tile: &Tile,
+        s: usize,
+        cells: usize,
+        k: usize,
+        spread: f32,
+        nan_cell: Option<(usize, usize)>,
+    ) -> Vec<f32> {
+        let mut d = vec![0f32; k * cells * cells];
+        let (gx, gy) = (tile.window.x0 / s, tile.window.y0 / s);
+        for c in 0..k {
+            for a in 0..cells {
+                for b in 0..cells {
+                    let (x, y) = ((gx + b) as f32, (gy + a) as f32);
+                    let h = (tile.row * 131 + tile.col * 71 + c * 31 + a * 17 + b * 7) % 23;
+                    let mut v = spread
+                        * ((x * 0.21 + c as f32 * 1.3).sin() + (y * 0.17 - c as f32).cos())
+                        + 0.15 * h as f32 / 23.0;
+                    if nan_cell == Some((gy + a, gx + b)) {
+                        v = f32::NAN;
+                    }
+                    d[c * cells * cells + a * cells + b] = v;
+                }
+            }
+        }
+        d
+    }
+
+    struct Case {
+        w: usize,
+        h: usize,
+        tile: usize,
+        overlap: usize,
+        s: usize,
+        k: usize,
+        spread: f32,
+        logits: bool,
+        blend: Blend,
+        /// Pixels `x0..x1, y0..y1` are nodata.
+        hole: (usize, usize, usize, usize),
+        nan_cell: Option<(usize, usize)>,
+    }
+
+    impl Case {
+        fn grid(&self) -> Grid {
+            Grid::new(GridSpec {
+                width_px: self.w,
+                height_px: self.h,
+                tile_px: self.tile,
+                overlap_px: self.overlap,
+                margin_px: self.overlap / 4,
+                align_px: self.s,
+            })
+            .unwrap()
+        }
+        fn valid(&self, x: usize, y: usize) -> bool {
+            let (x0, x1, y0, y1) = self.hole;
+            !(x >= x0 && x < x1 && y >= y0 && y < y1)
+        }
+        fn tile_valid(&self, t: &Tile) -> Vec<u8> {
+            let w = t.window;
+            let mut v = vec![0u8; w.area()];
+            for j in 0..w.h {
+                for i in 0..w.w {
+                    v[j * w.w + i] = self.valid(w.x0 + i, w.y0 + j) as u8;
+                }
+            }
+            v
+        }
+
+        /// Straight from the definition: every cell's weighted mean over the tiles, then
+        /// every class resized to every pixel, argmax and softmax.
+        fn reference(&self) -> (Vec<u16>, Vec<u16>, u64, Vec<bool>) {
+            let (grid, s, k) = (self.grid(), self.s, self.k);
+            let cells = self.tile / s;
+            let (gw, gh) = (self.w.div_ceil(s), self.h.div_ceil(s));
+            let mut sum = vec![0f64; k * gw * gh];
+            let mut wsum = vec![0f64; gw * gh];
+            for t in grid.tiles() {
+                if !self.tile_valid(&t).contains(&1) {
+                    continue;
+                }
+                let d = scores(&t, s, cells, k, self.spread, self.nan_cell);
+                let (wx, wy) = match self.blend {
+                    Blend::Hann => grid.blend_weights(t.row, t.col),
+                    Blend::Centre => grid.core_weights(t.row, t.col),
+                };
+                let (cx, cy) = (cell_weights(&wx, s), cell_weights(&wy, s));
+                for (a, &wa) in cy.iter().enumerate() {
+                    for (b, &wb) in cx.iter().enumerate() {
+                        let (gy, gx) = (t.window.y0 / s + a, t.window.x0 / s + b);
+                        let w = (wa * wb) as f64;
+                        wsum[gy * gw + gx] += w;
+                        for c in 0..k {
+                            sum[c * gw * gh + gy * gw + gx] +=
+                                w * d[c * cells * cells + a * cells + b] as f64;
+                        }
+                    }
+                }
+            }
+            let mut classes = vec![255u16; self.w * self.h];
+            let mut conf = vec![255u16; self.w * self.h];
+            let mut nan = 0;
+            // pixels whose two best classes are within float rounding of each other
+            let mut tie = vec![false; self.w * self.h];
+            for y in 0..self.h {
+                let (j0, j1, ly) = tap(y, s, gh);
+                for x in 0..self.w {
+                    if !self.valid(x, y) {
+                        continue;
+                    }
+                    let (i0, i1, lx) = tap(x, s, gw);
+                    let corners = [(j0, i0), (j0, i1), (j1, i0), (j1, i1)];
+                    let wts = [
+                        (1.0 - ly) * (1.0 - lx),
+                        (1.0 - ly) * lx,
+                        ly * (1.0 - lx),
+                        ly * lx,
+                    ];
+                    let present: Vec<usize> = (0..4)
+                        .filter(|&q| wsum[corners[q].0 * gw + corners[q].1] > 0.0)
+                        .collect();
+                    let total: f32 = present.iter().map(|&q| wts[q]).sum();
+                    let z: Vec<f32> = (0..k)
+                        .map(|c| {
+                            let v = |q: usize| {
+                                let at = corners[q].0 * gw + corners[q].1;
+                                (sum[c * gw * gh + at] / wsum[at]) as f32
+                            };
+                            if present.len() == 4 {
+                                let top = v(0) + lx * (v(1) - v(0));
+                                let bottom = v(2) + lx * (v(3) - v(2));
+                                top + ly * (bottom - top)
+                            } else {
+                                present.iter().map(|&q| wts[q] * v(q)).sum::<f32>() / total
+                            }
+                        })
+                        .collect();
+                    if z.iter().any(|v| v.is_nan()) {
+                        nan += 1;
+                        continue;
+                    }
+                    if present.is_empty() {
+                        continue;
+                    }
+                    let best = (0..k).fold(0, |b, c| if z[c] > z[b] { c } else { b });
+                    let p = if self.logits {
+                        1.0 / z.iter().map(|&v| (v - z[best]).exp()).sum::<f32>()
+                    } else {
+                        z[best]
+                    };
+                    classes[y * self.w + x] = best as u16;
+                    conf[y * self.w + x] = (100.0 * p).round().clamp(0.0, 100.0) as u16;
+                    tie[y * self.w + x] =
+                        (0..k).any(|c| c != best && z[best] - z[c] <= 1e-5 * (1.0 + z[best].abs()));
+                }
+            }
+            (classes, conf, nan, tie)
+        }
+
+        /// The stitcher over stripes of `own_px` columns, from tile row `first_row`.
+        fn run(&self, own_px: usize, first_row: usize) -> (Vec<u16>, Vec<u16>, u64) {
+            let (grid, s, k) = (self.grid(), self.s, self.k);
+            let cells = self.tile / s;
+            let mut classes = vec![255u16; self.w * self.h];
+            let mut conf = vec![255u16; self.w * self.h];
+            let mut nan = 0;
+            for stripe in super::super::stripes(&grid, own_px) {
+                let mut st =
+                    CoarseStitcher::for_stripe(grid.clone(), &stripe, s, k, self.blend, 255, true);
+                st.start_at_row(first_row);
+                for r in first_row..grid.rows() {
+                    for c in stripe.cols.clone() {
+                        let t = grid.tile(r, c);
+                        let valid = self.tile_valid(&t);
+                        let d = scores(&t, s, cells, k, self.spread, self.nan_cell);
+                        let probs = valid.contains(&1).then_some(TileProbs {
+                            data: &d,
+                            h: cells,
+                            w: cells,
+                            off_y: 0,
+                            off_x: 0,
+                            sparse: false,
+                            stride: s,
+                            logits: self.logits,
+                        });
+                        st.add(&t, &valid, probs);
+                    }
+                    let rows = st.finish_row(r);
+                    assert_eq!(rows.width, stripe.own.len());
+                    for y in 0..rows.h {
+                        let dst = (rows.y0 + y) * self.w + stripe.own.start;
+                        let src = y * rows.width..(y + 1) * rows.width;
+                        classes[dst..dst + rows.width].copy_from_slice(&rows.classes[src.clone()]);
+                        let cf = rows.confidence.as_ref().unwrap();
+                        conf[dst..dst + rows.width].copy_from_slice(&cf[src]);
+                    }
+                }
+                nan += st.nan_px;
+            }
+            (classes, conf, nan)
+        }
+
+        fn check(&self) {
+            let (classes, conf, nan, tie) = self.reference();
+            let ties = tie.iter().filter(|&&t| t).count();
+            assert!(
+                ties * 1000 < tie.len(),
+                "{ties} near-ties: the case is not a test"
+            );
+            let mut seen = classes.clone();
+            seen.sort();
+            seen.dedup();
+            assert!(seen.len() >= self.k.min(4), "only classes {seen:?}");
+            let first = super::super::stripes(&self.grid(), self.w).len();
+            assert_eq!(first, 1);
+            for own_px in [self.w, 61, 150] {
+                let (c, f, n) = self.run(own_px, 0);
+                let differ = (0..classes.len())
+                    .filter(|&i| c[i] != classes[i] && !tie[i])
+                    .count();
+                assert_eq!(differ, 0, "{own_px} px stripes: {differ} classes differ");
+                // the confidence rounds a sum of exponentials taken in another order
+                let worst = f
+                    .iter()
+                    .zip(&conf)
+                    .map(|(&a, &b)| a.abs_diff(b))
+                    .max()
+                    .unwrap();
+                assert!(worst <= 1, "{own_px} px stripes: confidence off by {worst}");
+                assert_eq!(n, nan, "{own_px} px stripes: NaN pixels");
+            }
+            // a run from a later tile row (a row window's) gives the same rows beyond the
+            // reach of the tile row above it (a window's tile rows reach s px past it)
+            let grid = self.grid();
+            if grid.rows() > 1 {
+                let start = grid.y_spans()[0].end() + self.s;
+                let (c, _, _) = self.run(self.w, 1);
+                let differ = (start * self.w..classes.len())
+                    .filter(|&i| c[i] != classes[i] && !tie[i])
+                    .count();
+                assert_eq!(differ, 0, "a run from tile row 1: {differ} classes differ");
+            }
+        }
+    }
+
+    #[test]
+    fn coarse_stitching_is_the_resize_of_the_blended_cells() {
+        let base = Case {
+            w: 203,
+            h: 187,
+            tile: 64,
+            overlap: 16,
+            s: 4,
+            k: 40,
+            spread: 1.0,
+            logits: true,
+            blend: Blend::Hann,
+            hole: (0, 0, 0, 0),
+            nan_cell: None,
+        };
+        base.check();
+        // flat scores: many candidate classes per cell
+        Case {
+            spread: 0.05,
+            ..base
+        }
+        .check();
+        Case {
+            blend: Blend::Centre,
+            ..base
+        }
+        .check();
+        Case {
+            logits: false,
+            k: 3,
+            ..base
+        }
+        .check();
+        // stride 8, a tile over the whole raster in one direction
+        Case {
+            s: 8,
+            tile: 96,
+            overlap: 32,
+            w: 90,
+            ..base
+        }
+        .check();
+        // a hole of nodata holding a whole tile (not inferred): the pixels around it are
+        // resized from the cells that have weight
+        Case {
+            hole: (40, 130, 30, 120),
+            ..base
+        }
+        .check();
+        // a NaN cell: the pixels around it are nodata, counted
+        let nan = Case {
+            nan_cell: Some((20, 30)),
+            ..base
+        };
+        assert!(nan.reference().2 > 0);
+        nan.check();
+    }
+
+    #[test]
+    fn one_tile_gives_the_models_own_post_processing() {
+        // one tile over the raster: each class's scores resized, then the argmax
+        let (s, k, t) = (4usize, 5usize, 32usize);
+        let grid = Grid::new(GridSpec {
+            width_px: 30,
+            height_px: 29,
+            tile_px: t,
+            overlap_px: 8,
+            margin_px: 2,
+            align_px: s,
+        })
+        .unwrap();
+        let tile = grid.tile(0, 0);
+        let cells = t / s;
+        let d: Vec<f32> = (0..k * cells * cells)
+            .map(|i| ((i * 37) % 11) as f32 * 0.3 - (i % 5) as f32 * 0.2)
+            .collect();
+        let mut big = vec![0f32; k * t * t];
+        crate::infer::decode::resize_bilinear(&d, k, (cells, cells), (t, t), &mut big);
+        let all = Stripe {
+            own: 0..30,
+            cols: 0..1,
+            x0: 0,
+            x1: 30,
+        };
+        let mut st = CoarseStitcher::for_stripe(grid.clone(), &all, s, k, Blend::Hann, 255, false);
+        let probs = TileProbs {
+            data: &d,
+            h: cells,
+            w: cells,
+            off_y: 0,
+            off_x: 0,
+            sparse: false,
+            stride: s,
+            logits: true,
+        };
+        st.add(&tile, &vec![1u8; tile.window.area()], Some(probs));
+        let rows = st.finish_row(0);
+        assert_eq!((rows.y0, rows.h), (0, 29));
+        for y in 0..29 {
+            for x in 0..30 {
+                let z = |c: usize| big[c * t * t + y * t + x];
+                let best = (0..k).fold(0, |b, c| if z(c) > z(b) { c } else { b });
+                assert_eq!(rows.classes[y * 30 + x] as usize, best, "at {x},{y}");
+            }
+        }
+    }
+}
