@@ -54,10 +54,11 @@ pub struct BatchProbs {
 /// Buffers of decoded batches, recycled: a batch's probabilities are tens to hundreds
 /// of MB for models with many classes, and a fresh allocation of that size is mapped
 /// anew by the system, a page fault per 4 KiB, which costs more than the decoding.
-/// Dropped batches (the stitcher drops each once its tiles are blended) come back
-/// here; at most [`POOL_MAX`] wait.
+/// Dropped batches (the stitcher drops each once its tiles are blended), model outputs
+/// and prepared tiles come back here; at most [`POOL_MAX`] wait, and each request takes
+/// the smallest that fits.
 static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
-const POOL_MAX: usize = 6;
+const POOL_MAX: usize = 12;
 /// Buffers smaller than this are not worth keeping.
 const POOL_MIN_BYTES: usize = 1 << 20;
 
@@ -66,7 +67,10 @@ const POOL_MIN_BYTES: usize = 1 << 20;
 pub(crate) fn buffer(len: usize) -> Vec<f32> {
     if len * 4 >= POOL_MIN_BYTES {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = pool.iter().position(|b| b.capacity() >= len) {
+        let fit = (0..pool.len())
+            .filter(|&i| pool[i].capacity() >= len)
+            .min_by_key(|&i| pool[i].capacity());
+        if let Some(i) = fit {
             let mut v = pool.swap_remove(i);
             drop(pool);
             if v.len() >= len {
@@ -80,15 +84,20 @@ pub(crate) fn buffer(len: usize) -> Vec<f32> {
     crate::raster::buffer::touched_zeros(len)
 }
 
+/// Gives a buffer back for [`buffer`] to hand out again (kept when large enough and
+/// the pool is not full).
+pub(crate) fn recycle(v: Vec<f32>) {
+    if v.capacity() * 4 >= POOL_MIN_BYTES {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(v);
+        }
+    }
+}
+
 impl Drop for BatchProbs {
     fn drop(&mut self) {
-        let v = std::mem::take(&mut self.data);
-        if v.capacity() * 4 >= POOL_MIN_BYTES {
-            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < POOL_MAX {
-                pool.push(v);
-            }
-        }
+        recycle(std::mem::take(&mut self.data));
     }
 }
 
@@ -675,10 +684,14 @@ impl Engine {
     }
 }
 
-/// An output's shape and values as f32 (float16 and integer outputs converted).
+/// An output's shape and values as f32 (float16 and integer outputs converted); float32
+/// values are copied into a recycled buffer (a fresh one of tens of MB costs a page
+/// fault per 4 KiB).
 fn extract(out: &DynValue) -> Option<(Vec<i64>, Vec<f32>)> {
     if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
-        return Some((s.to_vec(), v.to_vec()));
+        let mut values = buffer(v.len());
+        values.copy_from_slice(v);
+        return Some((s.to_vec(), values));
     }
     if let Ok((s, v)) = out.try_extract_tensor::<half::f16>() {
         return Some((s.to_vec(), v.iter().map(|x| x.to_f32()).collect()));

@@ -226,7 +226,9 @@ fn read_tiles(
             masked += count_in_core(&tile, own, &window.rows, &valid, &mask_buf, &m.classes);
         }
         let tensor = (n_valid > 0).then(|| {
-            let mut t = vec![0f32; c * th * tw];
+            // a recycled buffer (inference gives each back once it is batched)
+            let mut t = crate::infer::buffer(c * th * tw);
+            t.fill(0.0);
             norm.prepare(
                 &bufs,
                 &valid,
@@ -342,8 +344,12 @@ fn flush(
         None
     };
     let mut k = 0;
-    for t in pending.drain(..) {
-        let p = match (&probs, t.tensor.is_some()) {
+    for mut t in pending.drain(..) {
+        let had_data = t.tensor.is_some();
+        if let Some(v) = t.tensor.take() {
+            crate::infer::recycle(v);
+        }
+        let p = match (&probs, had_data) {
             (Some(b), true) => {
                 k += 1;
                 Some((b.clone(), k - 1))

@@ -74,6 +74,8 @@ pub struct CoarseStitcher {
     logits: bool,
     /// Pixels whose scores were NaN (made nodata) in the rows finished so far.
     pub nan_px: u64,
+    /// Scratch of [`CoarseStitcher::finish_row`].
+    pair: RowPair,
 }
 
 /// The two cells a pixel at `p` reads (its coordinate on the cell grid is
@@ -94,78 +96,175 @@ fn cell_weights(w: &[f32], s: usize) -> Vec<f32> {
         .collect()
 }
 
-/// For each pair of cell columns `(i0, i1)` in `cols` of two cell rows at `r0`, `r1`
-/// (`classes` planes of `plane` values each): the classes that can be the argmax
-/// somewhere between the four cells, in class order, as `(list, starts)`
-/// (`list[starts[i]..starts[i + 1]]`), and with `soft`, those whose logits come within
-/// [`SOFTMAX_CUT`] of the winner's somewhere.
+/// Two cell rows under the own pixel columns, gathered class by class, and for each
+/// pair of neighbouring cells the classes that can win between the four cells.
 ///
-/// A reference class is taken per pair (the one whose smallest corner is largest); the
-/// difference of two bilinear fields is bilinear, so it is largest at a corner: a class
-/// below the reference at all four corners is below it at every pixel between them.
-#[allow(clippy::too_many_arguments)]
-fn candidates(
-    acc: &[f32],
-    classes: usize,
-    plane: usize,
-    (r0, r1): (usize, usize),
-    cols: &[(usize, usize)],
-    soft: bool,
-    out: &mut (Vec<u16>, Vec<u32>),
-    out_soft: &mut (Vec<u16>, Vec<u32>),
-) {
-    let n = cols.len();
-    let corners = |c: usize, (i0, i1): (usize, usize)| -> [f32; 4] {
-        let p = &acc[c * plane..][..plane];
-        [p[r0 + i0], p[r0 + i1], p[r1 + i0], p[r1 + i1]]
-    };
-    let mut floor = vec![f32::NEG_INFINITY; n];
-    let mut reference = vec![0usize; n];
-    for c in 0..classes {
-        for (i, &pair) in cols.iter().enumerate() {
-            let v = corners(c, pair);
-            let lo = v[0].min(v[1]).min(v[2].min(v[3]));
-            if lo > floor[i] {
-                (floor[i], reference[i]) = (lo, c);
+/// Cell `u` of a gathered row is the stripe's cell `min(first + u, last)`; the pair `t`
+/// is cells `t` and `t + 1` (the last pair is clamped at the raster's edge, as the
+/// resize's taps are). A reference class is taken per pair (the one whose smallest
+/// corner is largest); the difference of two classes' resized scores is bilinear
+/// between the four cells, so it is largest at one of them: a class below the reference
+/// at all four is below it at every pixel between them, and is no candidate.
+#[derive(Default)]
+struct RowPair {
+    /// Pairs, and gathered cells per row (`n + 1`).
+    n: usize,
+    m: usize,
+    /// `[class][row 0, row 1][m]`.
+    vals: Vec<f32>,
+    /// Per pair: [`CELL_OK`] when all four cells are, [`CELL_NAN`] when any is NaN,
+    /// else [`CELL_MISSING`].
+    state: Vec<u8>,
+    /// Candidates of pair `t`: `cand[cand_at[t]..cand_at[t + 1]]`, in class order; and
+    /// (for the softmax) the classes within [`SOFTMAX_CUT`] of the winner somewhere.
+    cand: Vec<u16>,
+    cand_at: Vec<u32>,
+    soft: Vec<u16>,
+    soft_at: Vec<u32>,
+    floor: Vec<f32>,
+    reference: Vec<u32>,
+    vmin: Vec<f32>,
+    refs: Vec<f32>,
+    gap: Vec<f32>,
+}
+
+impl RowPair {
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        &mut self,
+        acc: &[f32],
+        state: &[u8],
+        (classes, plane): (usize, usize),
+        (r0, r1): (usize, usize),
+        (first, n, last): (usize, usize, usize),
+        soft: bool,
+    ) {
+        let m = n + 1;
+        (self.n, self.m) = (n, m);
+        self.vals.resize(classes * 2 * m, 0.0);
+        let straight = (last + 1 - first).min(m);
+        for c in 0..classes {
+            let p = &acc[c * plane..][..plane];
+            let dst = &mut self.vals[c * 2 * m..][..2 * m];
+            for (half, r) in [r0, r1].into_iter().enumerate() {
+                let (row, d) = (&p[r..], &mut dst[half * m..][..m]);
+                d[..straight].copy_from_slice(&row[first..first + straight]);
+                d[straight..].fill(row[last]);
             }
         }
-    }
-    let refs: Vec<[f32; 4]> = cols
-        .iter()
-        .zip(&reference)
-        .map(|(&pair, &r)| corners(r, pair))
-        .collect();
-    // each class's largest corner difference to the reference
-    let mut gap = vec![0f32; n * classes];
-    for c in 0..classes {
-        for (i, &pair) in cols.iter().enumerate() {
-            let (v, r) = (corners(c, pair), &refs[i]);
-            gap[c * n + i] = (v[0] - r[0])
-                .max(v[1] - r[1])
-                .max((v[2] - r[2]).max(v[3] - r[3]));
+        let cell = |r: usize, u: usize| state[r + (first + u).min(last)];
+        self.state.clear();
+        self.state.extend((0..n).map(|t| {
+            let q = [cell(r0, t), cell(r0, t + 1), cell(r1, t), cell(r1, t + 1)];
+            if q.contains(&CELL_NAN) {
+                CELL_NAN
+            } else if q.iter().all(|&x| x == CELL_OK) {
+                CELL_OK
+            } else {
+                CELL_MISSING
+            }
+        }));
+        // the reference class per pair (branch-free loops over contiguous rows)
+        self.floor.clear();
+        self.floor.resize(n, f32::NEG_INFINITY);
+        self.reference.clear();
+        self.reference.resize(n, 0);
+        self.vmin.resize(m, 0.0);
+        for c in 0..classes {
+            let (a, b) = self.vals[c * 2 * m..][..2 * m].split_at(m);
+            for ((v, &x), &y) in self.vmin.iter_mut().zip(a).zip(b) {
+                *v = x.min(y);
+            }
+            let (v0, v1) = (&self.vmin[..n], &self.vmin[1..=n]);
+            let (floor, reference) = (&mut self.floor[..n], &mut self.reference[..n]);
+            for t in 0..n {
+                let lo = v0[t].min(v1[t]);
+                let better = lo > floor[t];
+                floor[t] = if better { lo } else { floor[t] };
+                reference[t] = if better { c as u32 } else { reference[t] };
+            }
         }
-    }
-    // bilinear values round a few ulps away from their exact value: keep a margin
-    let margin: Vec<f32> = refs
-        .iter()
-        .map(|r| 1e-5 * (1.0 + r.iter().fold(0f32, |m, v| m.max(v.abs()))))
-        .collect();
-    for (o, cut) in [(&mut *out, 0.0f32), (&mut *out_soft, SOFTMAX_CUT)] {
-        if cut > 0.0 && !soft {
-            continue;
+        // the reference's four cells per pair, then each class's largest difference to
+        // them over the four
+        self.refs.resize(4 * n, 0.0);
+        for t in 0..n {
+            let (a, b) = self.vals[self.reference[t] as usize * 2 * m..][..2 * m].split_at(m);
+            let r = [a[t], a[t + 1], b[t], b[t + 1]];
+            for (q, v) in r.into_iter().enumerate() {
+                self.refs[q * n + t] = v;
+            }
         }
-        o.0.clear();
-        o.1.clear();
-        o.1.push(0);
-        for (i, &m) in margin.iter().enumerate() {
-            let bar = -m - cut;
-            for c in 0..classes {
-                if gap[c * n + i] >= bar {
-                    o.0.push(c as u16);
+        let (r00, rest) = self.refs.split_at(n);
+        let (r01, rest) = rest.split_at(n);
+        let (r10, r11) = rest.split_at(n);
+        // bilinear values round a few ulps away from their exact value: keep a margin
+        let bar: Vec<f32> = (0..n)
+            .map(|t| {
+                let big = r00[t].abs().max(r01[t].abs()).max(r10[t].abs().max(r11[t].abs()));
+                -1e-5 * (1.0 + big)
+            })
+            .collect();
+        self.gap.resize(n, 0.0);
+        // hits (class, pair), class by class: few per pair, so the lists are built from
+        // them rather than by scanning every class of every pair
+        let mut hits: Vec<(u16, u32)> = Vec::new();
+        let mut soft_hits: Vec<(u16, u32)> = Vec::new();
+        for c in 0..classes {
+            let (a, b) = self.vals[c * 2 * m..][..2 * m].split_at(m);
+            let (a0, a1, b0, b1) = (&a[..n], &a[1..=n], &b[..n], &b[1..=n]);
+            let gap = &mut self.gap[..n];
+            for t in 0..n {
+                gap[t] = (a0[t] - r00[t])
+                    .max(a1[t] - r01[t])
+                    .max((b0[t] - r10[t]).max(b1[t] - r11[t]));
+            }
+            for (t, (&g, &bar)) in gap.iter().zip(&bar).enumerate() {
+                if g >= bar {
+                    hits.push((c as u16, t as u32));
+                }
+                if soft && g >= bar - SOFTMAX_CUT {
+                    soft_hits.push((c as u16, t as u32));
                 }
             }
-            o.1.push(o.0.len() as u32);
         }
+        for (hits, list, at) in [
+            (&hits, &mut self.cand, &mut self.cand_at),
+            (&soft_hits, &mut self.soft, &mut self.soft_at),
+        ] {
+            // a counting sort by pair keeps each pair's classes in class order
+            at.clear();
+            at.resize(n + 1, 0);
+            for &(_, t) in hits.iter() {
+                at[t as usize + 1] += 1;
+            }
+            for t in 0..n {
+                at[t + 1] += at[t];
+            }
+            list.clear();
+            list.resize(hits.len(), 0);
+            let mut next: Vec<u32> = at[..n].to_vec();
+            for &(c, t) in hits.iter() {
+                list[next[t as usize] as usize] = c;
+                next[t as usize] += 1;
+            }
+        }
+    }
+
+    /// Class `c` resized to a pixel of pair `t`, `lx`, `ly` of the way to the next cells:
+    /// columns first, then rows, as PyTorch's separable resize.
+    fn value(&self, c: usize, t: usize, lx: f32, ly: f32) -> f32 {
+        let (a, b) = self.vals[c * 2 * self.m..][..2 * self.m].split_at(self.m);
+        let top = a[t] + lx * (a[t + 1] - a[t]);
+        let bottom = b[t] + lx * (b[t + 1] - b[t]);
+        top + ly * (bottom - top)
+    }
+
+    fn candidates(&self, t: usize) -> &[u16] {
+        &self.cand[self.cand_at[t] as usize..self.cand_at[t + 1] as usize]
+    }
+
+    fn soft(&self, t: usize) -> &[u16] {
+        &self.soft[self.soft_at[t] as usize..self.soft_at[t + 1] as usize]
     }
 }
 
@@ -217,6 +316,7 @@ impl CoarseStitcher {
             band_y0: 0,
             logits: true,
             nan_px: 0,
+            pair: RowPair::default(),
             grid,
         }
     }
@@ -345,7 +445,8 @@ impl CoarseStitcher {
         let mut classes = vec![self.nodata; h * own_w];
         let mut confidence = self.confidence.then(|| vec![self.nodata; h * own_w]);
         let mut class_counts = vec![0u64; self.classes];
-        // the cell columns of the own pixels, and their distinct pairs
+        // the cell columns of the own pixels: pairs `first..first + n` of the stripe's
+        // cells, the last clamped at the raster's edge
         let xt: Vec<(usize, usize, f32)> = self
             .own
             .clone()
@@ -354,17 +455,11 @@ impl CoarseStitcher {
                 (i0 - self.cx0, i1 - self.cx0, l)
             })
             .collect();
-        let mut pairs: Vec<(usize, usize)> = Vec::new();
-        let pair_of: Vec<usize> = xt
-            .iter()
-            .map(|&(i0, i1, _)| {
-                if pairs.last() != Some(&(i0, i1)) {
-                    pairs.push((i0, i1));
-                }
-                pairs.len() - 1
-            })
-            .collect();
-        let (mut cand, mut soft) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+        let first = xt.first().map_or(0, |p| p.0);
+        let n = xt.last().map_or(0, |p| p.0 + 1 - first);
+        let last = (self.gw - 1 - self.cx0).min(self.cw - 1);
+        debug_assert!(xt.iter().all(|&(i0, i1, _)| i1 == (i0 + 1).min(last)));
+        let mut pair = std::mem::take(&mut self.pair);
         let mut cached: Option<(usize, usize)> = None;
         let (k, cw, lh, plane) = (self.classes, self.cw, self.lh, self.lh * self.cw);
         let want_soft = self.confidence && self.logits;
@@ -373,91 +468,82 @@ impl CoarseStitcher {
             let (j0, j1, ly) = tap(y, s, self.gh);
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
             if cached != Some((j0, j1)) {
-                candidates(
+                pair.gather(
                     &self.acc,
-                    k,
-                    plane,
+                    &self.state,
+                    (k, plane),
                     (r0, r1),
-                    &pairs,
+                    (first, n, last),
                     want_soft,
-                    &mut cand,
-                    &mut soft,
                 );
                 cached = Some((j0, j1));
             }
             let vrow = &self.valid[y % self.vh * self.width..][..self.width];
             let out_row = (y - self.band_y0) * own_w;
-            for (i, (&(i0, i1, lx), &pi)) in xt.iter().zip(&pair_of).enumerate() {
+            for (i, &(i0, i1, lx)) in xt.iter().enumerate() {
                 if vrow[own_x0 - self.x0 + i] == 0 {
                     continue;
                 }
-                let corners = [(r0, i0), (r0, i1), (r1, i0), (r1, i1)];
-                let states = corners.map(|(r, c)| self.state[r + c]);
-                if states.contains(&CELL_NAN) {
-                    self.nan_px += 1;
-                    continue;
-                }
-                // columns first, then rows, as PyTorch's separable resize
-                let value = |c: usize| -> f32 {
-                    let p = &self.acc[c * plane..];
-                    let (a, b) = (&p[r0..], &p[r1..]);
-                    let top = a[i0] + lx * (a[i1] - a[i0]);
-                    let bottom = b[i0] + lx * (b[i1] - b[i0]);
-                    top + ly * (bottom - top)
-                };
-                let (best, conf) = if states.iter().all(|&st| st == CELL_OK) {
-                    let list = &cand.0[cand.1[pi] as usize..cand.1[pi + 1] as usize];
-                    let (mut best, mut best_v) = (list[0] as usize, f32::NEG_INFINITY);
-                    for &c in list {
-                        let v = value(c as usize);
-                        if v > best_v {
-                            (best, best_v) = (c as usize, v);
-                        }
-                    }
-                    let conf = if !self.confidence {
-                        0.0
-                    } else if self.logits {
-                        let list = &soft.0[soft.1[pi] as usize..soft.1[pi + 1] as usize];
-                        let sum: f32 = list
-                            .iter()
-                            .map(|&c| (value(c as usize) - best_v).exp())
-                            .sum();
-                        1.0 / sum
-                    } else {
-                        best_v
-                    };
-                    (best, conf)
-                } else {
-                    // a corner without weight (nodata around it): the present corners,
-                    // their weights renormalised
-                    let weights = [
-                        (1.0 - ly) * (1.0 - lx),
-                        (1.0 - ly) * lx,
-                        ly * (1.0 - lx),
-                        ly * lx,
-                    ];
-                    let total: f32 = (0..4)
-                        .filter(|&q| states[q] == CELL_OK)
-                        .map(|q| weights[q])
-                        .sum();
-                    if total <= 0.0 {
+                let t = i0 - first;
+                let (best, conf) = match pair.state[t] {
+                    CELL_NAN => {
+                        self.nan_px += 1;
                         continue;
                     }
-                    for (c, zc) in z.iter_mut().enumerate() {
-                        let p = &self.acc[c * plane..];
-                        *zc = (0..4)
-                            .filter(|&q| states[q] == CELL_OK)
-                            .map(|q| weights[q] * p[corners[q].0 + corners[q].1])
-                            .sum::<f32>()
-                            / total;
+                    CELL_OK => {
+                        let list = pair.candidates(t);
+                        let (mut best, mut best_v) = (list[0] as usize, f32::NEG_INFINITY);
+                        for &c in list {
+                            let v = pair.value(c as usize, t, lx, ly);
+                            if v > best_v {
+                                (best, best_v) = (c as usize, v);
+                            }
+                        }
+                        let conf = if !self.confidence {
+                            0.0
+                        } else if self.logits {
+                            let sum: f32 = pair
+                                .soft(t)
+                                .iter()
+                                .map(|&c| (pair.value(c as usize, t, lx, ly) - best_v).exp())
+                                .sum();
+                            1.0 / sum
+                        } else {
+                            best_v
+                        };
+                        (best, conf)
                     }
-                    let best = (0..k).fold(0, |b, c| if z[c] > z[b] { c } else { b });
-                    let conf = if self.logits {
-                        1.0 / z.iter().map(|&v| (v - z[best]).exp()).sum::<f32>()
-                    } else {
-                        z[best]
-                    };
-                    (best, conf)
+                    _ => {
+                        // a corner without weight (nodata around it): the present
+                        // corners, their weights renormalised
+                        let corners = [(r0, i0), (r0, i1), (r1, i0), (r1, i1)];
+                        let ok = corners.map(|(r, c)| self.state[r + c] == CELL_OK);
+                        let weights = [
+                            (1.0 - ly) * (1.0 - lx),
+                            (1.0 - ly) * lx,
+                            ly * (1.0 - lx),
+                            ly * lx,
+                        ];
+                        let total: f32 = (0..4).filter(|&q| ok[q]).map(|q| weights[q]).sum();
+                        if total <= 0.0 {
+                            continue;
+                        }
+                        for (c, zc) in z.iter_mut().enumerate() {
+                            let p = &self.acc[c * plane..];
+                            *zc = (0..4)
+                                .filter(|&q| ok[q])
+                                .map(|q| weights[q] * p[corners[q].0 + corners[q].1])
+                                .sum::<f32>()
+                                / total;
+                        }
+                        let best = (0..k).fold(0, |b, c| if z[c] > z[b] { c } else { b });
+                        let conf = if self.logits {
+                            1.0 / z.iter().map(|&v| (v - z[best]).exp()).sum::<f32>()
+                        } else {
+                            z[best]
+                        };
+                        (best, conf)
+                    }
                 };
                 classes[out_row + i] = best as u16;
                 class_counts[best] += 1;
@@ -466,6 +552,7 @@ impl CoarseStitcher {
                 }
             }
         }
+        self.pair = pair;
         // free the pixel rows handed back and the cell rows no later pixel row reads
         for y in self.band_y0..upto {
             self.valid[y % self.vh * self.width..][..self.width].fill(0);
