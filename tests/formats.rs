@@ -157,3 +157,75 @@ fn completions_and_man_pages_from_one_command() {
     assert!(bash.status.success());
     assert!(String::from_utf8_lossy(&bash.stdout).contains("--co"));
 }
+
+/// The COG's overviews are built while rows are written: each level is the mode of 2x2
+/// pixels of the level above (nodata left out), with the levels GDAL's COG driver
+/// makes; `--co OVERVIEW_RESAMPLING=...` hands them back to GDAL.
+#[test]
+fn overviews_are_the_mode_of_each_block() {
+    let dir = tempdir("overviews");
+    let input = dir.join("s2_1301x1101.tif");
+    crop(&s2(), &input, 100, 200, 1301, 1101);
+    let out = dir.join("classes.tif");
+    segment_ok(&input, &small_cnn(), &out, &["--confidence", "-q"]);
+    let info = gdalinfo(&out);
+    assert!(info.contains("LAYOUT=COG"), "{info}");
+    assert_eq!(
+        info.matches("Overviews: 651x551, 326x276").count(),
+        2,
+        "{info}"
+    );
+    let ds = gdal::Dataset::open(&out).unwrap();
+    for b in [1, 2] {
+        let band = ds.rasterband(b).unwrap();
+        let nodata = band.no_data_value().unwrap() as u16;
+        let read = |band: &gdal::raster::RasterBand, w: usize, h: usize| -> Vec<u16> {
+            band.read_as::<u16>((0, 0), (w, h), (w, h), None)
+                .unwrap()
+                .data()
+                .to_vec()
+        };
+        let mut level = read(&band, 1301, 1101);
+        let (mut w, mut h) = (1301usize, 1101usize);
+        let classes: std::collections::BTreeSet<u16> = level.iter().copied().collect();
+        assert!(classes.len() >= 3, "band {b}: {classes:?}");
+        for o in 0..2 {
+            // the mode of each 2x2 block, nodata left out, a tie to the first met
+            let (ow, oh) = (w.div_ceil(2), h.div_ceil(2));
+            let mut expect = vec![nodata; ow * oh];
+            for y in 0..oh {
+                for x in 0..ow {
+                    let mut vals = Vec::new();
+                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let (sy, sx) = (2 * y + dy, 2 * x + dx);
+                        if sy < h && sx < w && level[sy * w + sx] != nodata {
+                            vals.push(level[sy * w + sx]);
+                        }
+                    }
+                    let count = |v: u16| vals.iter().filter(|&&u| u == v).count();
+                    if let Some(&first) = vals.iter().max_by_key(|&&v| {
+                        (
+                            count(v),
+                            std::cmp::Reverse(vals.iter().position(|&u| u == v)),
+                        )
+                    }) {
+                        expect[y * ow + x] = first;
+                    }
+                }
+            }
+            let got = read(&band.overview(o).unwrap(), ow, oh);
+            assert_same(&expect, &got, &format!("band {b} overview {o} values"));
+            (level, w, h) = (got, ow, oh);
+        }
+    }
+    // GDAL's own, asked for by name: its sizes (it halves rounding down), its values
+    let gdal_made = dir.join("nearest.tif");
+    segment_ok(
+        &input,
+        &small_cnn(),
+        &gdal_made,
+        &["--co", "OVERVIEW_RESAMPLING=NEAREST", "-q"],
+    );
+    let info = gdalinfo(&gdal_made);
+    assert!(info.contains("Overviews: 650x550, 325x275"), "{info}");
+}

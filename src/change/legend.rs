@@ -256,6 +256,7 @@ pub fn spec(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         metadata,
         publish: Default::default(),
+        overviews: false,
     }
 }
 

@@ -152,6 +152,7 @@ pub fn change_with_model(opts: &ChangeOptions) -> Result<ModelChange> {
         threads,
         metadata: metadata(opts, model, layout, &plan, after_resampling),
         publish: seg.publish.clone(),
+        overviews: false,
     };
     let sources = [
         Source {

@@ -152,6 +152,7 @@ fn join_shards(
         threads,
         metadata,
         publish,
+        overviews: false,
     };
     let k = class_names.len();
     let mut writer = ClassWriter::create(spec)?;

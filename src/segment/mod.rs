@@ -282,6 +282,8 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
             mask.as_ref(),
         ),
         publish: opts.publish.clone(),
+        // the staging file is the output itself unless it goes back to the input grid
+        overviews: !on_input_grid,
     };
     let final_spec = OutputSpec {
         path: opts.output.clone(),

@@ -115,9 +115,9 @@ pub fn run(
                 let (g, k, blend, conf) =
                     (grid.clone(), info.classes(), opts.blend, opts.confidence);
                 let mut st = match plan.coarse {
-                    Some(s) => Stitch::Coarse(CoarseStitcher::for_stripe(
+                    Some(s) => Stitch::Coarse(Box::new(CoarseStitcher::for_stripe(
                         g, stripe, s, k, blend, nodata, conf,
-                    )),
+                    ))),
                     None => Stitch::Full(Stitcher::for_stripe(g, stripe, k, blend, nodata, conf)),
                 };
                 st.start_at_row(window.tile_rows.start);

@@ -200,7 +200,10 @@ impl RowPair {
         // bilinear values round a few ulps away from their exact value: keep a margin
         let bar: Vec<f32> = (0..n)
             .map(|t| {
-                let big = r00[t].abs().max(r01[t].abs()).max(r10[t].abs().max(r11[t].abs()));
+                let big = r00[t]
+                    .abs()
+                    .max(r01[t].abs())
+                    .max(r10[t].abs().max(r11[t].abs()));
                 -1e-5 * (1.0 + big)
             })
             .collect();

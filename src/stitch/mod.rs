@@ -133,7 +133,7 @@ pub fn halo_px(grid: &Grid) -> usize {
 /// ([`CoarseStitcher`]).
 pub enum Stitch {
     Full(Stitcher),
-    Coarse(CoarseStitcher),
+    Coarse(Box<CoarseStitcher>),
 }
 
 impl Stitch {

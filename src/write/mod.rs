@@ -22,6 +22,7 @@ use gdal::{Dataset, DriverManager, Metadata};
 
 pub mod format;
 pub mod output;
+pub mod overviews;
 pub mod space;
 pub mod style;
 
@@ -49,6 +50,10 @@ pub struct OutputSpec {
     pub metadata: Vec<(String, String)>,
     /// Format and creation options of the published file.
     pub publish: Publish,
+    /// The staging file is published as the output itself (not resampled or merged
+    /// first): a COG's overviews are then built while rows are written
+    /// ([`overviews`]), when neither `--co` nor striping rules it out.
+    pub overviews: bool,
 }
 
 impl OutputSpec {
@@ -65,6 +70,27 @@ impl OutputSpec {
     }
 }
 
+/// The COG's block size (`BLOCKSIZE=512`, [`format::Publish::defaults`]).
+const COG_BLOCK_PX: usize = 512;
+
+/// Writes row `r` of overview `level` of `band`.
+fn write_overview_row(
+    band: &mut gdal::raster::RasterBand,
+    level: usize,
+    r: usize,
+    row: &[u16],
+    wide: bool,
+) -> gdal::errors::Result<()> {
+    let mut ovr = band.overview(level)?;
+    let at = ((0, r as isize), (row.len(), 1));
+    if wide {
+        ovr.write(at.0, at.1, &mut Buffer::new((row.len(), 1), row.to_vec()))
+    } else {
+        let bytes: Vec<u8> = row.iter().map(|&v| v as u8).collect();
+        ovr.write(at.0, at.1, &mut Buffer::new((row.len(), 1), bytes))
+    }
+}
+
 /// Streams rows into a staging file and publishes a COG at the end.
 pub struct ClassWriter {
     spec: OutputSpec,
@@ -73,6 +99,12 @@ pub struct ClassWriter {
     tmp_qml: PathBuf,
     ds: Option<Dataset>,
     finished: bool,
+    /// Overview levels built as rows come ([`overviews::Pyramid`], one per band), and the
+    /// next row expected; `ovr_broken` when rows came out of order (the COG driver then
+    /// computes the overviews itself).
+    pyramids: Vec<overviews::Pyramid>,
+    next_row: usize,
+    ovr_broken: bool,
 }
 
 impl ClassWriter {
@@ -102,6 +134,9 @@ impl ClassWriter {
             tmp_qml,
             ds: None,
             finished: false,
+            pyramids: Vec::new(),
+            next_row: 0,
+            ovr_broken: false,
         };
         let bands = if w.spec.confidence { 2 } else { 1 };
         let driver =
@@ -191,6 +226,36 @@ impl ClassWriter {
             band.set_color_table(&ct);
             set_category_names(&band, &w.spec.class_names);
         }
+        // the COG's overview levels, filled as rows come (see `overviews`)
+        let user = |k: &str| {
+            w.spec.publish.creation_options.iter().any(|o| {
+                o.split('=')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case(k)
+            })
+        };
+        let own_levels = w.spec.overviews
+            && !striped
+            && w.spec.publish.format == format::Format::Cog
+            && ![
+                "OVERVIEWS",
+                "OVERVIEW_RESAMPLING",
+                "RESAMPLING",
+                "BLOCKSIZE",
+                "OVERVIEW_COUNT",
+            ]
+            .iter()
+            .any(|k| user(k));
+        let factors = overviews::factors(cols, rows, COG_BLOCK_PX);
+        if own_levels && !factors.is_empty() {
+            let f: Vec<i32> = factors.iter().map(|&f| f as i32).collect();
+            ds.build_overviews("NONE", &f, &[]).map_err(e)?;
+            w.pyramids = (0..bands)
+                .map(|_| overviews::Pyramid::new(cols, factors.len(), nodata as u16))
+                .collect();
+        }
         w.ds = Some(ds);
         Ok(w)
     }
@@ -227,6 +292,29 @@ impl ClassWriter {
             .caused_by(e)
         };
         let planes = std::iter::once(&rows.classes).chain(rows.confidence.as_ref());
+        // overviews: whole rows in order only
+        if !self.pyramids.is_empty() && !self.ovr_broken {
+            if x0 != 0 || rows.width != self.spec.grid.width_px || rows.y0 != self.next_row {
+                self.ovr_broken = true;
+            } else {
+                self.next_row = rows.y0 + rows.h;
+                for (b, data) in planes.clone().enumerate() {
+                    let mut band = ds.rasterband(b + 1).map_err(e)?;
+                    let mut failed = None;
+                    let mut emit = |level: usize, r: usize, row: &[u16]| {
+                        if failed.is_none() {
+                            failed = write_overview_row(&mut band, level, r, row, wide).err();
+                        }
+                    };
+                    for row in data.chunks_exact(rows.width) {
+                        self.pyramids[b].push(row, &mut emit);
+                    }
+                    if let Some(err) = failed {
+                        return Err(e(err));
+                    }
+                }
+            }
+        }
         for (b, data) in planes.enumerate() {
             let mut band = ds.rasterband(b + 1).map_err(e)?;
             let win = ((x0 as isize, rows.y0 as isize), (rows.width, rows.h));
@@ -260,10 +348,30 @@ impl ClassWriter {
         };
         let mut stage = self.ds.take().expect("finish called once");
         set_attribute_table(&stage.rasterband(1).map_err(e)?, &self.spec, class_counts);
+        // the last overview rows (an odd last row pairs with nothing)
+        let wide = self.spec.wide();
+        let complete = self.next_row == self.spec.grid.height_px && !self.ovr_broken;
+        for (b, pyramid) in self.pyramids.iter_mut().enumerate() {
+            let mut band = stage.rasterband(b + 1).map_err(e)?;
+            let mut failed = None;
+            pyramid.finish(&mut |level, r, row| {
+                if failed.is_none() {
+                    failed = write_overview_row(&mut band, level, r, row, wide).err();
+                }
+            });
+            if let Some(err) = failed {
+                return Err(e(err));
+            }
+        }
         stage.flush_cache().map_err(e)?;
         let publish = &self.spec.publish;
         let driver = DriverManager::get_driver_by_name(publish.format.driver()).map_err(e)?;
-        let opts = RasterCreationOptions::from_iter(publish.options(self.spec.threads));
+        let mut options = publish.options(self.spec.threads);
+        if !self.pyramids.is_empty() && !complete {
+            // rows came out of order: the levels are not all made; GDAL makes them
+            options.push("OVERVIEWS=IGNORE_EXISTING".into());
+        }
+        let opts = RasterCreationOptions::from_iter(options);
         let out = stage.create_copy(&driver, &self.tmp, &opts).map_err(e)?;
         out.close().map_err(e)?;
         stage.close().map_err(e)?;

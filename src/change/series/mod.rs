@@ -564,6 +564,7 @@ fn align_onto(
         threads: threads.unwrap_or(1),
         metadata: Vec::new(),
         publish: Default::default(),
+        overviews: false,
     };
     let nodata = spec.nodata();
     let n = names.len();

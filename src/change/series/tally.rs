@@ -103,6 +103,7 @@ pub fn tally(
             ("TERRATILE_INTERVALS".into(), labels.join("; ")),
         ],
         publish: publish.clone(),
+        overviews: false,
     };
     let mut lw = ClassWriter::create(spec(
         last,
