@@ -118,7 +118,9 @@ pub fn run(
                     Some(s) => Stitch::Coarse(Box::new(CoarseStitcher::for_stripe(
                         g, stripe, s, k, blend, nodata, conf,
                     ))),
-                    None => Stitch::Full(Stitcher::for_stripe(g, stripe, k, blend, nodata, conf)),
+                    None => Stitch::Full(Box::new(Stitcher::for_stripe(
+                        g, stripe, k, blend, nodata, conf,
+                    ))),
                 };
                 st.start_at_row(window.tile_rows.start);
                 st

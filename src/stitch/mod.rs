@@ -132,7 +132,7 @@ pub fn halo_px(grid: &Grid) -> usize {
 /// A stitcher at the model input's resolution ([`Stitcher`]) or at the model's own
 /// ([`CoarseStitcher`]).
 pub enum Stitch {
-    Full(Stitcher),
+    Full(Box<Stitcher>),
     Coarse(Box<CoarseStitcher>),
 }
 
