@@ -244,6 +244,19 @@ fn logits_at_a_quarter_of_the_tile_are_resized_not_refused() {
 
     let text = inspect(&model);
     assert!(text.contains("stride 4"), "{text}");
+    // no sidecar output_stride: a small run finds the stride, and the run stitches at it
+    let text = String::from_utf8_lossy(
+        &TestCommand::new("inspect")
+            .arg(&model)
+            .args(["--raster", s2().to_str().unwrap()])
+            .ok()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains("stitching   at the model's resolution (1/4)"),
+        "{text}"
+    );
 }
 
 #[test]

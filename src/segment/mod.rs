@@ -208,6 +208,10 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         .check(&opts.output, &[&opts.input, &opts.model])?;
     let stale = remove_stale(&opts.output);
     mask::check_flags(opts)?;
+    tracing::debug!(
+        "{:.3} s: input and output checked",
+        started.elapsed().as_secs_f64()
+    );
     let mut engine = infer::load_output(
         &opts.model,
         opts.ort_lib.as_deref(),
