@@ -193,7 +193,25 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
     let threads = opts.thread_budget();
 
     // 1. open: the input once; the output checked before any work (and before temporary
-    //    files go beside it); the model
+    //    files go beside it); the model, loading meanwhile (its errors come after the
+    //    input's and the output's, as if it loaded after them)
+    let loading = {
+        let (model, lib, name) = (
+            opts.model.clone(),
+            opts.ort_lib.clone(),
+            opts.output_name.clone(),
+        );
+        let device = opts.device;
+        std::thread::spawn(move || {
+            infer::load_output(
+                &model,
+                lib.as_deref(),
+                ort_threads(threads),
+                device,
+                name.as_deref(),
+            )
+        })
+    };
     let raster = RasterInfo::open(&opts.input)?;
     refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
     let models: Vec<&std::path::Path> = [Some(&opts.model), opts.mask_model.as_ref()]
@@ -212,13 +230,9 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         "{:.3} s: input and output checked",
         started.elapsed().as_secs_f64()
     );
-    let mut engine = infer::load_output(
-        &opts.model,
-        opts.ort_lib.as_deref(),
-        ort_threads(threads),
-        opts.device,
-        opts.output_name.as_deref(),
-    )?;
+    let mut engine = loading
+        .join()
+        .map_err(|_| Error::Internal("loading the model panicked".into()))??;
     scaling::apply_flags(opts, &mut engine.info);
     // scores at 1/s of the tile are stitched at 1/s (plan.coarse): learn s first
     tracing::debug!("{:.3} s: model loaded", started.elapsed().as_secs_f64());

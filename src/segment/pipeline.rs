@@ -99,6 +99,7 @@ pub fn run(
     let outcome = std::thread::scope(|s| {
         let stripes = &stripes;
         let reader = s.spawn(|| {
+            yield_to_the_model();
             read_tiles(
                 inputs,
                 plan,
@@ -111,6 +112,7 @@ pub fn run(
             )
         });
         let stitcher = s.spawn(|| {
+            yield_to_the_model();
             let new = |stripe: &Stripe| {
                 let (g, k, blend, conf) =
                     (grid.clone(), info.classes(), opts.blend, opts.confidence);
@@ -151,6 +153,25 @@ pub fn run(
         return Err(Error::Interrupted(opts.output.clone())); // the writer's drop cleans up
     }
     Ok(done)
+}
+
+/// The nice value of the reader and the stitcher threads.
+pub const HELPER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`HELPER_NICE`]: the reader and the stitcher
+/// then mostly run while ONNX Runtime's threads leave a core idle (between and within its
+/// parallel sections) instead of taking a core from them mid-section, which stalls the
+/// whole section. Nice 10 still gives them a tenth of a busy core's time, so a machine
+/// loaded by other programs slows them without stopping them; they keep pace, since the
+/// model waits on their queues. SegFormer-B0 on the S2 scene, 2 cores, medians of 5
+/// interleaved runs: 4.65 -> 4.46 s (7 classes), 4.84 -> 4.51 s (150 classes).
+fn yield_to_the_model() {
+    // SAFETY: setpriority on this thread's id (on Linux, PRIO_PROCESS with a thread id
+    // sets that thread's nice value); raising one's niceness needs no privilege
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, HELPER_NICE);
+    }
 }
 
 fn progress_bar(show: bool, tiles: usize) -> ProgressBar {
@@ -228,9 +249,9 @@ fn read_tiles(
             masked += count_in_core(&tile, own, &window.rows, &valid, &mask_buf, &m.classes);
         }
         let tensor = (n_valid > 0).then(|| {
-            // a recycled buffer (inference gives each back once it is batched)
+            // a recycled buffer (inference gives each back once it is batched); prepare
+            // writes every value, padding included
             let mut t = crate::infer::buffer(c * th * tw);
-            t.fill(0.0);
             norm.prepare(
                 &bufs,
                 &valid,
