@@ -212,27 +212,33 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
             )
         })
     };
-    let raster = RasterInfo::open(&opts.input)?;
-    refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
-    let models: Vec<&std::path::Path> = [Some(&opts.model), opts.mask_model.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|p| p.as_path())
-        .collect();
-    refuse_overwriting(&opts.output, &models, "the model")?;
-    check_writable(&opts.output)?;
-    opts.publish.check(&opts.output)?;
-    opts.polygons
-        .check(&opts.output, &[&opts.input, &opts.model])?;
-    let stale = remove_stale(&opts.output);
-    mask::check_flags(opts)?;
+    let checked = || -> Result<(RasterInfo, (Vec<PathBuf>, Vec<u32>))> {
+        let raster = RasterInfo::open(&opts.input)?;
+        refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
+        let models: Vec<&std::path::Path> = [Some(&opts.model), opts.mask_model.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|p| p.as_path())
+            .collect();
+        refuse_overwriting(&opts.output, &models, "the model")?;
+        check_writable(&opts.output)?;
+        opts.publish.check(&opts.output)?;
+        opts.polygons
+            .check(&opts.output, &[&opts.input, &opts.model])?;
+        let stale = remove_stale(&opts.output);
+        mask::check_flags(opts)?;
+        Ok((raster, stale))
+    };
+    let checked = checked();
     tracing::debug!(
         "{:.3} s: input and output checked",
         started.elapsed().as_secs_f64()
     );
-    let mut engine = loading
-        .join()
-        .map_err(|_| Error::Internal("loading the model panicked".into()))??;
+    // the loading thread is joined even when a check failed: the process must not exit
+    // while ONNX Runtime is being set up in it
+    let loaded = loading.join();
+    let (raster, stale) = checked?;
+    let mut engine = loaded.map_err(|_| Error::Internal("loading the model panicked".into()))??;
     scaling::apply_flags(opts, &mut engine.info);
     // scores at 1/s of the tile are stitched at 1/s (plan.coarse): learn s first
     tracing::debug!("{:.3} s: model loaded", started.elapsed().as_secs_f64());
