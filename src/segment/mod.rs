@@ -212,7 +212,7 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
             )
         })
     };
-    let checked = || -> Result<(RasterInfo, (Vec<PathBuf>, Vec<u32>))> {
+    let checked = || -> Result<_> {
         let raster = RasterInfo::open(&opts.input)?;
         refuse_overwriting(&opts.output, &[&opts.input], "the input raster")?;
         let models: Vec<&std::path::Path> = [Some(&opts.model), opts.mask_model.as_ref()]
