@@ -592,6 +592,20 @@ mod tests {
     use super::*;
     use tiles::GridSpec;
 
+    /// Scores of `cells x cells` cells at stride `s`.
+    fn at_stride(data: &[f32], cells: usize, s: usize, logits: bool) -> TileProbs<'_> {
+        TileProbs {
+            data,
+            h: cells,
+            w: cells,
+            off_y: 0,
+            off_x: 0,
+            sparse: false,
+            stride: s,
+            logits,
+        }
+    }
+
     /// A tile's scores at 1/s: a smooth field over the raster's cells (so that classes
     /// change within tiles) plus a perturbation that differs between tiles (so that
     /// blending matters), with `nan_cell` (global cell) NaN in every tile over it.
@@ -772,16 +786,10 @@ mod tests {
                         let t = grid.tile(r, c);
                         let valid = self.tile_valid(&t);
                         let d = scores(&t, s, cells, k, self.spread, self.nan_cell);
-                        let probs = valid.contains(&1).then_some(TileProbs {
-                            data: &d,
-                            h: cells,
-                            w: cells,
-                            off_y: 0,
-                            off_x: 0,
-                            sparse: false,
-                            stride: s,
-                            logits: self.logits,
-                        });
+                        let probs =
+                            valid
+                                .contains(&1)
+                                .then_some(at_stride(&d, cells, s, self.logits));
                         st.add(&t, &valid, probs);
                     }
                     let rows = st.finish_row(r);
@@ -938,16 +946,7 @@ mod tests {
             x1: 30,
         };
         let mut st = CoarseStitcher::for_stripe(grid.clone(), &all, s, k, Blend::Hann, 255, false);
-        let probs = TileProbs {
-            data: &d,
-            h: cells,
-            w: cells,
-            off_y: 0,
-            off_x: 0,
-            sparse: false,
-            stride: s,
-            logits: true,
-        };
+        let probs = at_stride(&d, cells, s, true);
         st.add(&tile, &vec![1u8; tile.window.area()], Some(probs));
         let rows = st.finish_row(0);
         assert_eq!((rows.y0, rows.h), (0, 29));
