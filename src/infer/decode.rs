@@ -129,7 +129,7 @@ pub fn placement(
 /// Source rows (or columns) of a bilinear resize from `n_in` to `n_out` with
 /// half-pixel centres (`align_corners=false`), as PyTorch's `interpolate` computes
 /// them: for each output index, the two input indices and the second one's weight.
-fn taps(n_in: usize, n_out: usize) -> Vec<(usize, usize, f32)> {
+pub(crate) fn taps(n_in: usize, n_out: usize) -> Vec<(usize, usize, f32)> {
     let scale = n_in as f32 / n_out as f32;
     (0..n_out)
         .map(|d| {

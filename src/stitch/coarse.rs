@@ -23,6 +23,7 @@ use std::ops::Range;
 use tiles::{Grid, Tile};
 
 use super::{Blend, Rows, Stripe, TileProbs};
+use crate::infer::decode;
 
 /// Classes whose resized logit is this far below another's cannot change the softmax in
 /// f32 (e^-30 per class is below f32's resolution of a sum near 1): the confidence
@@ -76,16 +77,10 @@ pub struct CoarseStitcher {
     pub nan_px: u64,
     /// Scratch of [`CoarseStitcher::finish_row`].
     pair: RowPair,
-}
-
-/// The two cells a pixel at `p` reads (its coordinate on the cell grid is
-/// `(p + 0.5) / s - 0.5`, clamped to the `n` cells) and the second one's weight: the
-/// taps of PyTorch's `interpolate(..., mode="bilinear", align_corners=False)`.
-fn tap(p: usize, s: usize, n: usize) -> (usize, usize, f32) {
-    let src = ((p as f32 + 0.5) / s as f32 - 0.5).max(0.0);
-    let i0 = (src.floor() as usize).min(n - 1);
-    let i1 = if i0 < n - 1 { i0 + 1 } else { i0 };
-    (i0, i1, (src - i0 as f32).clamp(0.0, 1.0))
+    /// The resize's taps ([`decode::taps`]): per pixel row the two cell rows it reads and
+    /// the second one's weight; per own pixel column the same in the stripe's cells.
+    ytaps: Vec<(usize, usize, f32)>,
+    xtaps: Vec<(usize, usize, f32)>,
 }
 
 /// Per-cell weights from a tile's per-pixel weights `w` (one per window pixel): the
@@ -320,6 +315,13 @@ impl CoarseStitcher {
             logits: true,
             nan_px: 0,
             pair: RowPair::default(),
+            // the cells of the whole raster resized to s px each: a pixel's two cells
+            // and weight, clamped at the raster's edges
+            ytaps: decode::taps(gh, gh * s)[..spec.height_px].to_vec(),
+            xtaps: decode::taps(gw, gw * s)[stripe.own.clone()]
+                .iter()
+                .map(|&(i0, i1, l)| (i0 - cx0, i1 - cx0, l))
+                .collect(),
             grid,
         }
     }
@@ -435,7 +437,7 @@ impl CoarseStitcher {
         self.normalise(m);
         // pixel rows whose two cell rows are final
         let mut upto = self.band_y0;
-        while upto < h_px && (last || tap(upto, s, self.gh).1 < m) {
+        while upto < h_px && (last || self.ytaps[upto].1 < m) {
             upto += 1;
         }
         let (own_x0, own_w) = (self.own.start, self.own.len());
@@ -445,14 +447,7 @@ impl CoarseStitcher {
         let mut class_counts = vec![0u64; self.classes];
         // the cell columns of the own pixels: pairs `first..first + n` of the stripe's
         // cells, the last clamped at the raster's edge
-        let xt: Vec<(usize, usize, f32)> = self
-            .own
-            .clone()
-            .map(|x| {
-                let (i0, i1, l) = tap(x, s, self.gw);
-                (i0 - self.cx0, i1 - self.cx0, l)
-            })
-            .collect();
+        let xt = std::mem::take(&mut self.xtaps);
         let first = xt.first().map_or(0, |p| p.0);
         let n = xt.last().map_or(0, |p| p.0 + 1 - first);
         let last = (self.gw - 1 - self.cx0).min(self.cw - 1);
@@ -463,7 +458,7 @@ impl CoarseStitcher {
         let want_soft = self.confidence && self.logits;
         let mut z = vec![0f32; k];
         for y in self.band_y0..upto {
-            let (j0, j1, ly) = tap(y, s, self.gh);
+            let (j0, j1, ly) = self.ytaps[y];
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
             if cached != Some((j0, j1)) {
                 pair.gather(
@@ -551,6 +546,7 @@ impl CoarseStitcher {
             }
         }
         self.pair = pair;
+        self.xtaps = xt;
         // free the pixel rows handed back and the cell rows no later pixel row reads
         for y in self.band_y0..upto {
             self.valid[y % self.vh * self.width..][..self.width].fill(0);
@@ -558,7 +554,7 @@ impl CoarseStitcher {
         let keep = if upto >= h_px {
             self.normed
         } else {
-            tap(upto, s, self.gh).0
+            self.ytaps[upto].0
         };
         for j in self.kept..keep.max(self.kept) {
             let at = j % lh * cw;
@@ -710,13 +706,14 @@ mod tests {
             let mut nan = 0;
             // pixels whose two best classes are within float rounding of each other
             let mut tie = vec![false; self.w * self.h];
+            let (ytaps, xtaps) = (decode::taps(gh, gh * s), decode::taps(gw, gw * s));
             for y in 0..self.h {
-                let (j0, j1, ly) = tap(y, s, gh);
+                let (j0, j1, ly) = ytaps[y];
                 for x in 0..self.w {
                     if !self.valid(x, y) {
                         continue;
                     }
-                    let (i0, i1, lx) = tap(x, s, gw);
+                    let (i0, i1, lx) = xtaps[x];
                     let corners = [(j0, i0), (j0, i1), (j1, i0), (j1, i1)];
                     let wts = [
                         (1.0 - ly) * (1.0 - lx),
