@@ -37,6 +37,11 @@ impl Format {
     }
 }
 
+/// The key of a `KEY=VALUE` creation option, upper case.
+fn option_key(option: &str) -> String {
+    option.split('=').next().unwrap_or("").to_ascii_uppercase()
+}
+
 /// How an output is published: format and creation options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Publish {
@@ -73,13 +78,18 @@ impl Publish {
     /// The creation options passed to the driver: the defaults, each replaced by the
     /// user's option of the same key (case-insensitive), then the user's other options.
     pub fn options(&self, threads: usize) -> Vec<String> {
-        let key = |s: &str| s.split('=').next().unwrap_or("").to_ascii_uppercase();
-        let user: Vec<String> = self.creation_options.iter().map(|s| key(s)).collect();
         self.defaults(threads)
             .into_iter()
-            .filter(|d| !user.contains(&key(d)))
+            .filter(|d| !self.user_sets(option_key(d).as_str()))
             .chain(self.creation_options.iter().cloned())
             .collect()
+    }
+
+    /// Whether the user gave creation option `key` (case-insensitive).
+    pub fn user_sets(&self, key: &str) -> bool {
+        self.creation_options
+            .iter()
+            .any(|o| option_key(o).eq_ignore_ascii_case(key))
     }
 
     /// Checks, before any work, the output's name (a GeoTIFF: `.tif`, `.tiff` or no

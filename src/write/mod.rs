@@ -73,6 +73,22 @@ impl OutputSpec {
 /// The COG's block size (`BLOCKSIZE=512`, [`format::Publish::defaults`]).
 const COG_BLOCK_PX: usize = 512;
 
+/// Runs `make` with a sink that writes each overview row it is given (`level`, row,
+/// values) into `band`'s overviews; the first write error, if any.
+fn fill_levels(
+    band: &mut gdal::raster::RasterBand,
+    wide: bool,
+    make: impl FnOnce(&mut dyn FnMut(usize, usize, &[u16])),
+) -> gdal::errors::Result<()> {
+    let mut failed = None;
+    make(&mut |level, r, row| {
+        if failed.is_none() {
+            failed = write_overview_row(band, level, r, row, wide).err();
+        }
+    });
+    failed.map_or(Ok(()), Err)
+}
+
 /// Writes row `r` of overview `level` of `band`.
 fn write_overview_row(
     band: &mut gdal::raster::RasterBand,
@@ -227,15 +243,7 @@ impl ClassWriter {
             set_category_names(&band, &w.spec.class_names);
         }
         // the COG's overview levels, filled as rows come (see `overviews`)
-        let user = |k: &str| {
-            w.spec.publish.creation_options.iter().any(|o| {
-                o.split('=')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case(k)
-            })
-        };
+        let user = |k: &str| w.spec.publish.user_sets(k);
         let own_levels = w.spec.overviews
             && !striped
             && w.spec.publish.format == format::Format::Cog
@@ -300,18 +308,13 @@ impl ClassWriter {
                 self.next_row = rows.y0 + rows.h;
                 for (b, data) in planes.clone().enumerate() {
                     let mut band = ds.rasterband(b + 1).map_err(e)?;
-                    let mut failed = None;
-                    let mut emit = |level: usize, r: usize, row: &[u16]| {
-                        if failed.is_none() {
-                            failed = write_overview_row(&mut band, level, r, row, wide).err();
+                    let pyramid = &mut self.pyramids[b];
+                    fill_levels(&mut band, wide, |emit| {
+                        for row in data.chunks_exact(rows.width) {
+                            pyramid.push(row, emit);
                         }
-                    };
-                    for row in data.chunks_exact(rows.width) {
-                        self.pyramids[b].push(row, &mut emit);
-                    }
-                    if let Some(err) = failed {
-                        return Err(e(err));
-                    }
+                    })
+                    .map_err(e)?;
                 }
             }
         }
@@ -353,15 +356,7 @@ impl ClassWriter {
         let complete = self.next_row == self.spec.grid.height_px && !self.ovr_broken;
         for (b, pyramid) in self.pyramids.iter_mut().enumerate() {
             let mut band = stage.rasterband(b + 1).map_err(e)?;
-            let mut failed = None;
-            pyramid.finish(&mut |level, r, row| {
-                if failed.is_none() {
-                    failed = write_overview_row(&mut band, level, r, row, wide).err();
-                }
-            });
-            if let Some(err) = failed {
-                return Err(e(err));
-            }
+            fill_levels(&mut band, wide, |emit| pyramid.finish(emit)).map_err(e)?;
         }
         stage.flush_cache().map_err(e)?;
         let publish = &self.spec.publish;

@@ -59,13 +59,13 @@ impl Pyramid {
 
     /// Adds the next full-resolution row; `emit(level, row index, row)` gets every
     /// overview row this completes (level 0 is the first overview).
-    pub fn push(&mut self, row: &[u16], emit: &mut impl FnMut(usize, usize, &[u16])) {
+    pub fn push(&mut self, row: &[u16], emit: &mut dyn FnMut(usize, usize, &[u16])) {
         debug_assert_eq!(row.len(), self.width);
         self.feed(0, row.to_vec(), emit);
     }
 
     /// Makes the rows still waiting (an odd last row pairs with nothing).
-    pub fn finish(&mut self, emit: &mut impl FnMut(usize, usize, &[u16])) {
+    pub fn finish(&mut self, emit: &mut dyn FnMut(usize, usize, &[u16])) {
         for level in 0..self.levels.len() {
             if let Some(upper) = self.levels[level].1.take() {
                 let row = self.halve(level, &upper, None);
@@ -74,7 +74,7 @@ impl Pyramid {
         }
     }
 
-    fn feed(&mut self, level: usize, row: Vec<u16>, emit: &mut impl FnMut(usize, usize, &[u16])) {
+    fn feed(&mut self, level: usize, row: Vec<u16>, emit: &mut dyn FnMut(usize, usize, &[u16])) {
         if level == self.levels.len() {
             return;
         }
@@ -91,7 +91,7 @@ impl Pyramid {
         &mut self,
         level: usize,
         row: Vec<u16>,
-        emit: &mut impl FnMut(usize, usize, &[u16]),
+        emit: &mut dyn FnMut(usize, usize, &[u16]),
     ) {
         let index = self.levels[level].2;
         self.levels[level].2 += 1;
