@@ -45,6 +45,9 @@ pub struct Reader {
     masks: Vec<MaskSource>,
     /// Per selected band: its nodata value, when it is compared in the buffer.
     nodata: Vec<Option<f32>>,
+    /// Per selected band: integer values (always finite in f32, nothing to check
+    /// without a nodata value).
+    integer: Vec<bool>,
     mask_buf: Vec<u8>,
 }
 
@@ -53,6 +56,7 @@ impl Reader {
         let ds = open(path)?;
         let mut masks = Vec::new();
         let mut nodata = Vec::with_capacity(bands.len());
+        let mut integer = Vec::with_capacity(bands.len());
         let (mut per_dataset, mut alpha_used) = (false, false);
         for &b in bands {
             let band = ds
@@ -64,6 +68,7 @@ impl Reader {
                 .no_data_value()
                 .filter(|_| flags.is_nodata() && exact_in_f32(band.band_type()));
             nodata.push(nd.map(|v| v as f32));
+            integer.push(band.band_type().is_integer());
             if nd.is_some() || flags.is_all_valid() || (flags.is_per_dataset() && per_dataset) {
                 continue;
             }
@@ -85,6 +90,7 @@ impl Reader {
             bands: bands.to_vec(),
             masks,
             nodata,
+            integer,
             mask_buf: Vec::new(),
         })
     }
@@ -106,6 +112,12 @@ impl Reader {
             band.read_into_slice::<f32>(offset, size, size, buf, None)
                 .map_err(|e| self.read_error(rect, b, e))?;
             match self.nodata[c] {
+                None if self.integer[c] => {}
+                Some(nd) if self.integer[c] => {
+                    for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {
+                        *v &= (*x != nd) as u8;
+                    }
+                }
                 // NaN nodata is caught by is_finite; any other value is compared exactly
                 Some(nd) if !nd.is_nan() => {
                     for (v, x) in valid[..n].iter_mut().zip(buf.iter()) {

@@ -117,9 +117,12 @@ pub fn run(
                 let (g, k, blend, conf) =
                     (grid.clone(), info.classes(), opts.blend, opts.confidence);
                 let mut st = match plan.coarse {
-                    Some(s) => Stitch::Coarse(Box::new(CoarseStitcher::for_stripe(
-                        g, stripe, s, k, blend, nodata, conf,
-                    ))),
+                    Some(s) => {
+                        let mut c =
+                            CoarseStitcher::for_stripe(g, stripe, s, k, blend, nodata, conf);
+                        c.finish_threads(opts.thread_budget());
+                        Stitch::Coarse(Box::new(c))
+                    }
                     None => Stitch::Full(Box::new(Stitcher::for_stripe(
                         g, stripe, k, blend, nodata, conf,
                     ))),

@@ -81,6 +81,10 @@ pub struct CoarseStitcher {
     /// the second one's weight; per own pixel column the same in the stripe's cells.
     ytaps: Vec<(usize, usize, f32)>,
     xtaps: Vec<(usize, usize, f32)>,
+    /// The stripe is the raster's last (rightmost): its last tile row is the run's.
+    last_stripe: bool,
+    /// Threads that finish the run's last rows ([`CoarseStitcher::finish_threads`]).
+    finish_threads: usize,
 }
 
 /// Per-cell weights from a tile's per-pixel weights `w` (one per window pixel): the
@@ -322,8 +326,16 @@ impl CoarseStitcher {
                 .iter()
                 .map(|&(i0, i1, l)| (i0 - cx0, i1 - cx0, l))
                 .collect(),
+            last_stripe: stripe.x1 >= spec.width_px,
+            finish_threads: 1,
             grid,
         }
+    }
+
+    /// Finishes the run's last rows (the last tile row of the last stripe, once the
+    /// model has nothing left to run) on up to `n` threads of the pool.
+    pub fn finish_threads(&mut self, n: usize) {
+        self.finish_threads = n.max(1);
     }
 
     /// Starts at tile row `row` (a run over a row window of the raster). The cell row
@@ -424,7 +436,10 @@ impl CoarseStitcher {
     }
 
     /// Call after the last tile of tile row `row`: returns the pixel rows whose cells
-    /// are all final, as classes over the stripe's own columns.
+    /// are all final, as classes over the stripe's own columns. The run's last rows
+    /// (after which the model has nothing left to run) are finished on
+    /// [`CoarseStitcher::finish_threads`] threads; the others on the caller's, beside
+    /// the model's threads.
     pub fn finish_row(&mut self, row: usize) -> Rows {
         let s = self.s;
         let (h_px, last) = (self.grid.spec().height_px, row + 1 >= self.grid.rows());
@@ -440,24 +455,114 @@ impl CoarseStitcher {
         while upto < h_px && (last || self.ytaps[upto].1 < m) {
             upto += 1;
         }
-        let (own_x0, own_w) = (self.own.start, self.own.len());
+        let own_w = self.own.len();
         let h = upto.saturating_sub(self.band_y0);
         let mut classes = vec![self.nodata; h * own_w];
         let mut confidence = self.confidence.then(|| vec![self.nodata; h * own_w]);
         let mut class_counts = vec![0u64; self.classes];
+        let threads = if last && self.last_stripe {
+            self.finish_threads.min(rayon::current_num_threads())
+        } else {
+            1
+        };
+        // whole rows per part; a part gathers its own cell rows
+        let part_rows = h.div_ceil(threads.max(1)).max(1);
+        if threads <= 1 || h < 2 * s || own_w == 0 {
+            let mut pair = std::mem::take(&mut self.pair);
+            let conf = confidence.as_deref_mut();
+            let nan = self.finish_rows(
+                self.band_y0..upto,
+                &mut pair,
+                &mut classes,
+                conf,
+                &mut class_counts,
+            );
+            self.pair = pair;
+            self.nan_px += nan;
+        } else {
+            use rayon::prelude::*;
+            let y0 = self.band_y0;
+            let n = part_rows * own_w;
+            let mut confs: Vec<Option<&mut [u16]>> = match confidence.as_deref_mut() {
+                Some(c) => c.chunks_mut(n).map(Some).collect(),
+                None => (0..h.div_ceil(part_rows)).map(|_| None).collect(),
+            };
+            let this = &*self;
+            let parts: Vec<(Vec<u64>, u64)> = classes
+                .par_chunks_mut(n)
+                .zip(confs.par_iter_mut())
+                .enumerate()
+                .map(|(i, (cls, conf))| {
+                    let ys = y0 + i * part_rows..(y0 + (i + 1) * part_rows).min(upto);
+                    let mut counts = vec![0u64; this.classes];
+                    let mut pair = RowPair::default();
+                    let nan = this.finish_rows(ys, &mut pair, cls, conf.take(), &mut counts);
+                    (counts, nan)
+                })
+                .collect();
+            for (counts, nan) in parts {
+                for (c, n) in class_counts.iter_mut().zip(counts) {
+                    *c += n;
+                }
+                self.nan_px += nan;
+            }
+        }
+        // free the pixel rows handed back and the cell rows no later pixel row reads
+        for y in self.band_y0..upto {
+            self.valid[y % self.vh * self.width..][..self.width].fill(0);
+        }
+        let (k, cw, lh, plane) = (self.classes, self.cw, self.lh, self.lh * self.cw);
+        let keep = if upto >= h_px {
+            self.normed
+        } else {
+            self.ytaps[upto].0
+        };
+        for j in self.kept..keep.max(self.kept) {
+            let at = j % lh * cw;
+            self.wsum[at..at + cw].fill(0.0);
+            self.state[at..at + cw].fill(CELL_MISSING);
+            for c in 0..k {
+                self.acc[c * plane + at..][..cw].fill(0.0);
+            }
+        }
+        self.kept = self.kept.max(keep);
+        let rows = Rows {
+            y0: self.band_y0,
+            h,
+            width: own_w,
+            classes,
+            confidence,
+            class_counts,
+        };
+        self.band_y0 = upto;
+        rows
+    }
+
+    /// Finishes pixel rows `ys` (their cells normalised) into `classes` and
+    /// `confidence` (rows of the own columns, from `ys.start`), counting classes in
+    /// `class_counts`; `pair` is scratch. Returns the pixels with NaN scores.
+    fn finish_rows(
+        &self,
+        ys: Range<usize>,
+        pair: &mut RowPair,
+        classes: &mut [u16],
+        mut confidence: Option<&mut [u16]>,
+        class_counts: &mut [u64],
+    ) -> u64 {
+        let (own_x0, own_w) = (self.own.start, self.own.len());
         // the cell columns of the own pixels: pairs `first..first + n` of the stripe's
         // cells, the last clamped at the raster's edge
-        let xt = std::mem::take(&mut self.xtaps);
+        let xt = &self.xtaps;
         let first = xt.first().map_or(0, |p| p.0);
         let n = xt.last().map_or(0, |p| p.0 + 1 - first);
         let last = (self.gw - 1 - self.cx0).min(self.cw - 1);
         debug_assert!(xt.iter().all(|&(i0, i1, _)| i1 == (i0 + 1).min(last)));
-        let mut pair = std::mem::take(&mut self.pair);
         let mut cached: Option<(usize, usize)> = None;
         let (k, cw, lh, plane) = (self.classes, self.cw, self.lh, self.lh * self.cw);
         let want_soft = self.confidence && self.logits;
         let mut z = vec![0f32; k];
-        for y in self.band_y0..upto {
+        let mut nan_px = 0u64;
+        for y in ys.clone() {
             let (j0, j1, ly) = self.ytaps[y];
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
             if cached != Some((j0, j1)) {
@@ -472,7 +577,7 @@ impl CoarseStitcher {
                 cached = Some((j0, j1));
             }
             let vrow = &self.valid[y % self.vh * self.width..][..self.width];
-            let out_row = (y - self.band_y0) * own_w;
+            let out_row = (y - ys.start) * own_w;
             for (i, &(i0, i1, lx)) in xt.iter().enumerate() {
                 if vrow[own_x0 - self.x0 + i] == 0 {
                     continue;
@@ -480,16 +585,18 @@ impl CoarseStitcher {
                 let t = i0 - first;
                 let (best, conf) = match pair.state[t] {
                     CELL_NAN => {
-                        self.nan_px += 1;
+                        nan_px += 1;
                         continue;
                     }
                     CELL_OK => {
                         let list = pair.candidates(t);
                         let (mut best, mut best_v) = (list[0] as usize, f32::NEG_INFINITY);
-                        for &c in list {
-                            let v = pair.value(c as usize, t, lx, ly);
-                            if v > best_v {
-                                (best, best_v) = (c as usize, v);
+                        if list.len() > 1 || self.confidence {
+                            for &c in list {
+                                let v = pair.value(c as usize, t, lx, ly);
+                                if v > best_v {
+                                    (best, best_v) = (c as usize, v);
+                                }
                             }
                         }
                         let conf = if !self.confidence {
@@ -540,41 +647,12 @@ impl CoarseStitcher {
                 };
                 classes[out_row + i] = best as u16;
                 class_counts[best] += 1;
-                if let Some(cf) = confidence.as_mut() {
+                if let Some(cf) = confidence.as_deref_mut() {
                     cf[out_row + i] = (100.0 * conf).round().clamp(0.0, 100.0) as u16;
                 }
             }
         }
-        self.pair = pair;
-        self.xtaps = xt;
-        // free the pixel rows handed back and the cell rows no later pixel row reads
-        for y in self.band_y0..upto {
-            self.valid[y % self.vh * self.width..][..self.width].fill(0);
-        }
-        let keep = if upto >= h_px {
-            self.normed
-        } else {
-            self.ytaps[upto].0
-        };
-        for j in self.kept..keep.max(self.kept) {
-            let at = j % lh * cw;
-            self.wsum[at..at + cw].fill(0.0);
-            self.state[at..at + cw].fill(CELL_MISSING);
-            for c in 0..k {
-                self.acc[c * plane + at..][..cw].fill(0.0);
-            }
-        }
-        self.kept = self.kept.max(keep);
-        let rows = Rows {
-            y0: self.band_y0,
-            h,
-            width: own_w,
-            classes,
-            confidence,
-            class_counts,
-        };
-        self.band_y0 = upto;
-        rows
+        nan_px
     }
 }
 
@@ -772,6 +850,9 @@ mod tests {
             for stripe in super::super::stripes(&grid, own_px) {
                 let mut st =
                     CoarseStitcher::for_stripe(grid.clone(), &stripe, s, k, self.blend, 255, true);
+                // one pass finishes its last rows on one thread, stripes on three: the
+                // same classes either way
+                st.finish_threads(if own_px == self.w { 1 } else { 3 });
                 st.start_at_row(first_row);
                 for r in first_row..grid.rows() {
                     for c in stripe.cols.clone() {

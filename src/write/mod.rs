@@ -35,6 +35,8 @@ use output::{aux_path as aux, create_beside, temp_beside};
 /// Side of the staging file's blocks when rows arrive in column stripes: stripe
 /// boundaries fall on multiples of it.
 pub const STAGE_BLOCK_PX: usize = 256;
+/// The largest staging file written uncompressed (bytes of its full-resolution bands).
+const STAGE_RAW_MAX: u64 = 256 << 20;
 
 /// What the output raster looks like.
 #[derive(Debug, Clone)]
@@ -167,11 +169,23 @@ impl ClassWriter {
         } else {
             vec!["BLOCKYSIZE=64".to_string()]
         };
+        // a staging file the COG copies at once is written uncompressed up to
+        // STAGE_RAW_MAX (no compressing at the end of the run, nothing to decompress
+        // for the copy; the disk check counts it uncompressed in any case), LZW beyond
+        let raw = w.spec.grid.width_px as u64
+            * w.spec.grid.height_px as u64
+            * (1 + w.spec.wide() as u64)
+            * bands as u64;
+        let compress = if raw <= STAGE_RAW_MAX {
+            "COMPRESS=NONE"
+        } else {
+            "COMPRESS=LZW"
+        };
         let opts = RasterCreationOptions::from_iter(
             [
                 "BIGTIFF=IF_SAFER",
                 "INTERLEAVE=BAND",
-                "COMPRESS=LZW",
+                compress,
                 // band 2 (confidence) is data, not transparency: ExtraSamples "unspecified"
                 "PHOTOMETRIC=MINISBLACK",
                 "ALPHA=NO",

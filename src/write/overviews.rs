@@ -106,6 +106,14 @@ impl Pyramid {
         let mut block = [0u16; 4];
         for x in 0..w {
             let (x0, x1) = (2 * x, (2 * x + 2).min(a.len()));
+            // most blocks hold one value (nodata included): their mode is that value
+            if let (Some(b), 2) = (b, x1 - x0) {
+                let v = a[x0];
+                if a[x0 + 1] == v && b[x0] == v && b[x0 + 1] == v {
+                    out.push(v);
+                    continue;
+                }
+            }
             let mut n = 0;
             for row in std::iter::once(a).chain(b) {
                 for &v in &row[x0..x1] {
