@@ -125,13 +125,16 @@ struct RowPair {
     vmin: Vec<f32>,
     refs: Vec<f32>,
     gap: Vec<f32>,
+    /// The gathered cells' inverse weights, and whether any of their classes is NaN.
+    inv: Vec<f32>,
+    nan: Vec<u8>,
 }
 
 impl RowPair {
     #[allow(clippy::too_many_arguments)]
     fn gather(
         &mut self,
-        acc: &[f32],
+        (acc, wsum): (&[f32], &[f32]),
         state: &[u8],
         (classes, plane): (usize, usize),
         (r0, r1): (usize, usize),
@@ -142,19 +145,54 @@ impl RowPair {
         (self.n, self.m) = (n, m);
         self.vals.resize(classes * 2 * m, 0.0);
         let straight = (last + 1 - first).min(m);
+        // the sums are normalised here, as they are gathered (no pass of their own over
+        // every class): times the inverse weight, 0 for cells without weight (whose
+        // value is then 0, or NaN from a NaN score given no weight)
+        self.inv.clear();
+        for r in [r0, r1] {
+            let w = &wsum[r..];
+            self.inv.extend((0..m).map(|u| {
+                let w = w[(first + u).min(last)];
+                if w > 0.0 {
+                    1.0 / w
+                } else {
+                    0.0
+                }
+            }));
+        }
+        self.nan.clear();
+        self.nan.resize(2 * m, 0);
         for c in 0..classes {
             let p = &acc[c * plane..][..plane];
             let dst = &mut self.vals[c * 2 * m..][..2 * m];
             for (half, r) in [r0, r1].into_iter().enumerate() {
                 let (row, d) = (&p[r..], &mut dst[half * m..][..m]);
-                d[..straight].copy_from_slice(&row[first..first + straight]);
-                d[straight..].fill(row[last]);
+                let (inv, nan) = (&self.inv[half * m..][..m], &mut self.nan[half * m..][..m]);
+                for ((d, &v), &i) in d[..straight].iter_mut().zip(&row[first..]).zip(inv) {
+                    *d = v * i;
+                }
+                let edge = row[last] * inv[m - 1];
+                d[straight..].fill(edge);
+                for (f, &v) in nan.iter_mut().zip(d.iter()) {
+                    *f |= v.is_nan() as u8;
+                }
             }
         }
-        let cell = |r: usize, u: usize| state[r + (first + u).min(last)];
+        let cell = |half: usize, r: usize, u: usize| {
+            if self.nan[half * m + u] != 0 {
+                CELL_NAN
+            } else {
+                state[r + (first + u).min(last)]
+            }
+        };
         self.state.clear();
         self.state.extend((0..n).map(|t| {
-            let q = [cell(r0, t), cell(r0, t + 1), cell(r1, t), cell(r1, t + 1)];
+            let q = [
+                cell(0, r0, t),
+                cell(0, r0, t + 1),
+                cell(1, r1, t),
+                cell(1, r1, t + 1),
+            ];
             if q.contains(&CELL_NAN) {
                 CELL_NAN
             } else if q.iter().all(|&x| x == CELL_OK) {
@@ -408,28 +446,19 @@ impl CoarseStitcher {
             .for_each(blend_plane);
     }
 
-    /// Divides the sums of cell rows `normed..upto` by their weights and records each
-    /// cell's state.
+    /// Records the state of cell rows `normed..upto` (final from then on): with weight
+    /// or without. Their sums are divided by the weights as they are read ([`RowPair`],
+    /// and the corners without weight in [`CoarseStitcher::finish_rows`]); NaN scores
+    /// are found there too.
     fn normalise(&mut self, upto: usize) {
-        let (cw, lh, k) = (self.cw, self.lh, self.classes);
+        let cw = self.cw;
         for j in self.normed..upto {
-            let at = j % lh * cw;
-            let inv: Vec<f32> = self.wsum[at..at + cw]
-                .iter()
-                .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
-                .collect();
-            let state = &mut self.state[at..at + cw];
-            for (st, &i) in state.iter_mut().zip(&inv) {
-                *st = if i > 0.0 { CELL_OK } else { CELL_MISSING };
-            }
-            for c in 0..k {
-                let row = &mut self.acc[c * lh * cw + at..][..cw];
-                for ((v, &i), st) in row.iter_mut().zip(&inv).zip(state.iter_mut()) {
-                    *v *= i;
-                    if v.is_nan() {
-                        *st = CELL_NAN;
-                    }
-                }
+            let at = j % self.lh * cw;
+            for (st, &w) in self.state[at..at + cw]
+                .iter_mut()
+                .zip(&self.wsum[at..at + cw])
+            {
+                *st = if w > 0.0 { CELL_OK } else { CELL_MISSING };
             }
         }
         self.normed = self.normed.max(upto);
@@ -567,7 +596,7 @@ impl CoarseStitcher {
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
             if cached != Some((j0, j1)) {
                 pair.gather(
-                    &self.acc,
+                    (&self.acc, &self.wsum),
                     &self.state,
                     (k, plane),
                     (r0, r1),
@@ -628,11 +657,12 @@ impl CoarseStitcher {
                         if total <= 0.0 {
                             continue;
                         }
+                        let inv = corners.map(|(r, c)| 1.0 / self.wsum[r + c]);
                         for (c, zc) in z.iter_mut().enumerate() {
                             let p = &self.acc[c * plane..];
                             *zc = (0..4)
                                 .filter(|&q| ok[q])
-                                .map(|q| weights[q] * p[corners[q].0 + corners[q].1])
+                                .map(|q| weights[q] * (p[corners[q].0 + corners[q].1] * inv[q]))
                                 .sum::<f32>()
                                 / total;
                         }
