@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod resample;
+pub mod warm;
 
 use gdal::raster::{ColorInterpretation, GdalDataType};
 use gdal::Dataset;
@@ -53,7 +54,10 @@ pub struct Reader {
 
 impl Reader {
     pub fn new(path: &Path, bands: &[usize]) -> Result<Reader> {
-        let ds = open(path)?;
+        let ds = match warm::take(path) {
+            Some(ds) => ds,
+            None => open(path)?,
+        };
         let mut masks = Vec::new();
         let mut nodata = Vec::with_capacity(bands.len());
         let mut integer = Vec::with_capacity(bands.len());

@@ -234,6 +234,10 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         "{:.3} s: input and output checked",
         started.elapsed().as_secs_f64()
     );
+    // the first tile's blocks, read on this thread while the model still loads on the
+    // other (a row window's first tile is elsewhere)
+    let _warm = (checked.is_ok() && opts.rows.is_none() && !loading.is_finished())
+        .then(|| crate::read::warm::Warm::start(&opts.input));
     // the loading thread is joined even when a check failed: the process must not exit
     // while ONNX Runtime is being set up in it
     let loaded = loading.join();
