@@ -95,6 +95,45 @@ fn cell_weights(w: &[f32], s: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The larger of two values; with NaN, either (unlike `f32::max`, it vectorises; a NaN
+/// cell's pairs are not read).
+#[inline]
+fn max(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The smaller of two values; as [`max`].
+#[inline]
+fn min(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Adds `(c, t)` to `hits` for every pair `t` whose `gap` reaches `bar[t] - cut`: a few
+/// per thousand, so eight pairs are tested at once first.
+fn push_hits(c: usize, gap: &[f32], bar: &[f32], cut: f32, hits: &mut Vec<(u16, u32)>) {
+    for (k, (g8, b8)) in gap.chunks(8).zip(bar.chunks(8)).enumerate() {
+        let any = g8
+            .iter()
+            .zip(b8)
+            .fold(false, |any, (&g, &b)| any | (g >= b - cut));
+        if any {
+            for (i, (&g, &b)) in g8.iter().zip(b8).enumerate() {
+                if g >= b - cut {
+                    hits.push((c as u16, (8 * k + i) as u32));
+                }
+            }
+        }
+    }
+}
+
 /// Two cell rows under the own pixel columns, gathered class by class, and for each
 /// pair of neighbouring cells the classes that can win between the four cells.
 ///
@@ -210,12 +249,12 @@ impl RowPair {
         for c in 0..classes {
             let (a, b) = self.vals[c * 2 * m..][..2 * m].split_at(m);
             for ((v, &x), &y) in self.vmin.iter_mut().zip(a).zip(b) {
-                *v = x.min(y);
+                *v = min(x, y);
             }
             let (v0, v1) = (&self.vmin[..n], &self.vmin[1..=n]);
             let (floor, reference) = (&mut self.floor[..n], &mut self.reference[..n]);
             for t in 0..n {
-                let lo = v0[t].min(v1[t]);
+                let lo = min(v0[t], v1[t]);
                 let better = lo > floor[t];
                 floor[t] = if better { lo } else { floor[t] };
                 reference[t] = if better { c as u32 } else { reference[t] };
@@ -254,17 +293,14 @@ impl RowPair {
             let (a0, a1, b0, b1) = (&a[..n], &a[1..=n], &b[..n], &b[1..=n]);
             let gap = &mut self.gap[..n];
             for t in 0..n {
-                gap[t] = (a0[t] - r00[t])
-                    .max(a1[t] - r01[t])
-                    .max((b0[t] - r10[t]).max(b1[t] - r11[t]));
+                gap[t] = max(
+                    max(a0[t] - r00[t], a1[t] - r01[t]),
+                    max(b0[t] - r10[t], b1[t] - r11[t]),
+                );
             }
-            for (t, (&g, &bar)) in gap.iter().zip(&bar).enumerate() {
-                if g >= bar {
-                    hits.push((c as u16, t as u32));
-                }
-                if soft && g >= bar - SOFTMAX_CUT {
-                    soft_hits.push((c as u16, t as u32));
-                }
+            push_hits(c, gap, &bar, 0.0, &mut hits);
+            if soft {
+                push_hits(c, gap, &bar, SOFTMAX_CUT, &mut soft_hits);
             }
         }
         for (hits, list, at) in [
