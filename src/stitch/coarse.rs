@@ -148,8 +148,12 @@ struct RowPair {
     /// Pairs, and gathered cells per row (`n + 1`).
     n: usize,
     m: usize,
-    /// `[class][row 0, row 1][m]`.
-    vals: Vec<f32>,
+    /// Two gathered cell rows, each `[class][m]`, normalised: `vals[top]` is the pair's
+    /// upper row, the other its lower one; `row_of` says which cell row each holds (the
+    /// next pair's upper row is this pair's lower one: it is not gathered again).
+    vals: [Vec<f32>; 2],
+    top: usize,
+    row_of: [Option<usize>; 2],
     /// Per pair: [`CELL_OK`] when all four cells are, [`CELL_NAN`] when any is NaN,
     /// else [`CELL_MISSING`].
     state: Vec<u8>,
@@ -164,61 +168,51 @@ struct RowPair {
     vmin: Vec<f32>,
     refs: Vec<f32>,
     gap: Vec<f32>,
-    /// The gathered cells' inverse weights, and whether any of their classes is NaN.
-    inv: Vec<f32>,
-    nan: Vec<u8>,
+    /// Per gathered row: its cells' inverse weights, and whether any class is NaN.
+    inv: [Vec<f32>; 2],
+    nan: [Vec<u8>; 2],
 }
 
 impl RowPair {
+    /// Gathers the pair of cell rows `j0` and `j1` (at `r0` and `r1` in the ring).
     #[allow(clippy::too_many_arguments)]
     fn gather(
         &mut self,
         (acc, wsum): (&[f32], &[f32]),
         state: &[u8],
         (classes, plane): (usize, usize),
-        (r0, r1): (usize, usize),
+        (j0, j1, r0, r1): (usize, usize, usize, usize),
         (first, n, last): (usize, usize, usize),
         soft: bool,
     ) {
         let m = n + 1;
+        if (self.n, self.m) != (n, m) {
+            self.row_of = [None, None];
+        }
         (self.n, self.m) = (n, m);
-        self.vals.resize(classes * 2 * m, 0.0);
-        let straight = (last + 1 - first).min(m);
-        // the sums are normalised here, as they are gathered (no pass of their own over
-        // every class): times the inverse weight, 0 for cells without weight (whose
-        // value is then 0, or NaN from a NaN score given no weight)
-        self.inv.clear();
-        for r in [r0, r1] {
-            let w = &wsum[r..];
-            self.inv.extend((0..m).map(|u| {
-                let w = w[(first + u).min(last)];
-                if w > 0.0 {
-                    1.0 / w
-                } else {
-                    0.0
-                }
-            }));
-        }
-        self.nan.clear();
-        self.nan.resize(2 * m, 0);
-        for c in 0..classes {
-            let p = &acc[c * plane..][..plane];
-            let dst = &mut self.vals[c * 2 * m..][..2 * m];
-            for (half, r) in [r0, r1].into_iter().enumerate() {
-                let (row, d) = (&p[r..], &mut dst[half * m..][..m]);
-                let (inv, nan) = (&self.inv[half * m..][..m], &mut self.nan[half * m..][..m]);
-                for ((d, &v), &i) in d[..straight].iter_mut().zip(&row[first..]).zip(inv) {
-                    *d = v * i;
-                }
-                let edge = row[last] * inv[m - 1];
-                d[straight..].fill(edge);
-                for (f, &v) in nan.iter_mut().zip(d.iter()) {
-                    *f |= v.is_nan() as u8;
-                }
+        // the upper row: the last pair's lower one, else gathered; then the lower row
+        // into the other buffer
+        self.top = match self.row_of {
+            [Some(a), _] if a == j0 => 0,
+            [_, Some(b)] if b == j0 => 1,
+            _ => {
+                self.gather_row(0, (acc, wsum), (classes, plane), (j0, r0), (first, m, last));
+                0
             }
+        };
+        let bottom = 1 - self.top;
+        if self.row_of[bottom] != Some(j1) {
+            self.gather_row(
+                bottom,
+                (acc, wsum),
+                (classes, plane),
+                (j1, r1),
+                (first, m, last),
+            );
         }
+        let (top, bot) = (self.top, bottom);
         let cell = |half: usize, r: usize, u: usize| {
-            if self.nan[half * m + u] != 0 {
+            if self.nan[half][u] != 0 {
                 CELL_NAN
             } else {
                 state[r + (first + u).min(last)]
@@ -227,10 +221,10 @@ impl RowPair {
         self.state.clear();
         self.state.extend((0..n).map(|t| {
             let q = [
-                cell(0, r0, t),
-                cell(0, r0, t + 1),
-                cell(1, r1, t),
-                cell(1, r1, t + 1),
+                cell(top, r0, t),
+                cell(top, r0, t + 1),
+                cell(bot, r1, t),
+                cell(bot, r1, t + 1),
             ];
             if q.contains(&CELL_NAN) {
                 CELL_NAN
@@ -247,7 +241,7 @@ impl RowPair {
         self.reference.resize(n, 0);
         self.vmin.resize(m, 0.0);
         for c in 0..classes {
-            let (a, b) = self.vals[c * 2 * m..][..2 * m].split_at(m);
+            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
             for ((v, &x), &y) in self.vmin.iter_mut().zip(a).zip(b) {
                 *v = min(x, y);
             }
@@ -255,16 +249,18 @@ impl RowPair {
             let (floor, reference) = (&mut self.floor[..n], &mut self.reference[..n]);
             for t in 0..n {
                 let lo = min(v0[t], v1[t]);
-                let better = lo > floor[t];
-                floor[t] = if better { lo } else { floor[t] };
-                reference[t] = if better { c as u32 } else { reference[t] };
+                // a mask of ones where `lo` is larger (a select the compiler vectorises)
+                let better = ((lo > floor[t]) as u32).wrapping_neg();
+                floor[t] = max(lo, floor[t]);
+                reference[t] ^= (reference[t] ^ c as u32) & better;
             }
         }
         // the reference's four cells per pair, then each class's largest difference to
         // them over the four
         self.refs.resize(4 * n, 0.0);
         for t in 0..n {
-            let (a, b) = self.vals[self.reference[t] as usize * 2 * m..][..2 * m].split_at(m);
+            let c = self.reference[t] as usize;
+            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
             let r = [a[t], a[t + 1], b[t], b[t + 1]];
             for (q, v) in r.into_iter().enumerate() {
                 self.refs[q * n + t] = v;
@@ -289,7 +285,7 @@ impl RowPair {
         let mut hits: Vec<(u16, u32)> = Vec::new();
         let mut soft_hits: Vec<(u16, u32)> = Vec::new();
         for c in 0..classes {
-            let (a, b) = self.vals[c * 2 * m..][..2 * m].split_at(m);
+            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
             let (a0, a1, b0, b1) = (&a[..n], &a[1..=n], &b[..n], &b[1..=n]);
             let gap = &mut self.gap[..n];
             for t in 0..n {
@@ -326,10 +322,56 @@ impl RowPair {
         }
     }
 
+    /// Gathers cell row `j` (at `r` in the ring) into buffer `half`, normalised: the
+    /// sums times their inverse weight (no pass of its own over every class plane), 0
+    /// for cells without weight (whose value is then 0, or NaN from a NaN score given
+    /// no weight); and which cells hold a NaN.
+    fn gather_row(
+        &mut self,
+        half: usize,
+        (acc, wsum): (&[f32], &[f32]),
+        (classes, plane): (usize, usize),
+        (j, r): (usize, usize),
+        (first, m, last): (usize, usize, usize),
+    ) {
+        let straight = (last + 1 - first).min(m);
+        let w = &wsum[r..];
+        let inv = &mut self.inv[half];
+        inv.clear();
+        inv.extend((0..m).map(|u| {
+            let w = w[(first + u).min(last)];
+            if w > 0.0 {
+                1.0 / w
+            } else {
+                0.0
+            }
+        }));
+        let nan = &mut self.nan[half];
+        nan.clear();
+        nan.resize(m, 0);
+        let vals = &mut self.vals[half];
+        vals.resize(classes * m, 0.0);
+        for c in 0..classes {
+            let row = &acc[c * plane + r..];
+            let d = &mut vals[c * m..][..m];
+            for ((d, &v), &i) in d[..straight].iter_mut().zip(&row[first..]).zip(inv.iter()) {
+                *d = v * i;
+            }
+            let edge = row[last] * inv[m - 1];
+            d[straight..].fill(edge);
+            for (f, &v) in nan.iter_mut().zip(d.iter()) {
+                *f |= v.is_nan() as u8;
+            }
+        }
+        self.row_of[half] = Some(j);
+    }
+
     /// Class `c` resized to a pixel of pair `t`, `lx`, `ly` of the way to the next cells:
     /// columns first, then rows, as PyTorch's separable resize.
     fn value(&self, c: usize, t: usize, lx: f32, ly: f32) -> f32 {
-        let (a, b) = self.vals[c * 2 * self.m..][..2 * self.m].split_at(self.m);
+        let m = self.m;
+        let a = &self.vals[self.top][c * m..][..m];
+        let b = &self.vals[1 - self.top][c * m..][..m];
         let top = a[t] + lx * (a[t + 1] - a[t]);
         let bottom = b[t] + lx * (b[t + 1] - b[t]);
         top + ly * (bottom - top)
@@ -635,7 +677,7 @@ impl CoarseStitcher {
                     (&self.acc, &self.wsum),
                     &self.state,
                     (k, plane),
-                    (r0, r1),
+                    (j0, j1, r0, r1),
                     (first, n, last),
                     want_soft,
                 );
