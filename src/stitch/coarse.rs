@@ -37,6 +37,25 @@ const CELL_MISSING: u8 = 1;
 /// A tile gave NaN scores for it.
 const CELL_NAN: u8 = 2;
 
+/// How a tile's row of cells was touched before the tile: its first `k` cells (those it
+/// shares with the tile on its left, or all of them, or none), or another pattern
+/// (a skipped tile beside it), cell by cell.
+enum Touched {
+    Leading(usize),
+    Mixed(Vec<u8>),
+}
+
+impl Touched {
+    fn of(flags: &[u8]) -> Touched {
+        let k = flags.iter().take_while(|&&f| f != 0).count();
+        if flags[k..].iter().all(|&f| f == 0) {
+            Touched::Leading(k)
+        } else {
+            Touched::Mixed(flags.to_vec())
+        }
+    }
+}
+
 /// Blends tiles at 1/s and finishes rows at full resolution; the same interface as
 /// [`super::Stitcher`].
 pub struct CoarseStitcher {
@@ -61,6 +80,10 @@ pub struct CoarseStitcher {
     /// `classes` planes of `lh * cw` score sums (means once normalised).
     acc: Vec<f32>,
     wsum: Vec<f32>,
+    /// Per cell: whether a tile added to its sums since its ring slot was last freed;
+    /// the first tile writes them (a freed slot's sums are not cleared), and a cell no
+    /// tile touched reads as 0.
+    touched: Vec<u8>,
     /// [`CELL_OK`], [`CELL_MISSING`] or [`CELL_NAN`], for normalised cells.
     state: Vec<u8>,
     /// Cell rows below this are normalised; rows below `kept` are freed.
@@ -171,6 +194,8 @@ struct RowPair {
     /// Per gathered row: its cells' inverse weights, and whether any class is NaN.
     inv: [Vec<f32>; 2],
     nan: [Vec<u8>; 2],
+    /// Scratch of [`RowPair::gather_row`]: all ones for the cells a tile touched.
+    keep: Vec<u32>,
 }
 
 impl RowPair {
@@ -178,7 +203,7 @@ impl RowPair {
     #[allow(clippy::too_many_arguments)]
     fn gather(
         &mut self,
-        (acc, wsum): (&[f32], &[f32]),
+        (acc, wsum, touched): (&[f32], &[f32], &[u8]),
         state: &[u8],
         (classes, plane): (usize, usize),
         (j0, j1, r0, r1): (usize, usize, usize, usize),
@@ -196,7 +221,13 @@ impl RowPair {
             [Some(a), _] if a == j0 => 0,
             [_, Some(b)] if b == j0 => 1,
             _ => {
-                self.gather_row(0, (acc, wsum), (classes, plane), (j0, r0), (first, m, last));
+                self.gather_row(
+                    0,
+                    (acc, wsum, touched),
+                    (classes, plane),
+                    (j0, r0),
+                    (first, m, last),
+                );
                 0
             }
         };
@@ -204,7 +235,7 @@ impl RowPair {
         if self.row_of[bottom] != Some(j1) {
             self.gather_row(
                 bottom,
-                (acc, wsum),
+                (acc, wsum, touched),
                 (classes, plane),
                 (j1, r1),
                 (first, m, last),
@@ -329,13 +360,23 @@ impl RowPair {
     fn gather_row(
         &mut self,
         half: usize,
-        (acc, wsum): (&[f32], &[f32]),
+        (acc, wsum, touched): (&[f32], &[f32], &[u8]),
         (classes, plane): (usize, usize),
         (j, r): (usize, usize),
         (first, m, last): (usize, usize, usize),
     ) {
         let straight = (last + 1 - first).min(m);
         let w = &wsum[r..];
+        // the sums of cells no tile touched are stale: kept out by a mask of zero bits
+        let keep = &mut self.keep;
+        keep.clear();
+        keep.extend((0..m).map(|u| {
+            if touched[r + (first + u).min(last)] != 0 {
+                u32::MAX
+            } else {
+                0
+            }
+        }));
         let inv = &mut self.inv[half];
         inv.clear();
         inv.extend((0..m).map(|u| {
@@ -354,10 +395,15 @@ impl RowPair {
         for c in 0..classes {
             let row = &acc[c * plane + r..];
             let d = &mut vals[c * m..][..m];
-            for ((d, &v), &i) in d[..straight].iter_mut().zip(&row[first..]).zip(inv.iter()) {
-                *d = v * i;
+            for (((d, &v), &i), &k) in d[..straight]
+                .iter_mut()
+                .zip(&row[first..])
+                .zip(inv.iter())
+                .zip(keep.iter())
+            {
+                *d = f32::from_bits((v * i).to_bits() & k);
             }
-            let edge = row[last] * inv[m - 1];
+            let edge = f32::from_bits((row[last] * inv[m - 1]).to_bits() & keep[m - 1]);
             d[straight..].fill(edge);
             for (f, &v) in nan.iter_mut().zip(d.iter()) {
                 *f |= v.is_nan() as u8;
@@ -426,6 +472,7 @@ impl CoarseStitcher {
             lh,
             acc: crate::raster::buffer::touched_zeros(classes * lh * cw),
             wsum: vec![0.0; lh * cw],
+            touched: vec![0; lh * cw],
             state: vec![CELL_MISSING; lh * cw],
             normed: 0,
             kept: 0,
@@ -495,12 +542,18 @@ impl CoarseStitcher {
             "tiles must arrive in row order"
         );
         let (cw, lh) = (self.cw, self.lh);
-        // `(tile cell row, first cell of its row in a plane of the ring, row weight)`
-        let bases: Vec<(usize, usize, f32)> = (0..rows)
+        // `(tile cell row, first cell of its row in a plane of the ring, row weight,
+        // how its cells were touched before)`
+        let bases: Vec<(usize, usize, f32, Touched)> = (0..rows)
             .filter(|&a| cwy[a] > 0.0)
-            .map(|a| (a, (gy + a) % lh * cw + gx, cwy[a]))
+            .map(|a| {
+                let base = (gy + a) % lh * cw + gx;
+                let before = Touched::of(&self.touched[base..][..n]);
+                self.touched[base..][..n].fill(1);
+                (a, base, cwy[a], before)
+            })
             .collect();
-        for &(_, base, wy) in &bases {
+        for &(_, base, wy, _) in &bases {
             for (sum, &w) in self.wsum[base..][..n].iter_mut().zip(&cwx) {
                 *sum += wy * w;
             }
@@ -508,10 +561,31 @@ impl CoarseStitcher {
         let cwx = &cwx[..n];
         let plane = p.h * p.w;
         let blend_plane = |(acc, src): (&mut [f32], &[f32])| {
-            for &(a, base, wy) in &bases {
-                let dst = &mut acc[base..][..n];
-                for ((d, &v), &w) in dst.iter_mut().zip(&src[a * p.w..][..n]).zip(cwx) {
-                    *d += wy * w * v;
+            for (a, base, wy, before) in &bases {
+                let (dst, src) = (&mut acc[*base..][..n], &src[a * p.w..][..n]);
+                let add = |dst: &mut [f32], src: &[f32], cwx: &[f32]| {
+                    for ((d, &v), &w) in dst.iter_mut().zip(src).zip(cwx) {
+                        *d += wy * w * v;
+                    }
+                };
+                let set = |dst: &mut [f32], src: &[f32], cwx: &[f32]| {
+                    for ((d, &v), &w) in dst.iter_mut().zip(src).zip(cwx) {
+                        *d = wy * w * v;
+                    }
+                };
+                match before {
+                    // the common case: the cells shared with the tile on the left, then
+                    // new ones
+                    Touched::Leading(k) => {
+                        add(&mut dst[..*k], &src[..*k], &cwx[..*k]);
+                        set(&mut dst[*k..], &src[*k..], &cwx[*k..]);
+                    }
+                    Touched::Mixed(flags) => {
+                        for (((d, &v), &w), &f) in dst.iter_mut().zip(src).zip(cwx).zip(flags) {
+                            let x = wy * w * v;
+                            *d = if f != 0 { *d + x } else { x };
+                        }
+                    }
                 }
             }
         };
@@ -618,7 +692,7 @@ impl CoarseStitcher {
         for y in self.band_y0..upto {
             self.valid[y % self.vh * self.width..][..self.width].fill(0);
         }
-        let (k, cw, lh, plane) = (self.classes, self.cw, self.lh, self.lh * self.cw);
+        let (cw, lh) = (self.cw, self.lh);
         let keep = if upto >= h_px {
             self.normed
         } else {
@@ -628,9 +702,7 @@ impl CoarseStitcher {
             let at = j % lh * cw;
             self.wsum[at..at + cw].fill(0.0);
             self.state[at..at + cw].fill(CELL_MISSING);
-            for c in 0..k {
-                self.acc[c * plane + at..][..cw].fill(0.0);
-            }
+            self.touched[at..at + cw].fill(0);
         }
         self.kept = self.kept.max(keep);
         let rows = Rows {
@@ -674,7 +746,7 @@ impl CoarseStitcher {
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
             if cached != Some((j0, j1)) {
                 pair.gather(
-                    (&self.acc, &self.wsum),
+                    (&self.acc, &self.wsum, &self.touched),
                     &self.state,
                     (k, plane),
                     (j0, j1, r0, r1),
@@ -1088,6 +1160,14 @@ mod tests {
         // resized from the cells that have weight
         Case {
             hole: (40, 130, 30, 120),
+            ..base
+        }
+        .check();
+        // a hole that is one tile's window exactly: the tile below it finds the cells
+        // of its top rows touched at both ends (by the skipped tile's neighbours) and not
+        // between, and the pixels right of the hole are resized from such cells
+        Case {
+            hole: (48, 112, 48, 112),
             ..base
         }
         .check();
