@@ -115,7 +115,8 @@ jobs_bench() {
 #      else a venv is made under the cache, about 3 GB): `segment` at its default tile
 #      against the model alone (benches/model_alone.rs: the same ONNX Runtime session
 #      options and threads, random input, the same tile count, size and batch), each
-#      process timed whole, alternately, median of 3, and the ratio;
+#      process timed whole, alternately, median of 5 (the machine's speed drifts), and
+#      the ratio;
 #    - the default tile's work per output pixel against --tile 256 (7 classes);
 #    - Mask2Former (the committed test model, fixed 384 px): decoding per tile and its
 #      share of the run (the summary line's timing), and the model alone with --decode.
@@ -136,7 +137,7 @@ models_bench() {
     grep -o '"executable":"[^"]*model_alone[^"]*"' | cut -d'"' -f4 | tail -1)
   [[ -x "$alone" ]] || { echo "bench.sh: benches/model_alone.rs did not build" >&2; exit 1; }
   secs() { awk '/Elapsed \(wall/ {n = split($8, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$1"; }
-  median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+  median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
   grid_of() { # summary line -> "tiles-inferred tile batch"
     sed -E 's/.*\(([0-9]+) inferred, ([0-9]+) px, overlap [0-9]+, batch ([0-9]+)\).*/\1 \2 \3/' <<<"$1"
   }
@@ -149,7 +150,7 @@ models_bench() {
       label="S2 scene 1933x1947"
       [[ "$input" == "$S2" ]] || label="2x2 mosaic 3866x3894"
       local model="$out/segformer_b0_$k.onnx" seg=() solo=() summary tiles tile batch
-      for rep in 1 2 3; do
+      for rep in 1 2 3 4 5; do
         rm -f "$WORK/sf.tif"
         /usr/bin/time -v "$BIN" segment "$input" -m "$model" -o "$WORK/sf.tif" --no-resample --threads 2 2>"$WORK/log" ||
           { cat "$WORK/log" >&2; exit 1; }
@@ -161,9 +162,9 @@ models_bench() {
         solo+=("$(secs "$WORK/alog")")
       done
       local a b
-      a=$(median3 "${seg[@]}")
-      b=$(median3 "${solo[@]}")
-      printf 'SegFormer-B0, %3s classes, %s: segment %6.2f s, model alone %6.2f s (median of 3: %s / %s): %.3fx\n' \
+      a=$(median "${seg[@]}")
+      b=$(median "${solo[@]}")
+      printf 'SegFormer-B0, %3s classes, %s: segment %6.2f s, model alone %6.2f s (median of 5: %s / %s): %.3fx\n' \
         "$k" "$label" "$a" "$b" "${seg[*]}" "${solo[*]}" "$(awk -v a="$a" -v b="$b" 'BEGIN {print a / b}')"
       echo "  segment: $summary"
       echo "  $(cat "$WORK/alone")"
