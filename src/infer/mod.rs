@@ -376,8 +376,9 @@ impl Engine {
     /// The stride s of a model whose scores per class (logits or probabilities, one
     /// channel per class) come out at 1/s of the input, from the graph's shapes when
     /// they are fixed or the sidecar's `output_stride`, else by running one small tile
-    /// of zeros (the size multiple, at least 64 px); None for any other output (the input's size, centred, labels, a
-    /// sigmoid, mask classification), for change models, and when the probe cannot run.
+    /// of zeros (the size multiple, at least 64 px); None for any other output (the
+    /// input's size, centred, labels, a sigmoid, mask classification), for change
+    /// models, and when the probe cannot run.
     pub fn probe_score_stride(&mut self) -> Option<usize> {
         let info = self.info.clone();
         let info = &info;

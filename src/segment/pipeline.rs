@@ -159,7 +159,7 @@ pub fn run(
 }
 
 /// The nice value of the reader and the stitcher threads.
-pub const HELPER_NICE: i32 = 10;
+const HELPER_NICE: i32 = 10;
 
 /// Lowers the calling thread's priority to [`HELPER_NICE`]: the reader and the stitcher
 /// then mostly run while ONNX Runtime's threads leave a core idle (between and within its

@@ -77,17 +77,17 @@ pub struct CoarseStitcher {
     cw: usize,
     /// Cell rows held, a ring: cell row `j` in slot `j % lh`.
     lh: usize,
-    /// `classes` planes of `lh * cw` score sums (means once normalised).
+    /// `classes` planes of `lh * cw` weighted score sums (divided by `wsum` as they are
+    /// read).
     acc: Vec<f32>,
     wsum: Vec<f32>,
     /// Per cell: whether a tile added to its sums since its ring slot was last freed;
     /// the first tile writes them (a freed slot's sums are not cleared), and a cell no
     /// tile touched reads as 0.
     touched: Vec<u8>,
-    /// [`CELL_OK`], [`CELL_MISSING`] or [`CELL_NAN`], for normalised cells.
-    state: Vec<u8>,
-    /// Cell rows below this are normalised; rows below `kept` are freed.
-    normed: usize,
+    /// Cell rows below this are final (no tile adds to them any more); rows below
+    /// `kept` are freed. A final cell has weight ([`CELL_OK`]) or not.
+    settled: usize,
     kept: usize,
     /// Validity of pixel rows, a ring of `vh` rows (row `y` in slot `y % vh`).
     vh: usize,
@@ -204,14 +204,13 @@ impl RowPair {
     fn gather(
         &mut self,
         (acc, wsum, touched): (&[f32], &[f32], &[u8]),
-        state: &[u8],
         (classes, plane): (usize, usize),
         (j0, j1, r0, r1): (usize, usize, usize, usize),
         (first, n, last): (usize, usize, usize),
         soft: bool,
     ) {
         let m = n + 1;
-        if (self.n, self.m) != (n, m) {
+        if self.n != n {
             self.row_of = [None, None];
         }
         (self.n, self.m) = (n, m);
@@ -245,8 +244,10 @@ impl RowPair {
         let cell = |half: usize, r: usize, u: usize| {
             if self.nan[half][u] != 0 {
                 CELL_NAN
+            } else if wsum[r + (first + u).min(last)] > 0.0 {
+                CELL_OK
             } else {
-                state[r + (first + u).min(last)]
+                CELL_MISSING
             }
         };
         self.state.clear();
@@ -473,8 +474,7 @@ impl CoarseStitcher {
             acc: crate::raster::buffer::touched_zeros(classes * lh * cw),
             wsum: vec![0.0; lh * cw],
             touched: vec![0; lh * cw],
-            state: vec![CELL_MISSING; lh * cw],
-            normed: 0,
+            settled: 0,
             kept: 0,
             vh,
             valid: vec![0; vh * width],
@@ -508,7 +508,7 @@ impl CoarseStitcher {
     pub fn start_at_row(&mut self, row: usize) {
         let start = self.grid.y_spans()[row].start;
         self.band_y0 = if row > 0 { start + self.s } else { 0 };
-        self.normed = start / self.s;
+        self.settled = start / self.s;
         self.kept = start / self.s;
     }
 
@@ -598,24 +598,6 @@ impl CoarseStitcher {
             .for_each(blend_plane);
     }
 
-    /// Records the state of cell rows `normed..upto` (final from then on): with weight
-    /// or without. Their sums are divided by the weights as they are read ([`RowPair`],
-    /// and the corners without weight in [`CoarseStitcher::finish_rows`]); NaN scores
-    /// are found there too.
-    fn normalise(&mut self, upto: usize) {
-        let cw = self.cw;
-        for j in self.normed..upto {
-            let at = j % self.lh * cw;
-            for (st, &w) in self.state[at..at + cw]
-                .iter_mut()
-                .zip(&self.wsum[at..at + cw])
-            {
-                *st = if w > 0.0 { CELL_OK } else { CELL_MISSING };
-            }
-        }
-        self.normed = self.normed.max(upto);
-    }
-
     /// Call after the last tile of tile row `row`: returns the pixel rows whose cells
     /// are all final, as classes over the stripe's own columns. The run's last rows
     /// (after which the model has nothing left to run) are finished on
@@ -630,7 +612,7 @@ impl CoarseStitcher {
         } else {
             self.grid.y_spans()[row + 1].start / s
         };
-        self.normalise(m);
+        self.settled = self.settled.max(m);
         // pixel rows whose two cell rows are final
         let mut upto = self.band_y0;
         while upto < h_px && (last || self.ytaps[upto].1 < m) {
@@ -641,52 +623,46 @@ impl CoarseStitcher {
         let mut classes = vec![self.nodata; h * own_w];
         let mut confidence = self.confidence.then(|| vec![self.nodata; h * own_w]);
         let mut class_counts = vec![0u64; self.classes];
-        let threads = if last && self.last_stripe {
-            self.finish_threads.min(rayon::current_num_threads())
+        // whole rows per part, on one thread unless these are the run's last rows; a part
+        // on another thread gathers its own cell rows
+        let threads = if last && self.last_stripe && h >= 2 * s {
+            self.finish_threads.min(rayon::current_num_threads()).max(1)
         } else {
             1
         };
-        // whole rows per part; a part gathers its own cell rows
-        let part_rows = h.div_ceil(threads.max(1)).max(1);
-        if threads <= 1 || h < 2 * s || own_w == 0 {
-            let mut pair = std::mem::take(&mut self.pair);
-            let conf = confidence.as_deref_mut();
-            let nan = self.finish_rows(
-                self.band_y0..upto,
-                &mut pair,
-                &mut classes,
-                conf,
-                &mut class_counts,
-            );
-            self.pair = pair;
-            self.nan_px += nan;
-        } else {
+        let (part_rows, y0) = (h.div_ceil(threads).max(1), self.band_y0);
+        let n = (part_rows * own_w).max(1);
+        let mut conf_parts = confidence.as_deref_mut().map(|c| c.chunks_mut(n));
+        let parts: Vec<_> = classes
+            .chunks_mut(n)
+            .enumerate()
+            .map(|(i, cls)| {
+                let ys = y0 + i * part_rows..(y0 + (i + 1) * part_rows).min(upto);
+                (ys, cls, conf_parts.as_mut().and_then(|c| c.next()))
+            })
+            .collect();
+        let mut pair = std::mem::take(&mut self.pair);
+        let this = &*self;
+        let finish = |(ys, cls, conf), pair: &mut RowPair| {
+            let mut counts = vec![0u64; this.classes];
+            let nan = this.finish_rows(ys, pair, cls, conf, &mut counts);
+            (counts, nan)
+        };
+        let done: Vec<(Vec<u64>, u64)> = if parts.len() > 1 {
             use rayon::prelude::*;
-            let y0 = self.band_y0;
-            let n = part_rows * own_w;
-            let mut confs: Vec<Option<&mut [u16]>> = match confidence.as_deref_mut() {
-                Some(c) => c.chunks_mut(n).map(Some).collect(),
-                None => (0..h.div_ceil(part_rows)).map(|_| None).collect(),
-            };
-            let this = &*self;
-            let parts: Vec<(Vec<u64>, u64)> = classes
-                .par_chunks_mut(n)
-                .zip(confs.par_iter_mut())
-                .enumerate()
-                .map(|(i, (cls, conf))| {
-                    let ys = y0 + i * part_rows..(y0 + (i + 1) * part_rows).min(upto);
-                    let mut counts = vec![0u64; this.classes];
-                    let mut pair = RowPair::default();
-                    let nan = this.finish_rows(ys, &mut pair, cls, conf.take(), &mut counts);
-                    (counts, nan)
-                })
-                .collect();
-            for (counts, nan) in parts {
-                for (c, n) in class_counts.iter_mut().zip(counts) {
-                    *c += n;
-                }
-                self.nan_px += nan;
+            parts
+                .into_par_iter()
+                .map(|p| finish(p, &mut RowPair::default()))
+                .collect()
+        } else {
+            parts.into_iter().map(|p| finish(p, &mut pair)).collect()
+        };
+        self.pair = pair;
+        for (counts, nan) in done {
+            for (c, n) in class_counts.iter_mut().zip(counts) {
+                *c += n;
             }
+            self.nan_px += nan;
         }
         // free the pixel rows handed back and the cell rows no later pixel row reads
         for y in self.band_y0..upto {
@@ -694,14 +670,13 @@ impl CoarseStitcher {
         }
         let (cw, lh) = (self.cw, self.lh);
         let keep = if upto >= h_px {
-            self.normed
+            self.settled
         } else {
             self.ytaps[upto].0
         };
         for j in self.kept..keep.max(self.kept) {
             let at = j % lh * cw;
             self.wsum[at..at + cw].fill(0.0);
-            self.state[at..at + cw].fill(CELL_MISSING);
             self.touched[at..at + cw].fill(0);
         }
         self.kept = self.kept.max(keep);
@@ -717,7 +692,7 @@ impl CoarseStitcher {
         rows
     }
 
-    /// Finishes pixel rows `ys` (their cells normalised) into `classes` and
+    /// Finishes pixel rows `ys` (their cells final) into `classes` and
     /// `confidence` (rows of the own columns, from `ys.start`), counting classes in
     /// `class_counts`; `pair` is scratch. Returns the pixels with NaN scores.
     fn finish_rows(
@@ -747,7 +722,6 @@ impl CoarseStitcher {
             if cached != Some((j0, j1)) {
                 pair.gather(
                     (&self.acc, &self.wsum, &self.touched),
-                    &self.state,
                     (k, plane),
                     (j0, j1, r0, r1),
                     (first, n, last),
@@ -796,7 +770,7 @@ impl CoarseStitcher {
                         // a corner without weight (nodata around it): the present
                         // corners, their weights renormalised
                         let corners = [(r0, i0), (r0, i1), (r1, i0), (r1, i1)];
-                        let ok = corners.map(|(r, c)| self.state[r + c] == CELL_OK);
+                        let ok = corners.map(|(r, c)| self.wsum[r + c] > 0.0);
                         let weights = [
                             (1.0 - ly) * (1.0 - lx),
                             (1.0 - ly) * lx,
