@@ -100,12 +100,23 @@ fn write_overview_row(
     wide: bool,
 ) -> gdal::errors::Result<()> {
     let mut ovr = band.overview(level)?;
-    let at = ((0, r as isize), (row.len(), 1));
+    write_classes(&mut ovr, (0, r as isize), (row.len(), 1), row, wide)
+}
+
+/// Writes `data` (`size` = columns, rows) at `at` into `band`: as UInt16 for `wide`
+/// maps, else as Byte.
+fn write_classes(
+    band: &mut gdal::raster::RasterBand,
+    at: (isize, isize),
+    size: (usize, usize),
+    data: &[u16],
+    wide: bool,
+) -> gdal::errors::Result<()> {
     if wide {
-        ovr.write(at.0, at.1, &mut Buffer::new((row.len(), 1), row.to_vec()))
+        band.write(at, size, &mut Buffer::new(size, data.to_vec()))
     } else {
-        let bytes: Vec<u8> = row.iter().map(|&v| v as u8).collect();
-        ovr.write(at.0, at.1, &mut Buffer::new((row.len(), 1), bytes))
+        let bytes: Vec<u8> = data.iter().map(|&v| v as u8).collect();
+        band.write(at, size, &mut Buffer::new(size, bytes))
     }
 }
 
@@ -334,17 +345,8 @@ impl ClassWriter {
         }
         for (b, data) in planes.enumerate() {
             let mut band = ds.rasterband(b + 1).map_err(e)?;
-            let win = ((x0 as isize, rows.y0 as isize), (rows.width, rows.h));
-            if wide {
-                let mut buf = Buffer::new((rows.width, rows.h), data.clone());
-                band.write(win.0, win.1, &mut buf).map_err(e)?;
-            } else {
-                let mut buf = Buffer::new(
-                    (rows.width, rows.h),
-                    data.iter().map(|&v| v as u8).collect(),
-                );
-                band.write(win.0, win.1, &mut buf).map_err(e)?;
-            }
+            let at = (x0 as isize, rows.y0 as isize);
+            write_classes(&mut band, at, (rows.width, rows.h), data, wide).map_err(e)?;
         }
         Ok(())
     }
