@@ -54,24 +54,32 @@ impl Batcher {
         engine: &mut Engine,
         tensors: impl Iterator<Item = &'a [f32]>,
     ) -> Result<BatchProbs> {
-        self.buf.clear();
-        let mut count = 0;
-        for t in tensors {
-            self.buf.extend_from_slice(t);
-            count += 1;
-        }
-        let n = if engine.info.fixed_batch.is_some() {
-            self.batch
+        let mut tensors = tensors.peekable();
+        let first = tensors.next().unwrap_or(&[]);
+        let n_fixed = engine.info.fixed_batch.map(|_| self.batch);
+        // one tile that makes a whole batch runs on its own tensor: copying it into the
+        // batch buffer would be a pass over every input value between two model runs
+        let (input, count) = if !first.is_empty() && tensors.peek().is_none() && n_fixed.unwrap_or(1) == 1 {
+            (first, 1)
         } else {
-            count
+            self.buf.clear();
+            self.buf.extend_from_slice(first);
+            let mut count = usize::from(!first.is_empty());
+            for t in tensors {
+                self.buf.extend_from_slice(t);
+                count += 1;
+            }
+            // pad a short last batch for fixed-N models
+            self.buf.resize(n_fixed.unwrap_or(count) * self.per_tile, 0.0);
+            (self.buf.as_slice(), count)
         };
-        self.buf.resize(n * self.per_tile, 0.0); // pad a short last batch for fixed-N models
+        let n = n_fixed.unwrap_or(count);
         self.inferred += count;
         let (th, tw) = self.tensor_hw;
         let b = if self.tta {
-            engine.run_tta(&self.buf, n, th, tw)?
+            engine.run_tta(input, n, th, tw)?
         } else {
-            engine.run(&self.buf, n, th, tw)?
+            engine.run(input, n, th, tw)?
         };
         if !self.checked {
             check_outputs_meet(&b, &self.grid, self.tensor_hw, &engine.info.path)?;
