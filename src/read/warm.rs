@@ -4,7 +4,10 @@
 //! input and reads its top-left corner (where a run's first tile lies), which leaves
 //! the decompressed blocks in that dataset's GDAL block cache; the first [`Reader`]
 //! (super::Reader) of the same path then takes that dataset instead of opening its own,
-//! so the first tile is read from memory while the model waits for it.
+//! so the first tile is read from memory while the model waits for it. While the model
+//! still loads after that, the rows below and beside the corner follow, block row by
+//! block row, as far as half of GDAL's block cache: their blocks are then decompressed
+//! on a core the model's loading leaves idle rather than on one its runs use.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,9 +27,10 @@ static WARM: Mutex<Option<(PathBuf, Dataset)>> = Mutex::new(None);
 pub struct Warm(());
 
 impl Warm {
-    /// Opens `path` and reads its top-left corner into GDAL's block cache, all bands;
-    /// on any failure nothing is warmed (the reader reports errors itself).
-    pub fn start(path: &Path) -> Warm {
+    /// Opens `path` and reads its top-left corner into GDAL's block cache, all bands,
+    /// then, while `more()` says so, the raster's first rows after it; on any failure
+    /// nothing is warmed (the reader reports errors itself).
+    pub fn start(path: &Path, more: impl Fn() -> bool) -> Warm {
         let warmed = (|| {
             let ds = Dataset::open(path).ok()?;
             let (w, h) = ds.raster_size();
@@ -34,12 +38,40 @@ impl Warm {
             if n == 0 || n > MAX_BANDS {
                 return None;
             }
-            let size = (w.min(CORNER_PX), h.min(CORNER_PX));
-            let mut buf = vec![0f32; size.0 * size.1];
-            for b in 1..=n {
-                let band = ds.rasterband(b).ok()?;
-                band.read_into_slice::<f32>((0, 0), size, size, &mut buf, None)
-                    .ok()?;
+            let read = |(x, y): (usize, usize), size: (usize, usize), buf: &mut Vec<f32>| {
+                buf.resize(size.0 * size.1, 0.0);
+                (1..=n).all(|b| {
+                    ds.rasterband(b).is_ok_and(|band| {
+                        band.read_into_slice::<f32>((x as isize, y as isize), size, size, buf, None)
+                            .is_ok()
+                    })
+                })
+            };
+            let mut buf = Vec::new();
+            let corner = (w.min(CORNER_PX), h.min(CORNER_PX));
+            if !read((0, 0), corner, &mut buf) {
+                return None;
+            }
+            // then rows of chunks, left to right and down, as tiles come; the corner's
+            // own chunks are in the cache already
+            let band = ds.rasterband(1).ok()?;
+            let (bw, bh) = band.block_size();
+            let bytes = n * band.band_type().bytes().max(1) as usize;
+            // SAFETY: reads a process-wide setting
+            let budget = (unsafe { gdal_sys::GDALGetCacheMax64() }.max(0) as usize) / 2;
+            let (step_x, step_y) = (bw.clamp(1, CORNER_PX), bh.clamp(1, CORNER_PX));
+            let mut warmed = corner.0 * corner.1 * bytes;
+            'rows: for y in (0..h).step_by(step_y) {
+                for x in (0..w).step_by(step_x) {
+                    let size = (step_x.min(w - x), step_y.min(h - y));
+                    if x + size.0 <= corner.0 && y + size.1 <= corner.1 {
+                        continue;
+                    }
+                    warmed += size.0 * size.1 * bytes;
+                    if warmed > budget || !more() || !read((x, y), size, &mut buf) {
+                        break 'rows;
+                    }
+                }
             }
             Some(ds)
         })();
@@ -91,7 +123,7 @@ mod tests {
                     .unwrap();
             }
         }
-        let warm = Warm::start(path);
+        let warm = Warm::start(path, || true);
         assert!(take(Path::new("/vsimem/another.tif")).is_none());
         // the reader reads through the warmed dataset: the file's values, bands in order
         let mut reader = Reader::new(path, &[2, 1]).unwrap();
@@ -108,7 +140,7 @@ mod tests {
         assert_eq!(out[1][0], values[5 * 40 + 3] as f32 + 1.0);
         // a warmed dataset nobody took goes with its run
         drop(warm);
-        let _again = Warm::start(path);
+        let _again = Warm::start(path, || false);
         assert!(WARM.lock().unwrap().is_some());
         drop(_again);
         assert!(take(path).is_none());

@@ -234,10 +234,11 @@ pub fn segment(opts: &SegmentOptions) -> Result<Summary> {
         "{:.3} s: input and output checked",
         started.elapsed().as_secs_f64()
     );
-    // the first tile's blocks, read on this thread while the model still loads on the
-    // other (a row window's first tile is elsewhere)
+    // the first tile's blocks, and the rows after it until the model is loaded, read on
+    // this thread while the model loads on the other (a row window's first tile is
+    // elsewhere)
     let _warm = (checked.is_ok() && opts.rows.is_none() && !loading.is_finished())
-        .then(|| crate::read::warm::Warm::start(&opts.input));
+        .then(|| crate::read::warm::Warm::start(&opts.input, || !loading.is_finished()));
     // the loading thread is joined even when a check failed: the process must not exit
     // while ONNX Runtime is being set up in it
     let loaded = loading.join();
