@@ -272,3 +272,67 @@ pub fn sample_values(path: &Path, bands: &[usize]) -> Result<Vec<Vec<f32>>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::raster::{Buffer, GdalType};
+    use gdal::DriverManager;
+
+    /// A 2-band raster of type `T` at `path`: band 1 `values`, band 2 `values` reversed,
+    /// nodata `nodata` on both.
+    fn raster<T: GdalType + Copy>(path: &str, values: &[T], nodata: Option<f64>) {
+        let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+        let ds = driver.create_with_band_type::<T, _>(path, 4, 3, 2).unwrap();
+        for b in 1..=2 {
+            let mut data = values.to_vec();
+            if b == 2 {
+                data.reverse();
+            }
+            let mut band = ds.rasterband(b).unwrap();
+            band.set_no_data_value(nodata).unwrap();
+            band.write((0, 0), (4, 3), &mut Buffer::new((4, 3), data)).unwrap();
+        }
+    }
+
+    /// 8- and 16-bit integer bands (whose nodata is compared in the values read): their
+    /// values as f32, bands in the order asked, and a pixel that is nodata in either
+    /// band invalid.
+    #[test]
+    fn small_integer_bands_read_their_values_and_nodata() {
+        let rect = Rect {
+            x0: 1,
+            y0: 0,
+            w: 3,
+            h: 2,
+        };
+        let check = |path: &str, expect: &[f32], nodata: Option<f32>| {
+            let mut reader = Reader::new(Path::new(path), &[2, 1]).unwrap();
+            let (mut out, mut valid) = (vec![Vec::new(); 2], vec![9u8; rect.area()]);
+            let n = reader.read(rect, &mut out, &mut valid).unwrap();
+            // band 1 in window (1,0)+3x2: cells 1,2,3,5,6,7; band 2 holds them reversed
+            let cells = [1, 2, 3, 5, 6, 7];
+            let b1: Vec<f32> = cells.iter().map(|&i| expect[i]).collect();
+            let b2: Vec<f32> = cells.iter().map(|&i| expect[11 - i]).collect();
+            assert_eq!((&out[0], &out[1]), (&b2, &b1), "{path}");
+            let ok: Vec<u8> = (0..6)
+                .map(|k| (Some(b1[k]) != nodata && Some(b2[k]) != nodata) as u8)
+                .collect();
+            assert_eq!(valid, ok, "{path}");
+            assert_eq!(n, ok.iter().filter(|&&v| v == 1).count());
+            gdal::vsi::unlink_mem_file(path).unwrap();
+        };
+        let v: Vec<i32> = vec![0, 7, 0, 200, 9, 0, 31, 255, 4, 5, 0, 6];
+        let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        let p = "/vsimem/terratile-read-u8.tif";
+        raster(p, &v.iter().map(|&x| x as u8).collect::<Vec<_>>(), Some(0.0));
+        check(p, &f, Some(0.0));
+        let p = "/vsimem/terratile-read-u16.tif";
+        raster(p, &v.iter().map(|&x| x as u16 * 257).collect::<Vec<_>>(), None);
+        check(p, &v.iter().map(|&x| (x * 257) as f32).collect::<Vec<_>>(), None);
+        let p = "/vsimem/terratile-read-i16.tif";
+        let neg: Vec<i16> = v.iter().map(|&x| if x == 0 { -9999 } else { -(x as i16) }).collect();
+        raster(p, &neg, Some(-9999.0));
+        check(p, &neg.iter().map(|&x| x as f32).collect::<Vec<_>>(), Some(-9999.0));
+    }
+}
