@@ -59,20 +59,22 @@ impl Batcher {
         let n_fixed = engine.info.fixed_batch.map(|_| self.batch);
         // one tile that makes a whole batch runs on its own tensor: copying it into the
         // batch buffer would be a pass over every input value between two model runs
-        let (input, count) = if !first.is_empty() && tensors.peek().is_none() && n_fixed.unwrap_or(1) == 1 {
-            (first, 1)
-        } else {
-            self.buf.clear();
-            self.buf.extend_from_slice(first);
-            let mut count = usize::from(!first.is_empty());
-            for t in tensors {
-                self.buf.extend_from_slice(t);
-                count += 1;
-            }
-            // pad a short last batch for fixed-N models
-            self.buf.resize(n_fixed.unwrap_or(count) * self.per_tile, 0.0);
-            (self.buf.as_slice(), count)
-        };
+        let (input, count) =
+            if !first.is_empty() && tensors.peek().is_none() && n_fixed.unwrap_or(1) == 1 {
+                (first, 1)
+            } else {
+                self.buf.clear();
+                self.buf.extend_from_slice(first);
+                let mut count = usize::from(!first.is_empty());
+                for t in tensors {
+                    self.buf.extend_from_slice(t);
+                    count += 1;
+                }
+                // pad a short last batch for fixed-N models
+                self.buf
+                    .resize(n_fixed.unwrap_or(count) * self.per_tile, 0.0);
+                (self.buf.as_slice(), count)
+            };
         let n = n_fixed.unwrap_or(count);
         self.inferred += count;
         let (th, tw) = self.tensor_hw;

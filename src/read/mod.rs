@@ -291,7 +291,8 @@ mod tests {
             }
             let mut band = ds.rasterband(b).unwrap();
             band.set_no_data_value(nodata).unwrap();
-            band.write((0, 0), (4, 3), &mut Buffer::new((4, 3), data)).unwrap();
+            band.write((0, 0), (4, 3), &mut Buffer::new((4, 3), data))
+                .unwrap();
         }
     }
 
@@ -325,14 +326,33 @@ mod tests {
         let v: Vec<i32> = vec![0, 7, 0, 200, 9, 0, 31, 255, 4, 5, 0, 6];
         let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
         let p = "/vsimem/terratile-read-u8.tif";
-        raster(p, &v.iter().map(|&x| x as u8).collect::<Vec<_>>(), Some(0.0));
+        raster(
+            p,
+            &v.iter().map(|&x| x as u8).collect::<Vec<_>>(),
+            Some(0.0),
+        );
         check(p, &f, Some(0.0));
         let p = "/vsimem/terratile-read-u16.tif";
-        raster(p, &v.iter().map(|&x| x as u16 * 257).collect::<Vec<_>>(), None);
-        check(p, &v.iter().map(|&x| (x * 257) as f32).collect::<Vec<_>>(), None);
+        raster(
+            p,
+            &v.iter().map(|&x| x as u16 * 257).collect::<Vec<_>>(),
+            None,
+        );
+        check(
+            p,
+            &v.iter().map(|&x| (x * 257) as f32).collect::<Vec<_>>(),
+            None,
+        );
         let p = "/vsimem/terratile-read-i16.tif";
-        let neg: Vec<i16> = v.iter().map(|&x| if x == 0 { -9999 } else { -(x as i16) }).collect();
+        let neg: Vec<i16> = v
+            .iter()
+            .map(|&x| if x == 0 { -9999 } else { -(x as i16) })
+            .collect();
         raster(p, &neg, Some(-9999.0));
-        check(p, &neg.iter().map(|&x| x as f32).collect::<Vec<_>>(), Some(-9999.0));
+        check(
+            p,
+            &neg.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+            Some(-9999.0),
+        );
     }
 }
