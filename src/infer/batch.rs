@@ -41,7 +41,7 @@ impl Batcher {
             tta,
             grid,
             per_tile,
-            buf: Vec::with_capacity(batch * per_tile),
+            buf: Vec::new(),
             checked: false,
             inferred: 0,
         }
@@ -54,29 +54,23 @@ impl Batcher {
         engine: &mut Engine,
         tensors: impl Iterator<Item = &'a [f32]>,
     ) -> Result<BatchProbs> {
-        let mut tensors = tensors.peekable();
-        let first = tensors.next().unwrap_or(&[]);
-        let n_fixed = engine.info.fixed_batch.map(|_| self.batch);
-        // one tile that makes a whole batch runs on its own tensor: copying it into the
-        // batch buffer would be a pass over every input value between two model runs
-        let (input, count) =
-            if !first.is_empty() && tensors.peek().is_none() && n_fixed.unwrap_or(1) == 1 {
-                (first, 1)
-            } else {
+        let tiles: Vec<&[f32]> = tensors.collect();
+        let n = engine.info.fixed_batch.map_or(tiles.len(), |_| self.batch);
+        let input = match tiles[..] {
+            // one tile that makes the whole batch runs on its own tensor: copying it into
+            // the batch buffer would be a pass over every input value between two runs
+            [one] if n == 1 => one,
+            _ => {
                 self.buf.clear();
-                self.buf.extend_from_slice(first);
-                let mut count = usize::from(!first.is_empty());
-                for t in tensors {
+                for t in &tiles {
                     self.buf.extend_from_slice(t);
-                    count += 1;
                 }
                 // pad a short last batch for fixed-N models
-                self.buf
-                    .resize(n_fixed.unwrap_or(count) * self.per_tile, 0.0);
-                (self.buf.as_slice(), count)
-            };
-        let n = n_fixed.unwrap_or(count);
-        self.inferred += count;
+                self.buf.resize(n * self.per_tile, 0.0);
+                &self.buf[..]
+            }
+        };
+        self.inferred += tiles.len();
         let (th, tw) = self.tensor_hw;
         let b = if self.tta {
             engine.run_tta(input, n, th, tw)?

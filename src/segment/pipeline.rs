@@ -99,8 +99,8 @@ pub fn run(
     // the model is free (with batch 1, a hand-over). Each prepared tile held is a fresh
     // allocation the first time (8.7 MB of page faults for 736 px and 4 bands), which is
     // all a deeper queue would add. SegFormer-B0 on the S2 scene, 2 cores, medians of 7
-    // alternated runs: 3.02 -> 3.00 s (7 classes), 3.17 -> 3.10 s (150 classes) against
-    // a queue of two batches.
+    // alternated runs, against a queue of one batch: 3.14 -> 3.10 s (150 classes), 3.00 s
+    // either way (7 classes).
     let (read_tx, read_rx) = bounded::<ReadTile>(plan.batch.saturating_sub(1));
     let (stitch_tx, stitch_rx) = bounded::<InferredTile>(plan.batch * 2);
     let outcome = std::thread::scope(|s| {
