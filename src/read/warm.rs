@@ -31,6 +31,7 @@ impl Warm {
     /// then, while `more()` says so, the raster's first rows after it; on any failure
     /// nothing is warmed (the reader reports errors itself).
     pub fn start(path: &Path, more: impl Fn() -> bool) -> Warm {
+        let started = std::time::Instant::now();
         let warmed = (|| {
             let ds = Dataset::open(path).ok()?;
             let (w, h) = ds.raster_size();
@@ -59,7 +60,8 @@ impl Warm {
             let bytes = n * band.band_type().bytes().max(1) as usize;
             // SAFETY: reads a process-wide setting
             let budget = (unsafe { gdal_sys::GDALGetCacheMax64() }.max(0) as usize) / 2;
-            let (step_x, step_y) = (bw.clamp(1, CORNER_PX), bh.clamp(1, CORNER_PX));
+            // chunks of whole blocks; of 64 rows at least (a strip is often one row)
+            let (step_x, step_y) = (bw.clamp(1, CORNER_PX), bh.clamp(64, CORNER_PX));
             let mut warmed = corner.0 * corner.1 * bytes;
             'rows: for y in (0..h).step_by(step_y) {
                 for x in (0..w).step_by(step_x) {
@@ -67,12 +69,21 @@ impl Warm {
                     if x + size.0 <= corner.0 && y + size.1 <= corner.1 {
                         continue;
                     }
-                    warmed += size.0 * size.1 * bytes;
-                    if warmed > budget || !more() || !read((x, y), size, &mut buf) {
+                    if warmed + size.0 * size.1 * bytes > budget
+                        || !more()
+                        || !read((x, y), size, &mut buf)
+                    {
                         break 'rows;
                     }
+                    warmed += size.0 * size.1 * bytes;
                 }
             }
+            tracing::debug!(
+                "warm read: {:.1} MB of {} in {:.3} s",
+                warmed as f64 / 1e6,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
             Some(ds)
         })();
         if let Some(ds) = warmed {
