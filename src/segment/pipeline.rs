@@ -358,6 +358,9 @@ fn infer_tiles(
         "inference: last batch done after {:.3} s",
         started.elapsed().as_secs_f64()
     );
+    // the model is done: its memory and threads are freed while the last rows are
+    // finished and the COG is written, not after
+    engine.release();
     Ok(batcher.inferred)
 }
 
