@@ -139,24 +139,6 @@ fn min(a: f32, b: f32) -> f32 {
     }
 }
 
-/// Adds `(c, t)` to `hits` for every pair `t` whose `gap` reaches `bar[t] - cut`: a few
-/// per thousand, so eight pairs are tested at once first.
-fn push_hits(c: usize, gap: &[f32], bar: &[f32], cut: f32, hits: &mut Vec<(u16, u32)>) {
-    for (k, (g8, b8)) in gap.chunks(8).zip(bar.chunks(8)).enumerate() {
-        let any = g8
-            .iter()
-            .zip(b8)
-            .fold(false, |any, (&g, &b)| any | (g >= b - cut));
-        if any {
-            for (i, (&g, &b)) in g8.iter().zip(b8).enumerate() {
-                if g >= b - cut {
-                    hits.push((c as u16, (8 * k + i) as u32));
-                }
-            }
-        }
-    }
-}
-
 /// Two cell rows under the own pixel columns, gathered class by class, and for each
 /// pair of neighbouring cells the classes that can win between the four cells.
 ///
@@ -186,11 +168,17 @@ struct RowPair {
     cand_at: Vec<u32>,
     soft: Vec<u16>,
     soft_at: Vec<u32>,
-    floor: Vec<f32>,
+    /// Per gathered row: each cell's largest value, the class it is the first of, and
+    /// the largest value of the other classes.
+    best: [Vec<f32>; 2],
+    arg: [Vec<u32>; 2],
+    second: [Vec<f32>; 2],
+    /// The pairs searched class by class, and per such pair the reference class, its
+    /// smallest corner, and its four corners and the margin (five values).
+    slow: Vec<u32>,
     reference: Vec<u32>,
-    vmin: Vec<f32>,
+    floor: Vec<f32>,
     refs: Vec<f32>,
-    gap: Vec<f32>,
     /// Per gathered row: its cells' inverse weights, and whether any class is NaN.
     inv: [Vec<f32>; 2],
     nan: [Vec<u8>; 2],
@@ -266,69 +254,95 @@ impl RowPair {
                 CELL_MISSING
             }
         }));
-        // the reference class per pair (branch-free loops over contiguous rows)
-        self.floor.clear();
-        self.floor.resize(n, f32::NEG_INFINITY);
-        self.reference.clear();
-        self.reference.resize(n, 0);
-        self.vmin.resize(m, 0.0);
-        for c in 0..classes {
-            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
-            for ((v, &x), &y) in self.vmin.iter_mut().zip(a).zip(b) {
-                *v = min(x, y);
-            }
-            let (v0, v1) = (&self.vmin[..n], &self.vmin[1..=n]);
-            let (floor, reference) = (&mut self.floor[..n], &mut self.reference[..n]);
-            for t in 0..n {
-                let lo = min(v0[t], v1[t]);
-                // a mask of ones where `lo` is larger (a select the compiler vectorises)
-                let better = ((lo > floor[t]) as u32).wrapping_neg();
-                floor[t] = max(lo, floor[t]);
-                reference[t] ^= (reference[t] ^ c as u32) & better;
-            }
-        }
-        // the reference's four cells per pair, then each class's largest difference to
-        // them over the four
-        self.refs.resize(4 * n, 0.0);
-        for t in 0..n {
-            let c = self.reference[t] as usize;
-            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
-            let r = [a[t], a[t + 1], b[t], b[t + 1]];
-            for (q, v) in r.into_iter().enumerate() {
-                self.refs[q * n + t] = v;
-            }
-        }
-        let (r00, rest) = self.refs.split_at(n);
-        let (r01, rest) = rest.split_at(n);
-        let (r10, r11) = rest.split_at(n);
-        // bilinear values round a few ulps away from their exact value: keep a margin
-        let bar: Vec<f32> = (0..n)
-            .map(|t| {
-                let big = r00[t]
-                    .abs()
-                    .max(r01[t].abs())
-                    .max(r10[t].abs().max(r11[t].abs()));
-                -1e-5 * (1.0 + big)
-            })
-            .collect();
-        self.gap.resize(n, 0.0);
-        // hits (class, pair), class by class: few per pair, so the lists are built from
-        // them rather than by scanning every class of every pair
+        // A pair whose four cells have the same largest class, every other class below
+        // it by more than the margin `bar` (which the search below keeps), has that class
+        // as its only candidate: it is the reference, and no other class comes within
+        // `bar` of it at any of the four cells. Most pairs are such (86% with 150 random
+        // classes on the S2 scene, 96% with 7); the others are searched class by class.
         let mut hits: Vec<(u16, u32)> = Vec::new();
         let mut soft_hits: Vec<(u16, u32)> = Vec::new();
+        self.slow.clear();
+        {
+            let (bt, bb) = (&self.best[top], &self.best[bot]);
+            let (st, sb) = (&self.second[top], &self.second[bot]);
+            let (at, ab) = (&self.arg[top], &self.arg[bot]);
+            for t in 0..n {
+                if self.state[t] != CELL_OK {
+                    continue; // its pixels read no candidates
+                }
+                let a = at[t];
+                let big = bt[t]
+                    .abs()
+                    .max(bt[t + 1].abs())
+                    .max(bb[t].abs().max(bb[t + 1].abs()));
+                let bar = -1e-5 * (1.0 + big);
+                let cut = if soft { bar - SOFTMAX_CUT } else { bar };
+                let alone = at[t + 1] == a
+                    && ab[t] == a
+                    && ab[t + 1] == a
+                    && st[t] - bt[t] < cut
+                    && st[t + 1] - bt[t + 1] < cut
+                    && sb[t] - bb[t] < cut
+                    && sb[t + 1] - bb[t + 1] < cut;
+                if alone {
+                    hits.push((a as u16, t as u32));
+                    if soft {
+                        soft_hits.push((a as u16, t as u32));
+                    }
+                } else {
+                    self.slow.push(t as u32);
+                }
+            }
+        }
+        // the other pairs: the reference class per pair, its four cells, then each
+        // class's largest difference to them over the four (class by class, so that
+        // each pair's hits come in class order)
+        let k_slow = self.slow.len();
+        self.floor.clear();
+        self.floor.resize(k_slow, f32::NEG_INFINITY);
+        self.reference.clear();
+        self.reference.resize(k_slow, 0);
         for c in 0..classes {
             let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
-            let (a0, a1, b0, b1) = (&a[..n], &a[1..=n], &b[..n], &b[1..=n]);
-            let gap = &mut self.gap[..n];
-            for t in 0..n {
-                gap[t] = max(
-                    max(a0[t] - r00[t], a1[t] - r01[t]),
-                    max(b0[t] - r10[t], b1[t] - r11[t]),
-                );
+            for ((&t, floor), reference) in self
+                .slow
+                .iter()
+                .zip(self.floor.iter_mut())
+                .zip(self.reference.iter_mut())
+            {
+                let t = t as usize;
+                let lo = min(min(a[t], b[t]), min(a[t + 1], b[t + 1]));
+                if lo > *floor {
+                    *floor = lo;
+                    *reference = c as u32;
+                }
             }
-            push_hits(c, gap, &bar, 0.0, &mut hits);
-            if soft {
-                push_hits(c, gap, &bar, SOFTMAX_CUT, &mut soft_hits);
+        }
+        // per slow pair: the reference's four cells and the margin
+        self.refs.clear();
+        for (&t, &c) in self.slow.iter().zip(&self.reference) {
+            let (t, c) = (t as usize, c as usize);
+            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
+            let r = [a[t], a[t + 1], b[t], b[t + 1]];
+            // bilinear values round a few ulps away from their exact value: keep a margin
+            let big = r[0].abs().max(r[1].abs()).max(r[2].abs().max(r[3].abs()));
+            self.refs.extend(r);
+            self.refs.push(-1e-5 * (1.0 + big));
+        }
+        for c in 0..classes {
+            let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
+            for (&t, r) in self.slow.iter().zip(self.refs.chunks_exact(5)) {
+                let u = t as usize;
+                let gap = max(
+                    max(a[u] - r[0], a[u + 1] - r[1]),
+                    max(b[u] - r[2], b[u + 1] - r[3]),
+                );
+                if gap >= r[4] {
+                    hits.push((c as u16, t));
+                }
+                if soft && gap >= r[4] - SOFTMAX_CUT {
+                    soft_hits.push((c as u16, t));
+                }
             }
         }
         for (hits, list, at) in [
@@ -393,6 +407,17 @@ impl RowPair {
         nan.resize(m, 0);
         let vals = &mut self.vals[half];
         vals.resize(classes * m, 0.0);
+        let (best, arg, second) = (
+            &mut self.best[half],
+            &mut self.arg[half],
+            &mut self.second[half],
+        );
+        for v in [&mut *best, &mut *second] {
+            v.clear();
+            v.resize(m, f32::NEG_INFINITY);
+        }
+        arg.clear();
+        arg.resize(m, 0);
         for c in 0..classes {
             let row = &acc[c * plane + r..];
             let d = &mut vals[c * m..][..m];
@@ -406,8 +431,23 @@ impl RowPair {
             }
             let edge = f32::from_bits((row[last] * inv[m - 1]).to_bits() & keep[m - 1]);
             d[straight..].fill(edge);
+            // NaN compares false: it leaves the largest values as they are (and its
+            // cell's pairs are not read)
             for (f, &v) in nan.iter_mut().zip(d.iter()) {
                 *f |= v.is_nan() as u8;
+            }
+            let c = c as u32;
+            for (((b, a), s2), &v) in best[..m]
+                .iter_mut()
+                .zip(arg[..m].iter_mut())
+                .zip(second[..m].iter_mut())
+                .zip(d.iter())
+            {
+                let above = v > *b;
+                let mask = (above as u32).wrapping_neg();
+                *s2 = max(*s2, min(*b, v));
+                *a ^= (*a ^ c) & mask;
+                *b = max(*b, v);
             }
         }
         self.row_of[half] = Some(j);
@@ -716,6 +756,8 @@ impl CoarseStitcher {
         let want_soft = self.confidence && self.logits;
         let mut z = vec![0f32; k];
         let mut nan_px = 0u64;
+        // (class, pixels) of the last pixels given a class, not yet counted
+        let mut run = (0usize, 0u64);
         for y in ys.clone() {
             let (j0, j1, ly) = self.ytaps[y];
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
@@ -800,12 +842,19 @@ impl CoarseStitcher {
                     }
                 };
                 classes[out_row + i] = best as u16;
-                class_counts[best] += 1;
+                // counted by runs: a count per pixel would wait on the last one's store
+                if best == run.0 {
+                    run.1 += 1;
+                } else {
+                    class_counts[run.0] += run.1;
+                    run = (best, 1);
+                }
                 if let Some(cf) = confidence.as_deref_mut() {
                     cf[out_row + i] = (100.0 * conf).round().clamp(0.0, 100.0) as u16;
                 }
             }
         }
+        class_counts[run.0] += run.1;
         nan_px
     }
 }
@@ -996,14 +1045,32 @@ mod tests {
 
         /// The stitcher over stripes of `own_px` columns, from tile row `first_row`.
         fn run(&self, own_px: usize, first_row: usize) -> (Vec<u16>, Vec<u16>, u64) {
+            self.run_with(own_px, first_row, true)
+        }
+
+        /// [`Case::run`], with or without the confidence (255 throughout without); the
+        /// rows' class counts are checked against their classes.
+        fn run_with(
+            &self,
+            own_px: usize,
+            first_row: usize,
+            confidence: bool,
+        ) -> (Vec<u16>, Vec<u16>, u64) {
             let (grid, s, k) = (self.grid(), self.s, self.k);
             let cells = self.tile / s;
             let mut classes = vec![255u16; self.w * self.h];
             let mut conf = vec![255u16; self.w * self.h];
             let mut nan = 0;
             for stripe in super::super::stripes(&grid, own_px) {
-                let mut st =
-                    CoarseStitcher::for_stripe(grid.clone(), &stripe, s, k, self.blend, 255, true);
+                let mut st = CoarseStitcher::for_stripe(
+                    grid.clone(),
+                    &stripe,
+                    s,
+                    k,
+                    self.blend,
+                    255,
+                    confidence,
+                );
                 // one pass finishes its last rows on one thread, stripes on three: the
                 // same classes either way
                 st.finish_threads(if own_px == self.w { 1 } else { 3 });
@@ -1021,12 +1088,18 @@ mod tests {
                     }
                     let rows = st.finish_row(r);
                     assert_eq!(rows.width, stripe.own.len());
+                    let mut counts = vec![0u64; k];
+                    for &c in rows.classes.iter().filter(|&&c| c != 255) {
+                        counts[c as usize] += 1;
+                    }
+                    assert_eq!(rows.class_counts, counts, "class counts of tile row {r}");
                     for y in 0..rows.h {
                         let dst = (rows.y0 + y) * self.w + stripe.own.start;
                         let src = y * rows.width..(y + 1) * rows.width;
                         classes[dst..dst + rows.width].copy_from_slice(&rows.classes[src.clone()]);
-                        let cf = rows.confidence.as_ref().unwrap();
-                        conf[dst..dst + rows.width].copy_from_slice(&cf[src]);
+                        if let Some(cf) = rows.confidence.as_ref() {
+                            conf[dst..dst + rows.width].copy_from_slice(&cf[src]);
+                        }
                     }
                 }
                 nan += st.nan_px;
@@ -1048,6 +1121,14 @@ mod tests {
             let first = super::super::stripes(&self.grid(), self.w).len();
             assert_eq!(first, 1);
             let one_pass = self.run(self.w, 0);
+            // without the confidence (a narrower search for the classes that can win):
+            // the same classes, bit for bit
+            let plain = self.run_with(self.w, 0, false);
+            assert!(
+                plain.0 == one_pass.0,
+                "classes differ without the confidence"
+            );
+            assert_eq!(plain.2, one_pass.2);
             for own_px in [self.w, 61, 64, 150] {
                 let (c, f, n) = self.run(own_px, 0);
                 // the same sums in the same order: the one-pass result, bit for bit
