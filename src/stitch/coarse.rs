@@ -165,7 +165,9 @@ fn push_hits(c: usize, gap: &[f32], bar: &[f32], cut: f32, hits: &mut Vec<(u16, 
 /// resize's taps are). A reference class is taken per pair (the one whose smallest
 /// corner is largest); the difference of two classes' resized scores is bilinear
 /// between the four cells, so it is largest at one of them: a class below the reference
-/// at all four is below it at every pixel between them, and is no candidate.
+/// at all four is below it at every pixel between them, and is no candidate. When the
+/// four cells share their largest class, every other class below it by the margin the
+/// search keeps, that class is the reference and the only candidate: no search.
 #[derive(Default)]
 struct RowPair {
     /// Pairs, and gathered cells per row (`n + 1`).
@@ -192,7 +194,8 @@ struct RowPair {
     arg: [Vec<u32>; 2],
     second: [Vec<f32>; 2],
     /// The pairs searched class by class, and per such pair the reference class, its
-    /// smallest corner, and its four corners and the margin (five values).
+    /// smallest corner, and its four corners and the margin (five values: five values
+    /// per pair one by one, five planes of `n` for every pair at once).
     slow: Vec<u32>,
     reference: Vec<u32>,
     floor: Vec<f32>,
