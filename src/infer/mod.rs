@@ -226,18 +226,6 @@ fn open_session(
     Ok((session, notes))
 }
 
-impl Engine {
-    /// Frees the model (ONNX Runtime's session, its memory and threads) on a thread of
-    /// its own, beside what the caller does next: for when no batch is left to run
-    /// (dropping SegFormer-B0's session takes about 0.02 s). Dropping the engine waits
-    /// for it.
-    pub fn release(&mut self) {
-        if let Some(session) = self.session.take() {
-            self.releasing = Some(Releasing(Some(std::thread::spawn(move || drop(session)))));
-        }
-    }
-}
-
 /// A session being dropped on its thread: joined on drop, so that the process never
 /// exits while ONNX Runtime is freeing it.
 struct Releasing(Option<std::thread::JoinHandle<()>>);
@@ -251,6 +239,19 @@ impl Drop for Releasing {
 }
 
 impl Engine {
+    /// Frees the model (ONNX Runtime's session, its memory and threads) on a thread of
+    /// its own, beside what the caller does next: for when no batch is left to run
+    /// (dropping SegFormer-B0's session takes about 0.02 s). Dropping the engine waits
+    /// for it. Where no thread can be started, the session is dropped here.
+    pub fn release(&mut self) {
+        if let Some(session) = self.session.take() {
+            let dropping = std::thread::Builder::new()
+                .name("model release".into())
+                .spawn(move || drop(session));
+            self.releasing = dropping.ok().map(|h| Releasing(Some(h)));
+        }
+    }
+
     fn new(session: Session, info: ModelInfo, notes: Vec<String>) -> Engine {
         Engine {
             kind: info.output_kind,
