@@ -139,6 +139,15 @@ fn min(a: f32, b: f32) -> f32 {
     }
 }
 
+/// The margin a class's largest difference to the reference must reach to be a
+/// candidate, from the reference's four cells: bilinear values round a few ulps away
+/// from their exact value.
+#[inline]
+fn margin(r: [f32; 4]) -> f32 {
+    let big = r[0].abs().max(r[1].abs()).max(r[2].abs().max(r[3].abs()));
+    -1e-5 * (1.0 + big)
+}
+
 /// Adds `(c, t)` to `hits` for every pair `t` whose `gap` reaches `bar[t] - cut`: a few
 /// per thousand, so eight pairs are tested at once first.
 fn push_hits(c: usize, gap: &[f32], bar: &[f32], cut: f32, hits: &mut Vec<(u16, u32)>) {
@@ -202,6 +211,11 @@ struct RowPair {
     refs: Vec<f32>,
     /// Scratch of [`RowPair::search_all`].
     gap: Vec<f32>,
+    /// Scratch of [`RowPair::gather`]: the (class, pair) hits of the search and of the
+    /// softmax's, and the counting sort's next slot per pair.
+    hits: Vec<(u16, u32)>,
+    soft_hits: Vec<(u16, u32)>,
+    next: Vec<u32>,
     /// Per gathered row: its cells' inverse weights, and whether any class is NaN.
     inv: [Vec<f32>; 2],
     nan: [Vec<u8>; 2],
@@ -282,8 +296,10 @@ impl RowPair {
         // as its only candidate: it is the reference, and no other class comes within
         // `bar` of it at any of the four cells. Most pairs are such (86% with 150 random
         // classes on the S2 scene, 96% with 7); the others are searched class by class.
-        let mut hits: Vec<(u16, u32)> = Vec::new();
-        let mut soft_hits: Vec<(u16, u32)> = Vec::new();
+        let mut hits = std::mem::take(&mut self.hits);
+        let mut soft_hits = std::mem::take(&mut self.soft_hits);
+        hits.clear();
+        soft_hits.clear();
         self.slow.clear();
         {
             let (bt, bb) = (&self.best[top], &self.best[bot]);
@@ -294,11 +310,7 @@ impl RowPair {
                     continue; // its pixels read no candidates
                 }
                 let a = at[t];
-                let big = bt[t]
-                    .abs()
-                    .max(bt[t + 1].abs())
-                    .max(bb[t].abs().max(bb[t + 1].abs()));
-                let bar = -1e-5 * (1.0 + big);
+                let bar = margin([bt[t], bt[t + 1], bb[t], bb[t + 1]]);
                 let cut = if soft { bar - SOFTMAX_CUT } else { bar };
                 let alone = at[t + 1] == a
                     && ab[t] == a
@@ -357,10 +369,8 @@ impl RowPair {
                 let (t, c) = (t as usize, c as usize);
                 let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
                 let r = [a[t], a[t + 1], b[t], b[t + 1]];
-                // bilinear values round a few ulps away from their exact value: keep a margin
-                let big = r[0].abs().max(r[1].abs()).max(r[2].abs().max(r[3].abs()));
                 self.refs.extend(r);
-                self.refs.push(-1e-5 * (1.0 + big));
+                self.refs.push(margin(r));
             }
             for c in 0..classes {
                 let (a, b) = (&self.vals[top][c * m..][..m], &self.vals[bot][c * m..][..m]);
@@ -394,12 +404,15 @@ impl RowPair {
             }
             list.clear();
             list.resize(hits.len(), 0);
-            let mut next: Vec<u32> = at[..n].to_vec();
+            let next = &mut self.next;
+            next.clear();
+            next.extend_from_slice(&at[..n]);
             for &(c, t) in hits.iter() {
                 list[next[t as usize] as usize] = c;
                 next[t as usize] += 1;
             }
         }
+        (self.hits, self.soft_hits) = (hits, soft_hits);
     }
 
     /// The candidates of every pair (of the gathered rows `top` and its other): the
@@ -447,9 +460,7 @@ impl RowPair {
             for (q, v) in r.into_iter().enumerate() {
                 self.refs[q * n + t] = v;
             }
-            // bilinear values round a few ulps away from their exact value: keep a margin
-            let big = r[0].abs().max(r[1].abs()).max(r[2].abs().max(r[3].abs()));
-            self.refs[4 * n + t] = -1e-5 * (1.0 + big);
+            self.refs[4 * n + t] = margin(r);
         }
         let (refs, gap) = (&self.refs, &mut self.gap[..n]);
         let r = |q: usize| &refs[q * n..][..n];
