@@ -141,6 +141,11 @@ pub fn run(
         });
         let inferred = infer_tiles(engine, plan, read_rx, stitch_tx);
         let stitched = stitcher.join().expect("stitcher thread panicked");
+        // the model is done: its memory and threads are freed while the COG is written,
+        // not after it. Not while the last rows are finished, on both cores: freeing
+        // beside them doubled their time (150-class SegFormer-B0, S2 scene: from the
+        // last run to the process's exit 0.138-0.166 s -> 0.121-0.135 s, four runs each)
+        engine.release();
         let read = reader.join().expect("reader thread panicked");
         if cancel::requested() {
             return Err(Error::Interrupted(opts.output.clone()));
@@ -358,9 +363,6 @@ fn infer_tiles(
         "inference: last batch done after {:.3} s",
         started.elapsed().as_secs_f64()
     );
-    // the model is done: its memory and threads are freed while the last rows are
-    // finished and the COG is written, not after
-    engine.release();
     Ok(batcher.inferred)
 }
 
