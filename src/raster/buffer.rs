@@ -6,9 +6,9 @@
 /// write is a copy-on-write fault with a TLB flush on every core, per 4 KiB (measured:
 /// a tenth of a 150-class run).
 ///
-/// No transparent huge pages: on a virtual machine whose host takes back the guest's
-/// free memory, a huge page's first touch cost 1.7-2.8 ms per MiB (the host faults in
-/// its 512 small pages) against 0.42-0.48 ms for small pages. SegFormer-B0 with 150
+/// No transparent huge pages: on the 2-core VM of the benches, a huge page's first touch
+/// cost 1.7-2.4 ms per MiB once memory had been free a while (presumably the host
+/// backing it again) against 0.42-0.48 ms for small pages. SegFormer-B0 with 150
 /// classes, 2 cores, alternated runs: S2 scene 3.83 -> 3.78 s (median of 13), 2x2
 /// mosaic 15.08 -> 14.66 s (median of 6), its 132 MB ring of sums the largest buffer.
 pub fn touched_zeros(len: usize) -> Vec<f32> {
