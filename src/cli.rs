@@ -77,10 +77,10 @@ pub struct FormatArgs {
     #[arg(long = "of", value_enum, value_name = "FORMAT", default_value = "COG")]
     pub format: FormatArg,
     /// A GDAL creation option for the output driver, KEY=VALUE (repeatable); it replaces
-    /// the default of the same key. Defaults for COG: COMPRESS=DEFLATE LEVEL=5,
+    /// the default of the same key. Defaults for COG: COMPRESS=DEFLATE (LEVEL 6),
     /// BLOCKSIZE=512, OVERVIEW_RESAMPLING=MODE, BIGTIFF=IF_SAFER, NUM_THREADS=--threads;
-    /// for GTiff: TILED=YES, BLOCKXSIZE=512, BLOCKYSIZE=512, COMPRESS=DEFLATE LEVEL=5,
-    /// BIGTIFF=IF_SAFER, NUM_THREADS=--threads (a COMPRESS of yours drops LEVEL=5)
+    /// for GTiff: TILED=YES, BLOCKXSIZE=512, BLOCKYSIZE=512, COMPRESS=DEFLATE,
+    /// BIGTIFF=IF_SAFER, NUM_THREADS=--threads
     #[arg(long = "co", value_name = "KEY=VALUE")]
     pub creation_options: Vec<String>,
 }
