@@ -18,7 +18,9 @@
 #     (TERRATILE_BENCH=sizes: only these; TERRATILE_BASE_BIN: the same jobs on another
 #     build beside them).
 #  9. large models: SegFormer-B0 with 7 and 150 classes against the model alone, the
-#     default tile's work per output pixel, Mask2Former's decoding (`bench.sh models`).
+#     default tile's work per output pixel, Mask2Former's decoding (`bench.sh models`;
+#     TERRATILE_BENCH_REPS=N: N alternated pairs of runs instead of 5;
+#     TERRATILE_BENCH_SCENE=1: the S2 scene only, not the 2x2 mosaic).
 # Usage: scripts/bench.sh            (after scripts/setup.sh)
 #        TERRATILE_BIN=path/to/terratile scripts/bench.sh   (another build, e.g. an older
 #        revision, on the same jobs: for before/after figures)
@@ -116,7 +118,8 @@ jobs_bench() {
 #      against the model alone (benches/model_alone.rs: the same ONNX Runtime session
 #      options and threads, random input, the same tile count, size and batch), each
 #      process timed whole, alternately, median of 5 (the machine's speed drifts), and
-#      the ratio;
+#      the ratio; beside it, the median and range of the ratios within each pair (the
+#      two runs of a pair are seconds apart: drift cancels);
 #    - the default tile's work per output pixel against --tile 256 (7 classes);
 #    - Mask2Former (the committed test model, fixed 384 px): decoding per tile and its
 #      share of the run (the summary line's timing), and the model alone with --decode.
@@ -144,13 +147,14 @@ models_bench() {
   # the scene, and a 2x2 mosaic of it (15 Mpx): the start-up and the final COG weigh
   # less there, the per-tile work (decoding, blending) the same
   mosaic "$WORK/m2x2.vrt" 2 2
-  local input label
+  local input label reps="${TERRATILE_BENCH_REPS:-5}" inputs=("$S2" "$WORK/m2x2.vrt")
+  [[ "${TERRATILE_BENCH_SCENE:-0}" == 1 ]] && inputs=("$S2")
   for k in 7 150; do
-    for input in "$S2" "$WORK/m2x2.vrt"; do
+    for input in "${inputs[@]}"; do
       label="S2 scene 1933x1947"
       [[ "$input" == "$S2" ]] || label="2x2 mosaic 3866x3894"
       local model="$out/segformer_b0_$k.onnx" seg=() solo=() summary tiles tile batch
-      for rep in 1 2 3 4 5; do
+      for ((rep = 1; rep <= reps; rep++)); do
         rm -f "$WORK/sf.tif"
         /usr/bin/time -v "$BIN" segment "$input" -m "$model" -o "$WORK/sf.tif" --no-resample --threads 2 2>"$WORK/log" ||
           { cat "$WORK/log" >&2; exit 1; }
@@ -161,11 +165,16 @@ models_bench() {
           { cat "$WORK/alog" >&2; exit 1; }
         solo+=("$(secs "$WORK/alog")")
       done
-      local a b
+      local a b pairs=() i
       a=$(median "${seg[@]}")
       b=$(median "${solo[@]}")
-      printf 'SegFormer-B0, %3s classes, %s: segment %6.2f s, model alone %6.2f s (median of 5: %s / %s): %.3fx\n' \
-        "$k" "$label" "$a" "$b" "${seg[*]}" "${solo[*]}" "$(awk -v a="$a" -v b="$b" 'BEGIN {print a / b}')"
+      for i in "${!seg[@]}"; do
+        pairs+=("$(awk -v a="${seg[$i]}" -v b="${solo[$i]}" 'BEGIN {printf "%.3f", a / b}')")
+      done
+      printf 'SegFormer-B0, %3s classes, %s: segment %6.2f s, model alone %6.2f s (median of %s: %s / %s): %.3fx\n' \
+        "$k" "$label" "$a" "$b" "$reps" "${seg[*]}" "${solo[*]}" "$(awk -v a="$a" -v b="$b" 'BEGIN {print a / b}')"
+      printf '  pairs: median %.3fx, %s-%sx (%s)\n' "$(median "${pairs[@]}")" \
+        "$(printf '%s\n' "${pairs[@]}" | sort -g | head -1)" "$(printf '%s\n' "${pairs[@]}" | sort -g | tail -1)" "${pairs[*]}"
       echo "  segment: $summary"
       echo "  $(cat "$WORK/alone")"
     done
