@@ -129,7 +129,9 @@ models_bench() {
     if [[ -z "$py" ]]; then
       py="$CACHE/venv-hf/bin/python"
       if [[ ! -x "$py" ]]; then
-        python3 -m venv --system-site-packages "$CACHE/venv-hf"
+        # the system python: osgeo.gdal comes from python3-gdal (not from another python
+        # first on PATH, e.g. pyenv's)
+        /usr/bin/python3 -m venv --system-site-packages "$CACHE/venv-hf"
         "$CACHE/venv-hf/bin/pip" install -q -r models/test/hf/requirements.txt
       fi
     fi
