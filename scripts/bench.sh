@@ -117,8 +117,8 @@ jobs_bench() {
 #      else a venv is made under the cache, about 3 GB): `segment` at its default tile
 #      against the model alone (benches/model_alone.rs: the same ONNX Runtime session
 #      options and threads, random input, the same tile count, size and batch), each
-#      process timed whole, alternately, median of 5 (the machine's speed drifts), and
-#      the ratio; beside it, the median and range of the ratios within each pair (the
+#      process timed whole, alternately, median of 5 (TERRATILE_BENCH_REPS; the
+#      machine's speed drifts), and the ratio; beside it, the median and range of the ratios within each pair (the
 #      two runs of a pair are seconds apart: drift cancels);
 #    - the default tile's work per output pixel against --tile 256 (7 classes);
 #    - Mask2Former (the committed test model, fixed 384 px): decoding per tile and its
@@ -150,6 +150,8 @@ models_bench() {
   # less there, the per-tile work (decoding, blending) the same
   mosaic "$WORK/m2x2.vrt" 2 2
   local input label reps="${TERRATILE_BENCH_REPS:-5}" inputs=("$S2" "$WORK/m2x2.vrt")
+  [[ "$reps" =~ ^[1-9][0-9]*$ ]] ||
+    { echo "bench.sh: TERRATILE_BENCH_REPS=$reps: give a whole number of pairs, 1 or more" >&2; exit 2; }
   [[ "${TERRATILE_BENCH_SCENE:-0}" == 1 ]] && inputs=("$S2")
   for k in 7 150; do
     for input in "${inputs[@]}"; do
