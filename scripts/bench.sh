@@ -118,8 +118,8 @@ jobs_bench() {
 #      against the model alone (benches/model_alone.rs: the same ONNX Runtime session
 #      options and threads, random input, the same tile count, size and batch), each
 #      process timed whole, alternately, median of 5 (TERRATILE_BENCH_REPS; the
-#      machine's speed drifts), and the ratio; beside it, the median and range of the ratios within each pair (the
-#      two runs of a pair are seconds apart: drift cancels);
+#      machine's speed drifts), and the ratio; beside it, the median and range of the
+#      ratios within each pair (the two runs of a pair are seconds apart: drift cancels);
 #    - the default tile's work per output pixel against --tile 256 (7 classes);
 #    - Mask2Former (the committed test model, fixed 384 px): decoding per tile and its
 #      share of the run (the summary line's timing), and the model alone with --decode.

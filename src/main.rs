@@ -53,9 +53,9 @@ fn main() {
 /// and in place (the command's values are all dropped by now; the only GDAL dataset in a
 /// static is a read handle, `read::warm`), so only the C++ libraries' teardown is left,
 /// which the kernel's reclaiming of the process makes moot: GDAL's (its driver manager,
-/// about 220 drivers) and ONNX Runtime's. Skipping it ends a run about 7 ms sooner (150-class SegFormer-B0 on the S2
-/// scene, 2 cores: from `main`'s end to the process's exit 0.022-0.035 s -> 0.011-0.018 s,
-/// eight runs each).
+/// about 220 drivers) and ONNX Runtime's. Skipping it ends a run about 7 ms sooner
+/// (150-class SegFormer-B0 on the S2 scene, 2 cores: from `main`'s end to the process's
+/// exit 0.022-0.035 s -> 0.011-0.018 s, eight runs each).
 fn exit_now(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
