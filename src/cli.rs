@@ -78,7 +78,8 @@ pub struct FormatArgs {
     pub format: FormatArg,
     /// A GDAL creation option for the output driver, KEY=VALUE (repeatable); it replaces
     /// the default of the same key. Defaults for COG: COMPRESS=DEFLATE (LEVEL 6),
-    /// BLOCKSIZE=512, OVERVIEW_RESAMPLING=MODE, BIGTIFF=IF_SAFER, NUM_THREADS=--threads;
+    /// BLOCKSIZE=512, OVERVIEW_RESAMPLING=MODE, BIGTIFF=IF_SAFER, NUM_THREADS=--threads
+    /// (one fewer for a segment map up to 8 MiB, written while the model is freed);
     /// for GTiff: TILED=YES, BLOCKXSIZE=512, BLOCKYSIZE=512, COMPRESS=DEFLATE,
     /// BIGTIFF=IF_SAFER, NUM_THREADS=--threads
     #[arg(long = "co", value_name = "KEY=VALUE")]

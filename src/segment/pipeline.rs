@@ -153,7 +153,8 @@ pub fn run(
         // report the root cause: reading first, then inference, then writing
         let masked_px = read?;
         let tiles_inferred = inferred?;
-        let (writer, class_counts, nan_px) = stitched?;
+        let (mut writer, class_counts, nan_px) = stitched?;
+        writer.leave_a_core(); // the release runs beside the COG's compression
         Ok(Done {
             writer,
             class_counts,

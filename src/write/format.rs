@@ -6,7 +6,7 @@
 //!
 //! | format | options |
 //! |---|---|
-//! | `COG` (default) | `COMPRESS=DEFLATE` (GDAL's `LEVEL` 6), `BLOCKSIZE=512`, `OVERVIEW_RESAMPLING=MODE`, `BIGTIFF=IF_SAFER`, `NUM_THREADS=` the thread budget |
+//! | `COG` (default) | `COMPRESS=DEFLATE` (GDAL's `LEVEL` 6), `BLOCKSIZE=512`, `OVERVIEW_RESAMPLING=MODE`, `BIGTIFF=IF_SAFER`, `NUM_THREADS=` the thread budget (one fewer for a map of up to 8 MiB written while the model is freed: [`super::ClassWriter::leave_a_core`]) |
 //! | `GTiff` | `TILED=YES`, `BLOCKXSIZE=512`, `BLOCKYSIZE=512`, `COMPRESS=DEFLATE`, `BIGTIFF=IF_SAFER`, `NUM_THREADS=` the thread budget (no overviews) |
 
 use std::ffi::{CStr, CString};
