@@ -119,7 +119,8 @@ jobs_bench() {
 #      options and threads, random input, the same tile count, size and batch), each
 #      process timed whole, alternately, median of 5 (TERRATILE_BENCH_REPS; the
 #      machine's speed drifts), and the ratio; beside it, the median and range of the
-#      ratios within each pair (the two runs of a pair are seconds apart: drift cancels);
+#      ratios within each pair (the two runs of a pair are seconds apart: drift cancels;
+#      which of the two runs first alternates from pair to pair);
 #    - the default tile's work per output pixel against --tile 256 (7 classes);
 #    - Mask2Former (the committed test model, fixed 384 px): decoding per tile and its
 #      share of the run (the summary line's timing), and the model alone with --decode.
@@ -158,16 +159,23 @@ models_bench() {
       label="S2 scene 1933x1947"
       [[ "$input" == "$S2" ]] || label="2x2 mosaic 3866x3894"
       local model="$out/segformer_b0_$k.onnx" seg=() solo=() summary tiles tile batch
-      for ((rep = 1; rep <= reps; rep++)); do
+      run_segment() {
         rm -f "$WORK/sf.tif"
         /usr/bin/time -v "$BIN" segment "$input" -m "$model" -o "$WORK/sf.tif" --no-resample --threads 2 2>"$WORK/log" ||
           { cat "$WORK/log" >&2; exit 1; }
         seg+=("$(secs "$WORK/log")")
         summary=$(grep 'Mpx/s' "$WORK/log" | sed 's/^[^:]*: //')
         read -r tiles tile batch <<<"$(grid_of "$summary")"
+      }
+      run_alone() {
         /usr/bin/time -v "$alone" "$model" --tile "$tile" --batch "$batch" --tiles "$tiles" --threads 2 >"$WORK/alone" 2>"$WORK/alog" ||
           { cat "$WORK/alog" >&2; exit 1; }
         solo+=("$(secs "$WORK/alog")")
+      }
+      # the first pair runs segment first (its grid sizes the model alone's run); then
+      # the order alternates (ABBA), so that running first or second favours neither
+      for ((rep = 1; rep <= reps; rep++)); do
+        if ((rep % 2)); then run_segment; run_alone; else run_alone; run_segment; fi
       done
       local a b pairs=() i
       a=$(median "${seg[@]}")
