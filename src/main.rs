@@ -54,11 +54,12 @@ fn main() {
 /// each request lacks). Growing it takes the process's memory-map lock, and at the end
 /// of a run the COG is written while the model's session is freed beside it, whose
 /// unmapping holds that lock for tens of milliseconds: each growth of the heap by the
-/// COG copy then waited for it. 150-class SegFormer-B0 on the S2 scene, 2 cores, from
-/// the last run to `main`'s end: 0.119-0.140 s -> 0.084-0.091 s (the COG copy
-/// 0.050-0.101 s -> 0.050-0.052 s; four alternated runs each). The padding is address
-/// space, not memory, until it is used; malloc hands back what lies beyond it at the
-/// heap's top.
+/// COG copy then waited for it. 150-class SegFormer-B0 on the S2 scene, 2 cores, eight
+/// alternated runs each against the build before (which also compressed on two threads,
+/// see `write::ClassWriter::leave_a_core`): from the last run to `main`'s end
+/// 0.120-0.143 s -> 0.088-0.121 s (medians 0.130 -> 0.105 s), the COG copy 0.077-0.096 s
+/// -> 0.051-0.076 s. The padding is address space, not memory, until it is used;
+/// malloc hands back what lies beyond it at the heap's top.
 ///
 /// Setting it stops malloc from raising its mmap threshold as large blocks are freed
 /// (from 128 KiB up to 32 MiB): the threshold is set to that ceiling here, so blocks

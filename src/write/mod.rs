@@ -81,7 +81,8 @@ impl OutputSpec {
 
 /// The largest class map (bytes of its full-resolution bands) compressed on one thread
 /// fewer beside the model's release ([`ClassWriter::leave_a_core`]). SegFormer-B0 on 2
-/// cores, from the COG copy's start to its end, on one thread against two: the S2 scene
+/// cores, from the COG copy's start to its end, on one thread against two (with `main`'s
+/// heap padding, before its mmap threshold was set too): the S2 scene
 /// (3.8 MB, 150 classes) 0.051-0.070 s against 0.081-0.094 s (five runs each); its 2x2
 /// mosaic (15 MB, 7 classes) 0.122-0.148 s against 0.103-0.109 s (three runs each).
 /// One thread does the scene's compression in about the time the release takes; two
