@@ -89,6 +89,16 @@ impl OutputSpec {
 /// win from about twice that.
 const SHARED_COPY_MAX_BYTES: u64 = 8 << 20;
 
+/// The COG's compression threads out of `threads` for a map of `raw_bytes` while the
+/// model is freed beside it ([`ClassWriter::leave_a_core`]).
+fn threads_beside_release(threads: usize, raw_bytes: u64) -> usize {
+    if raw_bytes <= SHARED_COPY_MAX_BYTES {
+        threads.saturating_sub(1).max(1)
+    } else {
+        threads
+    }
+}
+
 /// The COG's block size (`BLOCKSIZE=512`, [`format::Publish::defaults`]).
 const COG_BLOCK_PX: usize = 512;
 
@@ -371,9 +381,7 @@ impl ClassWriter {
     /// thread did. A larger map keeps every thread: the freeing is then a small part of
     /// its compression.
     pub fn leave_a_core(&mut self) {
-        if self.spec.raw_bytes() <= SHARED_COPY_MAX_BYTES {
-            self.spec.threads = self.spec.threads.saturating_sub(1).max(1);
-        }
+        self.spec.threads = threads_beside_release(self.spec.threads, self.spec.raw_bytes());
     }
 
     /// Converts the staging file to a COG and renames it to the output path.
@@ -536,5 +544,23 @@ fn set_attribute_table(
         }
         gdal_sys::GDALSetDefaultRAT(band.c_rasterband(), rat);
         gdal_sys::GDALDestroyRasterAttributeTable(rat);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_map_leaves_a_core_to_the_release_a_large_one_keeps_every_thread() {
+        let scene = 1933 * 1947; // the S2 scene's class map, one Byte band
+        assert_eq!(threads_beside_release(2, scene), 1);
+        assert_eq!(threads_beside_release(8, 2 * scene), 7); // with --confidence
+        assert_eq!(threads_beside_release(1, scene), 1, "never fewer than one");
+        assert_eq!(threads_beside_release(0, scene), 1);
+        assert_eq!(threads_beside_release(2, SHARED_COPY_MAX_BYTES), 1);
+        let mosaic = 3866 * 3894; // its 2x2 mosaic: two threads win there
+        assert_eq!(threads_beside_release(2, mosaic), 2);
+        assert_eq!(threads_beside_release(2, SHARED_COPY_MAX_BYTES + 1), 2);
     }
 }
