@@ -871,6 +871,17 @@ impl CoarseStitcher {
         let mut nan_px = 0u64;
         // (class, pixels) of the last pixels given a class, not yet counted
         let mut run = (0usize, 0u64);
+        // the own pixels by pair: runs of neighbouring pixels between the same two cells
+        // (s of them inside the raster)
+        let spans: Vec<(usize, Range<usize>)> = xt
+            .chunk_by(|a, b| a.0 == b.0)
+            .scan(0, |i, span| {
+                let px = *i..*i + span.len();
+                *i += span.len();
+                Some((span[0].0 - first, px))
+            })
+            .collect();
+        let vx0 = own_x0 - self.x0;
         for y in ys.clone() {
             let (j0, j1, ly) = self.ytaps[y];
             let (r0, r1) = (j0 % lh * cw, j1 % lh * cw);
@@ -886,84 +897,109 @@ impl CoarseStitcher {
             }
             let vrow = &self.valid[y % self.vh * self.width..][..self.width];
             let out_row = (y - ys.start) * own_w;
-            for (i, &(i0, i1, lx)) in xt.iter().enumerate() {
-                if vrow[own_x0 - self.x0 + i] == 0 {
-                    continue;
-                }
-                let t = i0 - first;
-                let (best, conf) = match pair.state[t] {
-                    CELL_NAN => {
-                        nan_px += 1;
-                        continue;
-                    }
-                    CELL_OK => {
-                        let list = pair.candidates(t);
-                        let (mut best, mut best_v) = (list[0] as usize, f32::NEG_INFINITY);
-                        if list.len() > 1 || self.confidence {
-                            for &c in list {
-                                let v = pair.value(c as usize, t, lx, ly);
-                                if v > best_v {
-                                    (best, best_v) = (c as usize, v);
-                                }
+            for (t, px) in &spans {
+                let t = *t;
+                // one candidate and no confidence (most pairs): the class of all its pixels
+                if pair.state[t] == CELL_OK && !self.confidence {
+                    if let [c] = pair.candidates(t) {
+                        let mut got = 0;
+                        for (v, cls) in vrow[vx0..][px.clone()]
+                            .iter()
+                            .zip(&mut classes[out_row..][px.clone()])
+                        {
+                            if *v != 0 {
+                                *cls = *c;
+                                got += 1;
                             }
                         }
-                        let conf = if !self.confidence {
-                            0.0
-                        } else if self.logits {
-                            let sum: f32 = pair
-                                .soft(t)
-                                .iter()
-                                .map(|&c| (pair.value(c as usize, t, lx, ly) - best_v).exp())
-                                .sum();
-                            1.0 / sum
+                        if *c as usize == run.0 {
+                            run.1 += got;
                         } else {
-                            best_v
-                        };
-                        (best, conf)
+                            class_counts[run.0] += run.1;
+                            run = (*c as usize, got);
+                        }
+                        continue;
                     }
-                    _ => {
-                        // a corner without weight (nodata around it): the present
-                        // corners, their weights renormalised
-                        let corners = [(r0, i0), (r0, i1), (r1, i0), (r1, i1)];
-                        let ok = corners.map(|(r, c)| self.wsum[r + c] > 0.0);
-                        let weights = [
-                            (1.0 - ly) * (1.0 - lx),
-                            (1.0 - ly) * lx,
-                            ly * (1.0 - lx),
-                            ly * lx,
-                        ];
-                        let total: f32 = (0..4).filter(|&q| ok[q]).map(|q| weights[q]).sum();
-                        if total <= 0.0 {
+                }
+                for i in px.clone() {
+                    let (i0, i1, lx) = xt[i];
+                    if vrow[vx0 + i] == 0 {
+                        continue;
+                    }
+                    let (best, conf) = match pair.state[t] {
+                        CELL_NAN => {
+                            nan_px += 1;
                             continue;
                         }
-                        let inv = corners.map(|(r, c)| 1.0 / self.wsum[r + c]);
-                        for (c, zc) in z.iter_mut().enumerate() {
-                            let p = &self.acc[c * plane..];
-                            *zc = (0..4)
-                                .filter(|&q| ok[q])
-                                .map(|q| weights[q] * (p[corners[q].0 + corners[q].1] * inv[q]))
-                                .sum::<f32>()
-                                / total;
+                        CELL_OK => {
+                            let list = pair.candidates(t);
+                            let (mut best, mut best_v) = (list[0] as usize, f32::NEG_INFINITY);
+                            if list.len() > 1 || self.confidence {
+                                for &c in list {
+                                    let v = pair.value(c as usize, t, lx, ly);
+                                    if v > best_v {
+                                        (best, best_v) = (c as usize, v);
+                                    }
+                                }
+                            }
+                            let conf = if !self.confidence {
+                                0.0
+                            } else if self.logits {
+                                let sum: f32 = pair
+                                    .soft(t)
+                                    .iter()
+                                    .map(|&c| (pair.value(c as usize, t, lx, ly) - best_v).exp())
+                                    .sum();
+                                1.0 / sum
+                            } else {
+                                best_v
+                            };
+                            (best, conf)
                         }
-                        let best = (0..k).fold(0, |b, c| if z[c] > z[b] { c } else { b });
-                        let conf = if self.logits {
-                            1.0 / z.iter().map(|&v| (v - z[best]).exp()).sum::<f32>()
-                        } else {
-                            z[best]
-                        };
-                        (best, conf)
+                        _ => {
+                            // a corner without weight (nodata around it): the present
+                            // corners, their weights renormalised
+                            let corners = [(r0, i0), (r0, i1), (r1, i0), (r1, i1)];
+                            let ok = corners.map(|(r, c)| self.wsum[r + c] > 0.0);
+                            let weights = [
+                                (1.0 - ly) * (1.0 - lx),
+                                (1.0 - ly) * lx,
+                                ly * (1.0 - lx),
+                                ly * lx,
+                            ];
+                            let total: f32 = (0..4).filter(|&q| ok[q]).map(|q| weights[q]).sum();
+                            if total <= 0.0 {
+                                continue;
+                            }
+                            let inv = corners.map(|(r, c)| 1.0 / self.wsum[r + c]);
+                            for (c, zc) in z.iter_mut().enumerate() {
+                                let p = &self.acc[c * plane..];
+                                *zc = (0..4)
+                                    .filter(|&q| ok[q])
+                                    .map(|q| weights[q] * (p[corners[q].0 + corners[q].1] * inv[q]))
+                                    .sum::<f32>()
+                                    / total;
+                            }
+                            let best = (0..k).fold(0, |b, c| if z[c] > z[b] { c } else { b });
+                            let conf = if self.logits {
+                                1.0 / z.iter().map(|&v| (v - z[best]).exp()).sum::<f32>()
+                            } else {
+                                z[best]
+                            };
+                            (best, conf)
+                        }
+                    };
+                    classes[out_row + i] = best as u16;
+                    // counted by runs: a count per pixel would wait on the last one's store
+                    if best == run.0 {
+                        run.1 += 1;
+                    } else {
+                        class_counts[run.0] += run.1;
+                        run = (best, 1);
                     }
-                };
-                classes[out_row + i] = best as u16;
-                // counted by runs: a count per pixel would wait on the last one's store
-                if best == run.0 {
-                    run.1 += 1;
-                } else {
-                    class_counts[run.0] += run.1;
-                    run = (best, 1);
-                }
-                if let Some(cf) = confidence.as_deref_mut() {
-                    cf[out_row + i] = (100.0 * conf).round().clamp(0.0, 100.0) as u16;
+                    if let Some(cf) = confidence.as_deref_mut() {
+                        cf[out_row + i] = (100.0 * conf).round().clamp(0.0, 100.0) as u16;
+                    }
                 }
             }
         }
