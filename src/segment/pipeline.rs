@@ -421,7 +421,11 @@ fn stitch_tiles(
 ) -> Result<(ClassWriter, Vec<u64>, u64)> {
     let mut counts: Vec<u64> = Vec::new();
     let mut done_rows = 0;
-    let mut current: Option<(usize, Stitch)> = None;
+    // the first stripe's stitcher at once, beside the model's first run: its band of
+    // sums takes the pages faulted in while the model loaded, and those it does not
+    // need go back before the model's runs fill memory
+    let mut current: Option<(usize, Stitch)> = stripes.first().map(|s| (0, new(s)));
+    crate::raster::buffer::drop_spare();
     let mut nan_px = 0u64;
     // time blending tiles, finishing rows (argmax) and writing them
     let mut busy = <(

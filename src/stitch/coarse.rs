@@ -24,6 +24,7 @@ use tiles::{Grid, Tile};
 
 use super::{Blend, Rows, Stripe, TileProbs};
 use crate::infer::decode;
+use crate::raster::buffer::Band;
 
 /// Classes whose resized logit is this far below another's cannot change the softmax in
 /// f32 (e^-30 per class is below f32's resolution of a sum near 1): the confidence
@@ -79,7 +80,7 @@ pub struct CoarseStitcher {
     lh: usize,
     /// `classes` planes of `lh * cw` weighted score sums (divided by `wsum` as they are
     /// read).
-    acc: Vec<f32>,
+    acc: Band,
     wsum: Vec<f32>,
     /// Per cell: whether a tile added to its sums since its ring slot was last freed;
     /// the first tile writes them (a freed slot's sums are not cleared), and a cell no
@@ -624,7 +625,7 @@ impl CoarseStitcher {
             cx0,
             cw,
             lh,
-            acc: crate::raster::buffer::touched_zeros(classes * lh * cw),
+            acc: Band::zeros(classes * lh * cw),
             wsum: vec![0.0; lh * cw],
             touched: vec![0; lh * cw],
             settled: 0,

@@ -16,6 +16,8 @@ use std::ops::Range;
 
 use tiles::{Grid, Tile};
 
+use crate::raster::buffer::Band;
+
 pub use coarse::CoarseStitcher;
 
 /// From this many classes a tile's planes are blended in parallel (rayon), one class
@@ -210,7 +212,7 @@ pub struct Stitcher {
     /// `classes` planes of `band_h * width`, a ring of rows (raster row `y` in slot
     /// `y % band_h`): each class's sums for a row are contiguous,
     /// so blending a tile row and the argmax are straight passes over slices.
-    acc: Vec<f32>,
+    acc: Band,
     wsum: Vec<f32>,
     valid: Vec<u8>,
     /// Scratch: the weights of a tile (`[h, w]` of its output) and the rows it adds
@@ -261,7 +263,7 @@ impl Stitcher {
             confidence,
             band_y0: 0,
             band_h,
-            acc: crate::raster::buffer::touched_zeros(band_h * width * classes),
+            acc: Band::zeros(band_h * width * classes),
             wsum: vec![0.0; band_h * width],
             valid: vec![0; band_h * width],
             wtile: Vec::new(),
