@@ -90,23 +90,24 @@ impl Pages {
     }
 
     /// Keeps the first `len` bytes (page-aligned): the rest is unmapped, or mapped
-    /// after them (moving the mapping if need be, its pages with it).
-    fn resize(mut self, len: usize) -> Pages {
+    /// after them (moving the mapping if need be, its pages with it). `None` when the
+    /// kernel cannot grow it (the pages are then unmapped).
+    fn resize(mut self, len: usize) -> Option<Pages> {
         if len < self.len {
             // SAFETY: the tail of our own mapping
             unsafe { libc::munmap(self.ptr.add(len).cast(), self.len - len) };
             self.len = len;
         } else if len > self.len {
             // SAFETY: our own mapping, grown (or moved) by the kernel; on failure it is
-            // left as it was and dropped, and a fresh one mapped
+            // left as it was (and dropped)
             let p = unsafe { libc::mremap(self.ptr.cast(), self.len, len, libc::MREMAP_MAYMOVE) };
             if p == libc::MAP_FAILED {
-                return Pages::map(len);
+                return None;
             }
             self.ptr = p.cast();
             self.len = len;
         }
-        self
+        Some(self)
     }
 }
 
@@ -137,10 +138,12 @@ pub fn prefault_while(cap: usize, more: impl Fn() -> bool) {
         pages.fault_in(ready..next);
         ready = next;
     }
-    // the pages beyond `ready` are only address space
-    let pages = pages.resize(ready.max(PAGE));
-    let ready = ready.min(pages.len);
-    *SPARE.lock().unwrap_or_else(|e| e.into_inner()) = Some((pages, ready));
+    // the pages beyond `ready` are only address space (shrinking cannot fail)
+    let spare = pages.resize(ready.max(PAGE)).map(|p| {
+        let ready = ready.min(p.len);
+        (p, ready)
+    });
+    *SPARE.lock().unwrap_or_else(|e| e.into_inner()) = spare;
 }
 
 /// Unmaps the pages [`prefault_while`] faulted in if no [`Band`] took them.
@@ -162,13 +165,9 @@ impl Band {
             .next_multiple_of(PAGE)
             .max(PAGE);
         let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let (pages, ready) = match spare {
-            Some((pages, ready)) => {
-                let pages = pages.resize(bytes);
-                (pages, ready.min(bytes))
-            }
-            None => (Pages::map(bytes), 0),
-        };
+        let (pages, ready) = spare
+            .and_then(|(pages, ready)| Some((pages.resize(bytes)?, ready.min(bytes))))
+            .unwrap_or_else(|| (Pages::map(bytes), 0));
         pages.fault_in(ready..bytes);
         Band { pages, len }
     }
