@@ -1,12 +1,13 @@
-//! Large scratch buffers (the stitcher's band of class sums, decoded batches): zeros
-//! written up front, on ordinary 4 KiB pages; and the stitcher's band on pages faulted
-//! in while the model loads ([`prefault_while`], [`Band`]).
+//! Large scratch buffers, zeros on ordinary 4 KiB pages, every page faulted in up
+//! front: the decoded batches ([`touched_zeros`], a `Vec` to recycle) and the stitchers'
+//! bands of class sums ([`Band`], on pages of their own, which may have been faulted in
+//! while the model loaded: [`prefault_while`]).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
-/// `len` zeros, written (not calloc's untouched pages): the band of class sums is read
-/// before it is written, and a page first read maps the shared zero page, so its first
+/// `len` zeros, written (not calloc's untouched pages): a stitcher's band of class sums
+/// is read before it is written, and a page first read maps the shared zero page, so its first
 /// write is a copy-on-write fault with a TLB flush on every core, per 4 KiB (measured:
 /// a tenth of a 150-class run).
 ///
@@ -118,8 +119,8 @@ impl Drop for Pages {
     }
 }
 
-/// Pages faulted in ahead of need ([`prefault_while`]) and how many bytes of them.
-static SPARE: Mutex<Option<(Pages, usize)>> = Mutex::new(None);
+/// Pages faulted in ahead of need ([`prefault_while`]), every one of them.
+static SPARE: Mutex<Option<Pages>> = Mutex::new(None);
 
 /// Faults in up to `cap` bytes of zeroed pages, a few MiB at a time while `more()`
 /// says so (while the model loads, on the core its loading leaves idle), for the next
@@ -138,11 +139,8 @@ pub fn prefault_while(cap: usize, more: impl Fn() -> bool) {
         pages.fault_in(ready..next);
         ready = next;
     }
-    // the pages beyond `ready` are only address space (shrinking cannot fail)
-    let spare = pages.resize(ready.max(PAGE)).map(|p| {
-        let ready = ready.min(p.len);
-        (p, ready)
-    });
+    // the pages beyond `ready` are only address space: unmapped (shrinking cannot fail)
+    let spare = (ready > 0).then(|| pages.resize(ready)).flatten();
     *SPARE.lock().unwrap_or_else(|e| e.into_inner()) = spare;
 }
 
@@ -166,7 +164,10 @@ impl Band {
             .max(PAGE);
         let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).take();
         let (pages, ready) = spare
-            .and_then(|(pages, ready)| Some((pages.resize(bytes)?, ready.min(bytes))))
+            .and_then(|pages| {
+                let ready = pages.len.min(bytes);
+                Some((pages.resize(bytes)?, ready))
+            })
             .unwrap_or_else(|| (Pages::map(bytes), 0));
         pages.fault_in(ready..bytes);
         Band { pages, len }
